@@ -1,0 +1,230 @@
+//! Day 1 (blocks): the unit of reading and caching. An SST is a sequence of blocks; a `get`
+//! reads one block, never the whole file.
+//!
+//! # Format
+//!
+//! All integers are little-endian. A block is its entries, then one offset per entry, then the
+//! number of entries:
+//!
+//! | field               | width          | meaning                                          |
+//! |---------------------|----------------|--------------------------------------------------|
+//! | entry 0 … entry n-1 | variable       | the entries, in strictly increasing key order    |
+//! | offset 0 … n-1      | `u32` each     | byte position of each entry from the block start |
+//! | n                   | `u32`          | number of entries, at least 1                    |
+//!
+//! Each entry:
+//!
+//! | field       | width       | meaning                                   |
+//! |-------------|-------------|-------------------------------------------|
+//! | kind        | `u8`        | [`KIND_VALUE`] or [`KIND_TOMBSTONE`]      |
+//! | key_len     | `u16`       | length of the key, 1 ..= [`MAX_KEY_LEN`]  |
+//! | key         | key_len     | the key bytes                             |
+//! | value_len   | `u32`       | length of the value, 0 for a tombstone    |
+//! | value       | value_len   | the value bytes                           |
+//!
+//! Invariants: offset 0 is 0; every entry ends exactly where the next one starts, and the last
+//! one where the offset array starts. [`Block::decode`] checks all of them, so an iterator over a
+//! decoded block can never read outside it. Book: `appendix-formats.md#block`.
+
+mod builder;
+mod iterator;
+
+pub use builder::BlockBuilder;
+pub use iterator::BlockIterator;
+
+use bytes::{BufMut, Bytes};
+
+use crate::codec::Reader;
+use crate::error::{Error, Result};
+
+/// The longest key the engine accepts: key lengths are stored as `u16`.
+pub const MAX_KEY_LEN: usize = u16::MAX as usize;
+/// The longest value the engine accepts (16 MiB). Lengths are stored as `u32`; the lower limit
+/// keeps one entry well inside what a block, a WAL record and the block cache handle comfortably.
+pub const MAX_VALUE_LEN: usize = 16 << 20;
+
+/// Entry kind byte of a key with a value.
+pub const KIND_VALUE: u8 = 0;
+/// Entry kind byte of a deleted key (a tombstone, which has no value bytes).
+pub const KIND_TOMBSTONE: u8 = 1;
+
+/// Size of one entry offset in the offset array.
+pub(crate) const OFFSET_SIZE: usize = 4;
+/// Size of the entry count at the end of the block.
+pub(crate) const COUNT_SIZE: usize = 4;
+/// Bytes an entry needs besides its key and value.
+pub(crate) const ENTRY_OVERHEAD: usize = 1 // kind
+    + 2 // key_len
+    + 4; // value_len
+
+/// A decoded block: the entry bytes and where each entry starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// The entries, back to back (the offset array and count are not included).
+    pub(crate) data: Bytes,
+    /// The byte position of each entry within `data`.
+    pub(crate) offsets: Vec<u32>,
+}
+
+/// Where the parts of one entry lie inside [`Block::data`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EntryLayout {
+    pub(crate) kind: u8,
+    pub(crate) key_start: usize,
+    pub(crate) key_end: usize,
+    pub(crate) value_start: usize,
+    pub(crate) value_end: usize,
+}
+
+impl Block {
+    /// Serialises the block into the format in the module documentation.
+    pub fn encode(&self) -> Bytes {
+        // BEGIN SOLUTION day 1: Block::encode — the entry bytes, then every offset as a u32, then the count as a u32 (all little-endian)
+        let mut buf = Vec::with_capacity(self.encoded_len());
+        buf.extend_from_slice(&self.data);
+        for &offset in &self.offsets {
+            buf.put_u32_le(offset);
+        }
+        buf.put_u32_le(self.offsets.len() as u32);
+        buf.into()
+        // END SOLUTION
+    }
+
+    /// Parses bytes produced by [`Block::encode`], checking every length and offset so that a
+    /// truncated or damaged block is an [`Error::Corruption`] (with the byte offset inside the
+    /// block), never a panic.
+    pub fn decode(raw: Bytes) -> Result<Block> {
+        // BEGIN SOLUTION day 1: Block::decode — read the count from the end, then the offsets, then check that every entry lies inside the data
+        let count = Self::read_count(&raw)?;
+        let count_at = raw.len() - COUNT_SIZE;
+        let offsets_len = count
+            .checked_mul(OFFSET_SIZE)
+            .filter(|&len| len <= count_at)
+            .ok_or_else(|| {
+                Error::corruption(
+                    count_at as u64,
+                    format!("block entry count {count} needs more bytes than the block has"),
+                )
+            })?;
+        let data_len = count_at - offsets_len;
+        let mut reader = Reader::at(&raw, data_len);
+        let mut offsets = Vec::with_capacity(count);
+        for _ in 0..count {
+            offsets.push(reader.u32("block offset array")?);
+        }
+        let block = Block {
+            data: raw.slice(..data_len),
+            offsets,
+        };
+        block.validate_entries()?;
+        Ok(block)
+        // END SOLUTION
+    }
+
+    /// Number of entries in the block.
+    pub fn len(&self) -> usize {
+        self.offsets.len()
+    }
+
+    /// Whether the block has no entries (a decoded block never is).
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+
+    /// Size of the encoded block in bytes; the block cache weighs blocks by it.
+    pub fn encoded_len(&self) -> usize {
+        self.data.len() + self.offsets.len() * OFFSET_SIZE + COUNT_SIZE
+    }
+
+    // BEGIN SOLUTION HELPERS
+    /// The layout of entry `index`. REQUIRES `index < self.len()`.
+    ///
+    /// Both ways of making a block ([`BlockBuilder::build`] and [`Block::decode`]) guarantee
+    /// well-formed entries, so parsing one again cannot fail.
+    pub(crate) fn entry(&self, index: usize) -> EntryLayout {
+        Self::parse_entry(&self.data, self.offsets[index] as usize)
+            .expect("block entries are validated when the block is built or decoded")
+    }
+
+    /// Reads the entry count from the last four bytes and checks that it is at least 1.
+    fn read_count(raw: &[u8]) -> Result<usize> {
+        if raw.len() < COUNT_SIZE {
+            return Err(Error::corruption(
+                0,
+                format!(
+                    "block is {} bytes, too short for its entry count",
+                    raw.len()
+                ),
+            ));
+        }
+        let count_at = raw.len() - COUNT_SIZE;
+        let count = Reader::at(raw, count_at).u32("block entry count")? as usize;
+        if count == 0 {
+            return Err(Error::corruption(count_at as u64, "block has no entries"));
+        }
+        Ok(count)
+    }
+
+    /// Checks that the entries tile `data` exactly: the first starts at 0 and each one ends where
+    /// the next begins.
+    fn validate_entries(&self) -> Result<()> {
+        if self.offsets.first() != Some(&0) {
+            return Err(Error::corruption(0, "block offset 0 is not 0"));
+        }
+        for (i, &offset) in self.offsets.iter().enumerate() {
+            let expected_end = match self.offsets.get(i + 1) {
+                Some(&next) => next as usize,
+                None => self.data.len(),
+            };
+            let layout = Self::parse_entry(&self.data, offset as usize)?;
+            if layout.value_end != expected_end {
+                return Err(Error::corruption(
+                    offset as u64,
+                    format!(
+                        "block entry {i} ends at byte {}, but the next entry starts at {expected_end}",
+                        layout.value_end
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses the entry starting at `offset`, checking every field against the data length.
+    fn parse_entry(data: &[u8], offset: usize) -> Result<EntryLayout> {
+        let mut reader = Reader::at(data, offset);
+        let kind = reader.u8("block entry kind")?;
+        if kind != KIND_VALUE && kind != KIND_TOMBSTONE {
+            return Err(Error::corruption(
+                offset as u64,
+                format!("block entry has unknown kind {kind}"),
+            ));
+        }
+        let key_len = reader.u16("block entry key_len")? as usize;
+        if key_len == 0 {
+            return Err(Error::corruption(
+                offset as u64,
+                "block entry has an empty key",
+            ));
+        }
+        let key_start = reader.position();
+        reader.bytes(key_len, "block entry key")?;
+        let value_len = reader.u32("block entry value_len")? as usize;
+        if kind == KIND_TOMBSTONE && value_len != 0 {
+            return Err(Error::corruption(
+                offset as u64,
+                format!("block entry is a tombstone with a {value_len}-byte value"),
+            ));
+        }
+        let value_start = reader.position();
+        reader.bytes(value_len, "block entry value")?;
+        Ok(EntryLayout {
+            kind,
+            key_start,
+            key_end: key_start + key_len,
+            value_start,
+            value_end: reader.position(),
+        })
+    }
+    // END SOLUTION
+}

@@ -1,0 +1,140 @@
+//! Day 4 (engine): [`LsmIterator`], the engine's scan over every layer of the tree.
+
+use std::ops::Bound;
+
+use bytes::Bytes;
+
+use crate::error::Result;
+use crate::iterators::StorageIterator;
+use crate::iterators::fused_storage_iterator::FusedStorageIterator;
+use crate::iterators::merge_iterator::MergeIterator;
+use crate::iterators::two_merge_iterator::TwoMergeIterator;
+use crate::mem_table::MemTableIterator;
+use crate::table::SsTableIterator;
+
+/// Memtables (newest first) merged with the L0 SSTs (newest first); memtables are newer than
+/// any SST.
+pub(crate) type LsmIteratorInner =
+    TwoMergeIterator<MergeIterator<MemTableIterator>, MergeIterator<SsTableIterator>>;
+
+/// The user's view of the tree: newest version of each key, tombstones hidden, nothing past the
+/// scan's upper bound. The lower bound is applied when the sources are created.
+pub struct LsmIterator {
+    inner: LsmIteratorInner,
+    /// The scan's upper bound; SST iterators do not know it, so it is checked here.
+    upper: Bound<Bytes>,
+    /// Whether the cursor stands on an entry the user may see.
+    is_valid: bool,
+}
+
+impl LsmIterator {
+    /// Wraps `inner` and moves to its first visible entry at or before `upper`.
+    pub(crate) fn new(inner: LsmIteratorInner, upper: Bound<Bytes>) -> Result<Self> {
+        // BEGIN SOLUTION day 4: LsmIterator::new — remember the upper bound, then skip to the first live entry inside it
+        let mut iter = LsmIterator {
+            inner,
+            upper,
+            is_valid: false,
+        };
+        iter.settle()?;
+        Ok(iter)
+        // END SOLUTION
+    }
+
+    // BEGIN SOLUTION HELPERS
+    /// Steps past tombstones and decides whether the current entry is visible.
+    fn settle(&mut self) -> Result<()> {
+        self.is_valid = false;
+        while self.inner.is_valid() && self.inner.value().is_none() {
+            self.inner.next()?;
+        }
+        self.is_valid = self.inner.is_valid() && self.within_upper(self.inner.key());
+        Ok(())
+    }
+
+    fn within_upper(&self, key: &[u8]) -> bool {
+        match &self.upper {
+            Bound::Included(upper) => key <= upper.as_ref(),
+            Bound::Excluded(upper) => key < upper.as_ref(),
+            Bound::Unbounded => true,
+        }
+    }
+    // END SOLUTION
+}
+
+impl StorageIterator for LsmIterator {
+    fn key(&self) -> &[u8] {
+        // BEGIN SOLUTION day 4: LsmIterator::key — the inner merge's key
+        self.inner.key()
+        // END SOLUTION
+    }
+
+    fn value(&self) -> Option<&[u8]> {
+        // BEGIN SOLUTION day 4: LsmIterator::value — the inner merge's value (never a tombstone here)
+        self.inner.value()
+        // END SOLUTION
+    }
+
+    fn is_valid(&self) -> bool {
+        // BEGIN SOLUTION day 4: LsmIterator::is_valid — false past the upper bound
+        self.is_valid
+        // END SOLUTION
+    }
+
+    fn next(&mut self) -> Result<()> {
+        // BEGIN SOLUTION day 4: LsmIterator::next — advance the inner merge, then skip tombstones and check the upper bound
+        self.is_valid = false;
+        self.inner.next()?;
+        self.settle()
+        // END SOLUTION
+    }
+
+    fn num_active_iterators(&self) -> usize {
+        self.inner.num_active_iterators()
+    }
+}
+
+/// The result of [`crate::MiniLsm::scan`]: a [`StorageIterator`] cursor, and also, through
+/// `IntoIterator`, a plain Rust iterator of `Result<(key, value)>` for `for` loops.
+pub type Scan = FusedStorageIterator<LsmIterator>;
+
+/// A std [`Iterator`] over a scan, made by `for entry in db.scan(..)?`.
+pub struct ScanEntries {
+    scan: Scan,
+    /// Set once an error was returned, so the iterator ends after reporting it.
+    done: bool,
+}
+
+impl IntoIterator for Scan {
+    type Item = Result<(Bytes, Bytes)>;
+    type IntoIter = ScanEntries;
+
+    fn into_iter(self) -> ScanEntries {
+        ScanEntries {
+            scan: self,
+            done: false,
+        }
+    }
+}
+
+impl Iterator for ScanEntries {
+    type Item = Result<(Bytes, Bytes)>;
+
+    /// Copies the current entry out (the cursor's slices borrow its blocks), then advances.
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done || !self.scan.is_valid() {
+            return None;
+        }
+        let key = Bytes::copy_from_slice(self.scan.key());
+        let value = Bytes::copy_from_slice(self.scan.value().unwrap_or_default());
+        match self.scan.next() {
+            Ok(()) => Some(Ok((key, value))),
+            Err(e) => {
+                // The current entry was read fine, but the caller must learn that the scan broke
+                // before its end: report the error instead, and stop.
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}

@@ -1,0 +1,459 @@
+//! Day 4 (engine): the tree's state and the read and write paths over it.
+//!
+//! # Concurrency design
+//!
+//! The tree's structure (which memtables and SSTs exist) lives in an immutable
+//! [`LsmStorageState`] behind `RwLock<Arc<…>>`. A reader takes the read lock only long enough to
+//! clone the `Arc`, then works on that snapshot without any lock, so readers never wait for a
+//! flush. A structural change (freeze, flush) copies the state, edits the copy and swaps it in
+//! under the write lock. `state_lock` serialises those changes so that two of them never edit
+//! copies of the same old state and lose one another's edit.
+//!
+//! Writers hold the *read* lock while inserting into the memtable. Freezing takes the *write*
+//! lock to swap in a new memtable, so it waits for in-flight inserts: once a memtable is frozen,
+//! no insert into it can still be running, and the flush sees every entry.
+
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+
+use crate::block::{MAX_KEY_LEN, MAX_VALUE_LEN};
+use crate::block_cache::BlockCache;
+use crate::error::{Error, Result};
+use crate::inspect::{EngineStats, MemTableInfo, SstInfo, TreeShape};
+use crate::iterators::StorageIterator;
+use crate::iterators::fused_storage_iterator::FusedStorageIterator;
+use crate::iterators::merge_iterator::MergeIterator;
+use crate::iterators::two_merge_iterator::TwoMergeIterator;
+use crate::lsm_iterator::{LsmIterator, Scan};
+use crate::mem_table::{MemTable, own_bound};
+use crate::options::LsmOptions;
+use crate::table::{SsTable, SsTableBuilder, SsTableIterator};
+
+/// One operation of a write batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteBatchRecord<K: AsRef<[u8]>, V: AsRef<[u8]>> {
+    /// Set `key` to `value`.
+    Put(K, V),
+    /// Delete `key`.
+    Delete(K),
+}
+
+/// Which memtables and SSTs make up the tree at one moment. Never changed in place: a change
+/// builds a new state (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct LsmStorageState {
+    /// The memtable that takes writes.
+    pub memtable: Arc<MemTable>,
+    /// Frozen memtables, newest first.
+    pub imm_memtables: Vec<Arc<MemTable>>,
+    /// L0 SST ids, newest first.
+    pub l0_sstables: Vec<usize>,
+    /// Levels below L0 as `(level, SST ids in key order)` (day 5).
+    pub levels: Vec<(usize, Vec<usize>)>,
+    /// Every live SST by id.
+    pub sstables: HashMap<usize, Arc<SsTable>>,
+}
+
+impl LsmStorageState {
+    fn empty(memtable_id: usize) -> Self {
+        LsmStorageState {
+            memtable: Arc::new(MemTable::create(memtable_id)),
+            imm_memtables: Vec::new(),
+            l0_sstables: Vec::new(),
+            levels: Vec::new(),
+            sstables: HashMap::new(),
+        }
+    }
+}
+
+/// Counters kept by the engine itself (the block cache keeps its own).
+#[derive(Debug, Default)]
+struct Counters {
+    flushes: AtomicU64,
+    bytes_flushed: AtomicU64,
+}
+
+/// The engine's storage: state, options, caches and counters. [`crate::MiniLsm`] wraps it with
+/// the background thread.
+pub struct LsmStorageInner {
+    pub(crate) state: RwLock<Arc<LsmStorageState>>,
+    /// Held while a structural change builds and swaps in a new state.
+    state_lock: Mutex<()>,
+    /// Held for the whole of a flush so that two flushes never write the same memtable.
+    flush_lock: Mutex<()>,
+    path: PathBuf,
+    block_cache: Arc<BlockCache>,
+    next_id: AtomicUsize,
+    pub(crate) options: LsmOptions,
+    counters: Counters,
+    closed: AtomicBool,
+}
+
+impl LsmStorageInner {
+    /// Opens (creating if needed) the engine directory `path`.
+    pub(crate) fn open(path: &Path, options: LsmOptions) -> Result<Self> {
+        options.validate()?;
+        if path.exists() && !path.is_dir() {
+            return Err(Error::InvalidArgument(format!(
+                "{} is not a directory",
+                path.display()
+            )));
+        }
+        std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
+        // Until day 6 adds a manifest, files of an earlier run are not read back, but their ids
+        // must not be reused: start above the largest id found in the directory.
+        let first_id = largest_file_id(path)? + 1;
+        Ok(LsmStorageInner {
+            state: RwLock::new(Arc::new(LsmStorageState::empty(first_id))),
+            state_lock: Mutex::new(()),
+            flush_lock: Mutex::new(()),
+            path: path.to_path_buf(),
+            block_cache: Arc::new(BlockCache::new(options.block_cache_bytes)),
+            next_id: AtomicUsize::new(first_id + 1),
+            options,
+            counters: Counters::default(),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// The engine's directory.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The path of SST `id`.
+    pub fn sst_path(&self, id: usize) -> PathBuf {
+        self.path.join(format!("{id:05}.sst"))
+    }
+
+    /// A fresh id for a memtable or SST.
+    fn next_id(&self) -> usize {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn mark_closed(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A snapshot of the current state: a cheap `Arc` clone under a brief read lock.
+    pub(crate) fn snapshot(&self) -> Arc<LsmStorageState> {
+        Arc::clone(&self.state.read())
+    }
+
+    /// The newest value of `key`, or `None` when it was never written or was deleted.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        self.check_open()?;
+        check_key(key)?;
+        // BEGIN SOLUTION day 4: LsmStorageInner::get — look in the memtable, then the frozen memtables and L0 SSTs newest first; a tombstone ends the search
+        let snapshot = self.snapshot();
+        let memtables = std::iter::once(&snapshot.memtable).chain(&snapshot.imm_memtables);
+        for memtable in memtables {
+            if let Some(entry) = memtable.get(key) {
+                return Ok(entry);
+            }
+        }
+        for id in &snapshot.l0_sstables {
+            let table = &snapshot.sstables[id];
+            if let Some(entry) = get_from_sst(table, key)? {
+                return Ok(entry);
+            }
+        }
+        Ok(None)
+        // END SOLUTION
+    }
+
+    /// Applies `batch` in order. Every key and value is checked first, so an invalid record
+    /// rejects the whole batch before anything is written.
+    pub fn write_batch<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        batch: &[WriteBatchRecord<K, V>],
+    ) -> Result<()> {
+        self.check_open()?;
+        for record in batch {
+            match record {
+                WriteBatchRecord::Put(key, value) => {
+                    check_key(key.as_ref())?;
+                    check_value(value.as_ref())?;
+                }
+                WriteBatchRecord::Delete(key) => check_key(key.as_ref())?,
+            }
+        }
+        // BEGIN SOLUTION day 4: LsmStorageInner::write_batch — insert every record into the memtable under the state read lock, then freeze if it reached memtable_size
+        let size_after = {
+            let state = self.state.read();
+            for record in batch {
+                match record {
+                    WriteBatchRecord::Put(key, value) => {
+                        state.memtable.put(key.as_ref(), Some(value.as_ref()))?
+                    }
+                    WriteBatchRecord::Delete(key) => state.memtable.put(key.as_ref(), None)?,
+                }
+            }
+            state.memtable.approximate_size()
+        };
+        if size_after >= self.options.memtable_size {
+            self.freeze_if_full()?;
+        }
+        Ok(())
+        // END SOLUTION
+    }
+
+    // BEGIN SOLUTION HELPERS
+    /// Freezes the memtable unless another writer already did since we looked.
+    fn freeze_if_full(&self) -> Result<()> {
+        let _change = self.state_lock.lock();
+        if self.state.read().memtable.approximate_size() >= self.options.memtable_size {
+            self.freeze_locked();
+        }
+        Ok(())
+    }
+    // END SOLUTION
+
+    /// Freezes the current memtable (unless it is empty) and starts a new one.
+    /// Returns whether a memtable was frozen.
+    pub fn force_freeze_memtable(&self) -> Result<bool> {
+        self.check_open()?;
+        let _change = self.state_lock.lock();
+        Ok(self.freeze_locked())
+    }
+
+    /// The freeze itself. REQUIRES `state_lock` held.
+    fn freeze_locked(&self) -> bool {
+        // BEGIN SOLUTION day 4: LsmStorageInner::freeze_locked — swap in a new memtable and put the old one first among the immutable ones
+        let mut state = self.state.write();
+        if state.memtable.is_empty() {
+            return false;
+        }
+        let mut next = state.as_ref().clone();
+        let frozen = std::mem::replace(
+            &mut next.memtable,
+            Arc::new(MemTable::create(self.next_id())),
+        );
+        next.imm_memtables.insert(0, frozen);
+        *state = Arc::new(next);
+        true
+        // END SOLUTION
+    }
+
+    /// Flushes the oldest immutable memtable into a new L0 SST. Returns whether there was one.
+    pub fn force_flush_next_imm_memtable(&self) -> Result<bool> {
+        // BEGIN SOLUTION day 4: LsmStorageInner::force_flush_next_imm_memtable — build an SST from the oldest frozen memtable without holding the state lock, then swap it in
+        let _flush = self.flush_lock.lock();
+        let Some(memtable) = self.snapshot().imm_memtables.last().cloned() else {
+            return Ok(false);
+        };
+        // The SST is written with no state lock held: readers and writers go on meanwhile, and
+        // still find the memtable's entries in the memtable until the swap below.
+        let mut builder = SsTableBuilder::new(self.options.block_size);
+        memtable.flush(&mut builder)?;
+        let id = memtable.id();
+        let table = builder.build(id, Some(Arc::clone(&self.block_cache)), &self.sst_path(id))?;
+        let size = table.table_size();
+        {
+            let _change = self.state_lock.lock();
+            let mut next = self.snapshot().as_ref().clone();
+            let flushed = next.imm_memtables.pop();
+            debug_assert_eq!(
+                flushed.map(|m| m.id()),
+                Some(id),
+                "only flushes remove memtables"
+            );
+            next.l0_sstables.insert(0, id);
+            next.sstables.insert(id, Arc::new(table));
+            *self.state.write() = Arc::new(next);
+        }
+        self.counters.flushes.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .bytes_flushed
+            .fetch_add(size, Ordering::Relaxed);
+        Ok(true)
+        // END SOLUTION
+    }
+
+    /// Number of immutable memtables right now.
+    pub(crate) fn num_imm_memtables(&self) -> usize {
+        self.state.read().imm_memtables.len()
+    }
+
+    /// A cursor over the live keys in `(lower, upper)`, in key order. An empty or inverted range
+    /// gives an empty scan.
+    pub fn scan(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Scan> {
+        self.check_open()?;
+        // BEGIN SOLUTION day 4: LsmStorageInner::scan — merge memtable scans with iterators over the L0 SSTs whose key range overlaps the bounds
+        let snapshot = self.snapshot();
+        let memtables = std::iter::once(&snapshot.memtable).chain(&snapshot.imm_memtables);
+        let memtable_iters = memtables
+            .map(|memtable| Box::new(memtable.scan(lower, upper)))
+            .collect();
+        let mut sst_iters = Vec::new();
+        for id in &snapshot.l0_sstables {
+            let table = &snapshot.sstables[id];
+            if range_overlaps(lower, upper, table.first_key(), table.last_key()) {
+                sst_iters.push(Box::new(sst_iter_from(Arc::clone(table), lower)?));
+            }
+        }
+        let inner = TwoMergeIterator::create(
+            MergeIterator::create(memtable_iters),
+            MergeIterator::create(sst_iters),
+        )?;
+        Ok(FusedStorageIterator::new(LsmIterator::new(
+            inner,
+            own_bound(upper),
+        )?))
+        // END SOLUTION
+    }
+
+    /// Makes every earlier write durable. Before the WAL exists (day 6) that means flushing
+    /// every memtable into an SST.
+    pub fn sync(&self) -> Result<()> {
+        self.check_open()?;
+        // BEGIN SOLUTION day 4: LsmStorageInner::sync — freeze the memtable and flush every frozen memtable
+        self.force_freeze_memtable()?;
+        while self.force_flush_next_imm_memtable()? {}
+        Ok(())
+        // END SOLUTION
+    }
+
+    /// A snapshot of the tree's shape.
+    pub fn shape(&self) -> TreeShape {
+        let snapshot = self.snapshot();
+        let memtable_info = |m: &Arc<MemTable>| MemTableInfo {
+            id: m.id(),
+            approximate_size: m.approximate_size(),
+            num_entries: m.len(),
+        };
+        let sst_info = |id: &usize| {
+            let table = &snapshot.sstables[id];
+            SstInfo {
+                id: *id,
+                first_key: table.first_key().clone(),
+                last_key: table.last_key().clone(),
+                size_bytes: table.table_size(),
+            }
+        };
+        TreeShape {
+            memtable: memtable_info(&snapshot.memtable),
+            immutable_memtables: snapshot.imm_memtables.iter().map(memtable_info).collect(),
+            l0: snapshot.l0_sstables.iter().map(sst_info).collect(),
+            levels: snapshot
+                .levels
+                .iter()
+                .map(|(level, ids)| crate::inspect::LevelInfo {
+                    level: *level,
+                    ssts: ids.iter().map(sst_info).collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The engine's counters.
+    pub fn stats(&self) -> EngineStats {
+        EngineStats {
+            block_cache_hits: self.block_cache.hits(),
+            block_cache_misses: self.block_cache.misses(),
+            flushes: self.counters.flushes.load(Ordering::Relaxed),
+            bytes_flushed: self.counters.bytes_flushed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Rejects an empty key or one over [`MAX_KEY_LEN`].
+fn check_key(key: &[u8]) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::InvalidArgument("keys must not be empty".into()));
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(Error::InvalidArgument(format!(
+            "key of {} bytes is over the limit of {MAX_KEY_LEN} bytes",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Rejects a value over [`MAX_VALUE_LEN`] (an empty value is fine: it is not a delete).
+fn check_value(value: &[u8]) -> Result<()> {
+    if value.len() > MAX_VALUE_LEN {
+        return Err(Error::InvalidArgument(format!(
+            "value of {} bytes is over the limit of {MAX_VALUE_LEN} bytes",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The largest id among the `NNNNN.sst` (and later `.wal`) files in `dir`, or 0.
+fn largest_file_id(dir: &Path) -> Result<usize> {
+    let mut largest = 0;
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name();
+        let id = name
+            .to_str()
+            .and_then(|n| n.split_once('.'))
+            .and_then(|(stem, _)| stem.parse().ok());
+        largest = largest.max(id.unwrap_or(0));
+    }
+    Ok(largest)
+}
+
+// BEGIN SOLUTION HELPERS
+/// Looks `key` up in one SST: `None` when the table has no entry for it, `Some(None)` for a
+/// tombstone. Tables whose key range excludes `key` are skipped without reading a block.
+fn get_from_sst(table: &Arc<SsTable>, key: &[u8]) -> Result<Option<Option<Bytes>>> {
+    if key < table.first_key().as_ref() || key > table.last_key().as_ref() {
+        return Ok(None);
+    }
+    let iter = SsTableIterator::create_and_seek_to_key(Arc::clone(table), key)?;
+    if iter.is_valid() && iter.key() == key {
+        // A slice of the cached block: no copy of the value.
+        Ok(Some(iter.value_bytes()))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Whether a table holding keys `first..=last` can have keys inside `(lower, upper)`.
+fn range_overlaps(lower: Bound<&[u8]>, upper: Bound<&[u8]>, first: &[u8], last: &[u8]) -> bool {
+    let starts_after_upper = match upper {
+        Bound::Included(upper) => first > upper,
+        Bound::Excluded(upper) => first >= upper,
+        Bound::Unbounded => false,
+    };
+    let ends_before_lower = match lower {
+        Bound::Included(lower) => last < lower,
+        Bound::Excluded(lower) => last <= lower,
+        Bound::Unbounded => false,
+    };
+    !starts_after_upper && !ends_before_lower
+}
+
+/// A cursor over `table` positioned at the first key inside `lower`.
+fn sst_iter_from(table: Arc<SsTable>, lower: Bound<&[u8]>) -> Result<SsTableIterator> {
+    match lower {
+        Bound::Included(key) => SsTableIterator::create_and_seek_to_key(table, key),
+        Bound::Excluded(key) => {
+            let mut iter = SsTableIterator::create_and_seek_to_key(table, key)?;
+            if iter.is_valid() && iter.key() == key {
+                iter.next()?;
+            }
+            Ok(iter)
+        }
+        Bound::Unbounded => SsTableIterator::create_and_seek_to_first(table),
+    }
+}
+// END SOLUTION

@@ -1,0 +1,126 @@
+//! Day 2 (SSTs): [`SsTableBuilder`] cuts sorted entries into blocks and writes the file.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::{BufMut, Bytes};
+
+use super::{BlockMeta, FileObject, Footer, SsTable};
+use crate::block::BlockBuilder;
+use crate::block_cache::BlockCache;
+use crate::error::{Error, Result};
+
+/// Builds an SST from entries added in strictly increasing key order.
+#[derive(Debug)]
+pub struct SsTableBuilder {
+    /// The block being filled.
+    builder: BlockBuilder,
+    /// First and last key of the block being filled.
+    first_key: Vec<u8>,
+    last_key: Vec<u8>,
+    /// Finished blocks, each followed by its checksum.
+    data: Vec<u8>,
+    /// One meta per finished block.
+    meta: Vec<BlockMeta>,
+    block_size: usize,
+}
+
+impl SsTableBuilder {
+    /// A builder whose blocks hold about `block_size` bytes each.
+    pub fn new(block_size: usize) -> Self {
+        SsTableBuilder {
+            builder: BlockBuilder::new(block_size),
+            first_key: Vec::new(),
+            last_key: Vec::new(),
+            data: Vec::new(),
+            meta: Vec::new(),
+            block_size,
+        }
+    }
+
+    /// Adds an entry (`None` for a tombstone). When the current block is full it is finished and a
+    /// new block is started with this entry.
+    pub fn add(&mut self, key: &[u8], value: Option<&[u8]>) {
+        // BEGIN SOLUTION day 2: SsTableBuilder::add — when the block builder refuses the entry, finish that block and add the entry to a fresh one
+        if !self.builder.add(key, value) {
+            self.finish_block();
+            let accepted = self.builder.add(key, value);
+            debug_assert!(accepted, "an empty block accepts any entry");
+        }
+        if self.first_key.is_empty() {
+            self.first_key.extend_from_slice(key);
+        }
+        self.last_key.clear();
+        self.last_key.extend_from_slice(key);
+        // END SOLUTION
+    }
+
+    // BEGIN SOLUTION HELPERS
+    /// Encodes the current block with its checksum into `data` and records its meta.
+    fn finish_block(&mut self) {
+        let builder = std::mem::replace(&mut self.builder, BlockBuilder::new(self.block_size));
+        if builder.is_empty() {
+            return;
+        }
+        let encoded = builder.build().encode();
+        self.meta.push(BlockMeta {
+            offset: self.data.len() as u64,
+            len: encoded.len() as u32,
+            first_key: Bytes::copy_from_slice(&self.first_key),
+            last_key: Bytes::copy_from_slice(&self.last_key),
+        });
+        self.data.put_slice(&encoded);
+        self.data.put_u32_le(crc32fast::hash(&encoded));
+        self.first_key.clear();
+        self.last_key.clear();
+    }
+    // END SOLUTION
+
+    /// Whether no entry has been added.
+    pub fn is_empty(&self) -> bool {
+        self.meta.is_empty() && self.builder.is_empty()
+    }
+
+    /// About how large the file would be if built now; used to cut compaction output into SSTs
+    /// of the target size.
+    pub fn estimated_size(&self) -> usize {
+        self.data.len() + self.builder.estimated_size()
+    }
+
+    /// Writes the SST to `path` (durably) and opens it with id `id`.
+    ///
+    /// An SST always has at least one entry: building an empty one is
+    /// [`Error::InvalidArgument`].
+    pub fn build(
+        mut self,
+        id: usize,
+        block_cache: Option<Arc<BlockCache>>,
+        path: &Path,
+    ) -> Result<SsTable> {
+        // BEGIN SOLUTION day 2: SsTableBuilder::build — finish the last block, append meta + crc and the footer, write the file, open it
+        if self.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "SST {id} would have no entries"
+            )));
+        }
+        self.finish_block();
+        let mut buf = self.data;
+        let meta_offset = buf.len() as u64;
+        BlockMeta::encode_all(&self.meta, &mut buf);
+        let meta_len = buf.len() as u64 - meta_offset;
+        let meta_crc = crc32fast::hash(&buf[meta_offset as usize..]);
+        buf.put_u32_le(meta_crc);
+        let footer = Footer {
+            meta_offset,
+            meta_len: u32::try_from(meta_len).map_err(|_| {
+                Error::InvalidArgument(format!("SST {id}: meta section of {meta_len} bytes"))
+            })?,
+            bloom_offset: 0,
+            bloom_len: 0,
+        };
+        footer.encode(&mut buf);
+        let file = FileObject::create(path, &buf)?;
+        SsTable::open(id, block_cache, file)
+        // END SOLUTION
+    }
+}

@@ -1,0 +1,308 @@
+//! The shared harness of the graded tests.
+//!
+//! The crate under test is picked by a cargo feature and re-exported as [`lsm`], so the same test
+//! files grade the reference (`--features reference`, the default) or the student's starter
+//! (`--no-default-features --features starter`).
+//!
+//! Every check here fails with a message in one shape:
+//! `[scenario] expected …, got … (book: chapter.md#section)`, with keys shown as escaped bytes.
+
+#[cfg(all(feature = "reference", feature = "starter"))]
+compile_error!(
+    "features `reference` and `starter` are both on: pick one. To grade the starter run \
+     `cargo test -p tests-day1-to-day7 --no-default-features --features starter` (or `cargo x grade`)."
+);
+#[cfg(not(any(feature = "reference", feature = "starter")))]
+compile_error!(
+    "no crate under test: enable feature `reference` (the default) or `starter`, e.g. \
+     `cargo test -p tests-day1-to-day7 --no-default-features --features starter`."
+);
+
+#[cfg(feature = "reference")]
+pub use mini_lsm_reference as lsm;
+#[cfg(all(feature = "starter", not(feature = "reference")))]
+pub use mini_lsm_starter as lsm;
+
+use std::fmt::Debug;
+
+use bytes::Bytes;
+use lsm::error::{Error, Result};
+use lsm::iterators::StorageIterator;
+
+/// Shows bytes as an escaped ASCII string in quotes: `"key\x00\xff"`.
+pub fn show(bytes: &[u8]) -> String {
+    format!("\"{}\"", bytes.escape_ascii())
+}
+
+/// Shows an optional value: a quoted string, or `<tombstone>` for `None`.
+pub fn show_value(value: Option<&[u8]>) -> String {
+    value.map_or_else(|| "<tombstone>".to_string(), show)
+}
+
+/// Shows a list of entries compactly, for failure messages.
+pub fn show_entries(entries: &[(Vec<u8>, Option<Vec<u8>>)]) -> String {
+    let shown: Vec<String> = entries
+        .iter()
+        .map(|(k, v)| format!("{}={}", show(k), show_value(v.as_deref())))
+        .collect();
+    format!("[{}]", shown.join(", "))
+}
+
+/// Fails the test with the harness's message shape.
+#[track_caller]
+pub fn fail(scenario: &str, expected: impl Debug, actual: impl Debug, book: &str) -> ! {
+    panic!("[{scenario}] expected {expected:?}, got {actual:?} (book: {book})")
+}
+
+/// Asserts `actual == expected` with the harness's message shape.
+#[track_caller]
+pub fn check_eq<T: PartialEq + Debug>(actual: T, expected: T, scenario: &str, book: &str) {
+    if actual != expected {
+        fail(scenario, expected, actual, book);
+    }
+}
+
+/// Wraps a `Bytes`/byte-slice result so that `Debug` prints escaped text.
+#[derive(PartialEq, Eq, Clone)]
+pub struct Shown(pub Option<Vec<u8>>);
+
+impl Debug for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(bytes) => write!(f, "Some({})", show(bytes)),
+            None => write!(f, "None"),
+        }
+    }
+}
+
+/// Asserts an engine `get` result with escaped bytes in the message.
+#[track_caller]
+pub fn check_get(actual: Option<Bytes>, expected: Option<&[u8]>, scenario: &str, book: &str) {
+    let actual = Shown(actual.map(|b| b.to_vec()));
+    let expected = Shown(expected.map(<[u8]>::to_vec));
+    check_eq(actual, expected, scenario, book);
+}
+
+/// Unwraps a `Result`, failing with the scenario and the error when it is an `Err`.
+#[track_caller]
+pub fn ok<T>(result: Result<T>, scenario: &str, book: &str) -> T {
+    match result {
+        Ok(value) => value,
+        Err(e) => fail(scenario, "Ok(..)", format!("Err({e})"), book),
+    }
+}
+
+/// An owned entry list for expectations: `(key, Some(value))` or `(key, None)` for a tombstone.
+pub type Entries = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+/// Builds an expectation from string pairs; a value of `None` is a tombstone.
+pub fn entries(pairs: &[(&str, Option<&str>)]) -> Entries {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec())))
+        .collect()
+}
+
+/// Walks `iter` to its end while checking the cursor contract (see `StorageIterator`'s doc):
+/// keys strictly increase, `next` only on a valid cursor, and the cursor stays invalid at the
+/// end. Returns what it saw; an error from `next` is returned with the entries seen before it.
+pub fn drain<I: StorageIterator>(iter: &mut I, scenario: &str, book: &str) -> Result<Entries> {
+    let mut seen: Entries = Vec::new();
+    while iter.is_valid() {
+        let key = iter.key().to_vec();
+        if let Some((last, _)) = seen.last()
+            && key <= *last
+        {
+            fail(
+                &format!("{scenario}: keys must strictly increase"),
+                format!("a key after {}", show(last)),
+                show(&key),
+                book,
+            );
+        }
+        seen.push((key, iter.value().map(<[u8]>::to_vec)));
+        if seen.len() > 10_000_000 {
+            fail(
+                scenario,
+                "the iterator to end",
+                "more than 10 million entries",
+                book,
+            );
+        }
+        iter.next()?;
+    }
+    Ok(seen)
+}
+
+/// Checks that `iter` yields exactly `expected` (keys and values, tombstones as `None`),
+/// following the cursor contract, and is invalid afterwards.
+#[track_caller]
+pub fn check_iter<I: StorageIterator>(
+    iter: &mut I,
+    expected: &Entries,
+    scenario: &str,
+    book: &str,
+) {
+    let seen = match drain(iter, scenario, book) {
+        Ok(seen) => seen,
+        Err(e) => fail(
+            scenario,
+            show_entries(expected),
+            format!("Err({e}) while iterating"),
+            book,
+        ),
+    };
+    if &seen != expected {
+        fail(
+            scenario,
+            Raw(show_entries(expected)),
+            Raw(show_entries(&seen)),
+            book,
+        );
+    }
+    if iter.is_valid() {
+        fail(
+            &format!("{scenario}: after the last entry"),
+            "is_valid() == false",
+            "true",
+            book,
+        );
+    }
+}
+
+/// A string printed without quotes by `Debug`.
+pub struct Raw(pub String);
+
+impl Debug for Raw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A scripted iterator for testing combinators: yields given entries in order and can fail at a
+/// chosen step.
+pub struct MockIterator {
+    entries: Vec<(Bytes, Option<Bytes>)>,
+    index: usize,
+    /// `next()` from entry `fail_at` returns an error.
+    fail_at: Option<usize>,
+    failed: bool,
+}
+
+impl MockIterator {
+    /// A mock yielding `entries` (which must be in strictly increasing key order).
+    pub fn new(entries: &Entries) -> Self {
+        let entries = entries
+            .iter()
+            .map(|(k, v)| {
+                (
+                    Bytes::copy_from_slice(k),
+                    v.as_deref().map(Bytes::copy_from_slice),
+                )
+            })
+            .collect();
+        MockIterator {
+            entries,
+            index: 0,
+            fail_at: None,
+            failed: false,
+        }
+    }
+
+    /// A mock whose `next()` fails when called on entry `index` (0-based).
+    pub fn failing_at(entries: &Entries, index: usize) -> Self {
+        MockIterator {
+            fail_at: Some(index),
+            ..Self::new(entries)
+        }
+    }
+}
+
+impl StorageIterator for MockIterator {
+    fn key(&self) -> &[u8] {
+        assert!(
+            self.is_valid(),
+            "MockIterator::key called on an invalid iterator (contract: REQUIRES is_valid())"
+        );
+        &self.entries[self.index].0
+    }
+
+    fn value(&self) -> Option<&[u8]> {
+        assert!(
+            self.is_valid(),
+            "MockIterator::value called on an invalid iterator (contract: REQUIRES is_valid())"
+        );
+        self.entries[self.index].1.as_deref()
+    }
+
+    fn is_valid(&self) -> bool {
+        !self.failed && self.index < self.entries.len()
+    }
+
+    fn next(&mut self) -> Result<()> {
+        assert!(
+            self.is_valid(),
+            "MockIterator::next called on an invalid iterator (contract: REQUIRES is_valid())"
+        );
+        if self.fail_at == Some(self.index) {
+            self.failed = true;
+            return Err(Error::Io {
+                path: "mock".into(),
+                source: std::io::Error::other("injected failure"),
+            });
+        }
+        self.index += 1;
+        Ok(())
+    }
+}
+
+/// `key_00042`: fixed-width keys that sort like their numbers.
+pub fn key(i: usize) -> Vec<u8> {
+    format!("key_{i:05}").into_bytes()
+}
+
+/// `value_00042_<gen>`: a value that also says which write produced it.
+pub fn value(i: usize, generation: usize) -> Vec<u8> {
+    format!("value_{i:05}_{generation}").into_bytes()
+}
+
+/// A small deterministic random number generator (SplitMix64), so tests need no `rand` crate
+/// and every run sees the same numbers.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a fixed seed.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (n > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
+/// A temporary directory, removed when dropped.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("create a temporary directory")
+}
+
+/// Engine options for a day-`day` test whose tree shape is controlled by the test alone: only
+/// the days `..=day` are switched on, memtables never freeze by size, and the background thread
+/// never flushes on its own. Tests change fields from here.
+pub fn options_for_day(day: u8) -> lsm::LsmOptions {
+    lsm::LsmOptions {
+        memtable_size: 1 << 30,
+        max_immutable_memtables: usize::MAX,
+        ..lsm::LsmOptions::for_day(day)
+    }
+}
