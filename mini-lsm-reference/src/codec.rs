@@ -5,6 +5,8 @@
 //! [`Error::Corruption`] such as "block entry 3 key: needs 12 bytes, 5 left at byte 96" instead of
 //! an index-out-of-bounds panic.
 
+// STARTER ALLOWS
+
 use crate::error::{Error, Result};
 
 /// A cursor over a byte buffer. Each read checks the length first and names the field on failure.

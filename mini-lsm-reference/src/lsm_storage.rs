@@ -18,6 +18,7 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::Sender;
 
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
@@ -93,6 +94,16 @@ pub struct LsmStorageInner {
     pub(crate) options: LsmOptions,
     counters: Counters,
     closed: AtomicBool,
+    /// Wakes the background flush thread after a freeze; `None` until the thread is started.
+    pub(crate) flush_signal: Mutex<Option<Sender<FlushSignal>>>,
+}
+
+/// What the background flush thread is told.
+pub(crate) enum FlushSignal {
+    /// A memtable was frozen: flush if there are now too many immutable memtables.
+    Frozen,
+    /// The engine is closing: do the pending work, then exit.
+    Stop,
 }
 
 impl LsmStorageInner {
@@ -119,6 +130,7 @@ impl LsmStorageInner {
             options,
             counters: Counters::default(),
             closed: AtomicBool::new(false),
+            flush_signal: Mutex::new(None),
         })
     }
 
@@ -212,23 +224,30 @@ impl LsmStorageInner {
         // END SOLUTION
     }
 
-    // BEGIN SOLUTION HELPERS
-    /// Freezes the memtable unless another writer already did since we looked.
-    fn freeze_if_full(&self) -> Result<()> {
+    /// Freezes the memtable if it has reached `memtable_size` and no other writer froze it since
+    /// this one looked. Returns whether it froze.
+    fn freeze_if_full(&self) -> Result<bool> {
         let _change = self.state_lock.lock();
-        if self.state.read().memtable.approximate_size() >= self.options.memtable_size {
-            self.freeze_locked();
-        }
-        Ok(())
+        let full = self.state.read().memtable.approximate_size() >= self.options.memtable_size;
+        Ok(full && self.freeze_and_notify())
     }
-    // END SOLUTION
 
     /// Freezes the current memtable (unless it is empty) and starts a new one.
     /// Returns whether a memtable was frozen.
     pub fn force_freeze_memtable(&self) -> Result<bool> {
         self.check_open()?;
         let _change = self.state_lock.lock();
-        Ok(self.freeze_locked())
+        Ok(self.freeze_and_notify())
+    }
+
+    /// Freezes, then tells the background flush thread. REQUIRES `state_lock` held.
+    fn freeze_and_notify(&self) -> bool {
+        let frozen = self.freeze_locked();
+        if frozen && let Some(signal) = self.flush_signal.lock().as_ref() {
+            // A send fails only when the flush thread has exited: the engine is closing.
+            let _ = signal.send(FlushSignal::Frozen);
+        }
+        frozen
     }
 
     /// The freeze itself. REQUIRES `state_lock` held.

@@ -127,8 +127,8 @@ pub struct MemTableIterator {
     current: Option<(Bytes, Option<Bytes>)>,
 }
 
+// BEGIN SOLUTION HELPERS
 impl MemTableIterator {
-    // BEGIN SOLUTION HELPERS
     /// The first entry at or after `lower` that is still inside the upper bound.
     fn first_in_range(&self, lower: Bound<Bytes>) -> Option<(Bytes, Option<Bytes>)> {
         // `SkipMap::range` (like `BTreeMap::range`) expects start <= end, so inverted and empty
@@ -142,8 +142,8 @@ impl MemTableIterator {
         };
         in_range.then(|| (key.clone(), entry.value().clone()))
     }
-    // END SOLUTION
 }
+// END SOLUTION
 
 impl StorageIterator for MemTableIterator {
     fn key(&self) -> &[u8] {

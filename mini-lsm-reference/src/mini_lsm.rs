@@ -3,7 +3,7 @@
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, channel};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
@@ -12,22 +12,13 @@ use parking_lot::Mutex;
 use crate::error::{Error, Result};
 use crate::inspect::{EngineStats, TreeShape};
 use crate::lsm_iterator::Scan;
-use crate::lsm_storage::{LsmStorageInner, WriteBatchRecord};
+use crate::lsm_storage::{FlushSignal, LsmStorageInner, WriteBatchRecord};
 use crate::options::LsmOptions;
-
-/// What the background flush thread is told.
-enum FlushSignal {
-    /// A memtable was frozen: flush if there are now too many immutable memtables.
-    Frozen,
-    /// The engine is closing: do the pending work, then exit.
-    Stop,
-}
 
 /// An LSM-tree key-value store. `Send + Sync`: share it through the `Arc` that [`MiniLsm::open`]
 /// returns. Closing stops the background thread; dropping the handle closes it too.
 pub struct MiniLsm {
     inner: Arc<LsmStorageInner>,
-    flush_signal: Mutex<Sender<FlushSignal>>,
     flush_thread: Mutex<Option<JoinHandle<Result<()>>>>,
 }
 
@@ -39,6 +30,7 @@ impl MiniLsm {
     pub fn open(path: impl AsRef<Path>, options: LsmOptions) -> Result<Arc<Self>> {
         let inner = Arc::new(LsmStorageInner::open(path.as_ref(), options)?);
         let (sender, receiver) = channel();
+        *inner.flush_signal.lock() = Some(sender);
         let thread_inner = Arc::clone(&inner);
         let flush_thread = std::thread::Builder::new()
             .name("mini-lsm-flush".into())
@@ -46,7 +38,6 @@ impl MiniLsm {
             .map_err(|e| Error::io(path.as_ref(), e))?;
         Ok(Arc::new(MiniLsm {
             inner,
-            flush_signal: Mutex::new(sender),
             flush_thread: Mutex::new(Some(flush_thread)),
         }))
     }
@@ -71,12 +62,7 @@ impl MiniLsm {
         &self,
         batch: &[WriteBatchRecord<K, V>],
     ) -> Result<()> {
-        let frozen_before = self.inner.num_imm_memtables();
-        self.inner.write_batch(batch)?;
-        if self.inner.num_imm_memtables() > frozen_before {
-            self.notify_flush_thread();
-        }
-        Ok(())
+        self.inner.write_batch(batch)
     }
 
     /// The live entries with keys in `(lower, upper)`, in key order: a cursor, or with `for`, an
@@ -93,11 +79,7 @@ impl MiniLsm {
     /// Freezes the memtable now (a synchronous hook for tests and tools). Returns whether there
     /// was anything to freeze.
     pub fn force_freeze_memtable(&self) -> Result<bool> {
-        let frozen = self.inner.force_freeze_memtable()?;
-        if frozen {
-            self.notify_flush_thread();
-        }
-        Ok(frozen)
+        self.inner.force_freeze_memtable()
     }
 
     /// Flushes the oldest immutable memtable now. Returns whether there was one.
@@ -136,8 +118,11 @@ impl MiniLsm {
     /// the background thread met, if any. Closing twice is harmless.
     pub fn close(&self) -> Result<()> {
         self.inner.mark_closed();
-        // The thread may already be gone (a send error): then there is nothing to stop.
-        let _ = self.flush_signal.lock().send(FlushSignal::Stop);
+        // Dropping the sender after the stop signal also ends the thread if the send raced with
+        // its exit; a send error means it is already gone.
+        if let Some(signal) = self.inner.flush_signal.lock().take() {
+            let _ = signal.send(FlushSignal::Stop);
+        }
         let Some(thread) = self.flush_thread.lock().take() else {
             return Ok(());
         };
@@ -145,11 +130,6 @@ impl MiniLsm {
             path: self.inner.path().to_path_buf(),
             source: std::io::Error::other("the flush thread panicked"),
         })?
-    }
-
-    fn notify_flush_thread(&self) {
-        // A send fails only when the thread has exited, i.e. the engine is closing.
-        let _ = self.flush_signal.lock().send(FlushSignal::Frozen);
     }
 }
 

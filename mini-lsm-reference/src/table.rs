@@ -185,15 +185,19 @@ impl FileObject {
     /// Writes `data` to a new file at `path` and makes it durable (`fsync`) before returning.
     pub fn create(path: &Path, data: &[u8]) -> Result<Self> {
         // BEGIN SOLUTION day 2: FileObject::create — write all of data to a new file, sync it, and keep it open for reads
-        let io_err = |e| Error::io(path, e);
+        // `create_new`: an SST is written once, so an existing file means a bug, not an update.
         let file = File::options()
             .read(true)
             .write(true)
             .create_new(true)
             .open(path)
-            .map_err(io_err)?;
-        file.write_all_at(data, 0).map_err(io_err)?;
-        file.sync_all().map_err(io_err)?;
+            .map_err(|e| Error::io(path, e))?;
+        if let Err(e) = file.write_all_at(data, 0).and_then(|()| file.sync_all()) {
+            // Leave no half-written file behind: a retry (say, after the disk had filled up)
+            // must be able to create it again.
+            let _ = std::fs::remove_file(path);
+            return Err(Error::io(path, e));
+        }
         Ok(FileObject {
             file,
             path: path.to_path_buf(),

@@ -1,0 +1,59 @@
+//! Reference-only checks (not copied into the starter): a quick end-to-end run of the engine
+//! through freezes, flushes and reads, compared with a `BTreeMap`.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use mini_lsm_reference::{LsmOptions, MiniLsm};
+
+#[test]
+fn random_writes_match_a_btreemap_across_flushes() -> mini_lsm_reference::Result<()> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = LsmOptions {
+        memtable_size: 4096,
+        block_size: 256,
+        ..LsmOptions::for_day(4)
+    };
+    let db = MiniLsm::open(dir.path(), options)?;
+    let mut model = BTreeMap::new();
+    let mut state = 7u64;
+    for step in 0..5000u64 {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let key = format!("k{:04}", (state >> 33) % 700).into_bytes();
+        if (state >> 20).is_multiple_of(5) {
+            db.delete(&key)?;
+            model.remove(&key);
+        } else {
+            let value = format!("v{step}").into_bytes();
+            db.put(&key, &value)?;
+            model.insert(key, value);
+        }
+        if step % 1000 == 999 {
+            db.force_flush()?;
+        }
+    }
+    for i in 0..700 {
+        let key = format!("k{i:04}").into_bytes();
+        assert_eq!(
+            db.get(&key)?.as_deref(),
+            model.get(&key).map(Vec::as_slice),
+            "key {i}"
+        );
+    }
+    let scanned: Vec<_> = db
+        .scan(Bound::Included(b"k0100"), Bound::Excluded(b"k0600"))?
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    let expected: Vec<_> = model
+        .range(b"k0100".to_vec()..b"k0600".to_vec())
+        .map(|(k, v)| (bytes::Bytes::from(k.clone()), bytes::Bytes::from(v.clone())))
+        .collect();
+    assert_eq!(scanned, expected);
+    assert!(
+        !db.shape().l0.is_empty(),
+        "flushes and size-triggered freezes made SSTs"
+    );
+    db.close()
+}

@@ -1,0 +1,33 @@
+//! mini-lsm: an LSM-tree key-value storage engine, built in seven days.
+//!
+//! | day | concept                        | modules                                                     |
+//! |-----|--------------------------------|-------------------------------------------------------------|
+//! | 1   | blocks                         | [`block`]                                                   |
+//! | 2   | SSTs                           | [`table`]                                                   |
+//! | 3   | memtables and merging          | [`mem_table`], [`iterators`]                                |
+//! | 4   | the engine and the block cache | [`lsm_storage`], [`lsm_iterator`], [`block_cache`], [`MiniLsm`] |
+//!
+//! Days 5–7 (leveled compaction, recovery, bloom filters and key compression) follow.
+//! Shared by all days: [`error`] (the one error type), [`options`], [`inspect`] (the tree's
+//! shape and counters, for tests and tools).
+
+#![deny(missing_docs)]
+
+pub mod block;
+pub mod block_cache;
+mod codec;
+pub mod error;
+pub mod inspect;
+pub mod iterators;
+pub mod lsm_iterator;
+pub mod lsm_storage;
+pub mod mem_table;
+mod mini_lsm;
+pub mod options;
+pub mod table;
+
+pub use error::{Error, Result};
+pub use inspect::{EngineStats, LevelInfo, MemTableInfo, SstInfo, TreeShape};
+pub use lsm_storage::WriteBatchRecord;
+pub use mini_lsm::MiniLsm;
+pub use options::{CompactionOptions, LeveledCompactionOptions, LsmOptions};

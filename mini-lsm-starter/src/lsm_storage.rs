@@ -1,0 +1,351 @@
+//! Day 4 (engine): the tree's state and the read and write paths over it.
+//!
+//! # Concurrency design
+//!
+//! The tree's structure (which memtables and SSTs exist) lives in an immutable
+//! [`LsmStorageState`] behind `RwLock<Arc<…>>`. A reader takes the read lock only long enough to
+//! clone the `Arc`, then works on that snapshot without any lock, so readers never wait for a
+//! flush. A structural change (freeze, flush) copies the state, edits the copy and swaps it in
+//! under the write lock. `state_lock` serialises those changes so that two of them never edit
+//! copies of the same old state and lose one another's edit.
+//!
+//! Writers hold the *read* lock while inserting into the memtable. Freezing takes the *write*
+//! lock to swap in a new memtable, so it waits for in-flight inserts: once a memtable is frozen,
+//! no insert into it can still be running, and the flush sees every entry.
+
+// TODO(you): remove these allows once you have finished day 4 in this file.
+#![allow(
+    unused_variables,
+    unused_imports,
+    unused_mut,
+    dead_code,
+    unreachable_code,
+    clippy::ptr_arg
+)]
+
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::Sender;
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+
+use crate::block::{MAX_KEY_LEN, MAX_VALUE_LEN};
+use crate::block_cache::BlockCache;
+use crate::error::{Error, Result};
+use crate::inspect::{EngineStats, MemTableInfo, SstInfo, TreeShape};
+use crate::iterators::StorageIterator;
+use crate::iterators::fused_storage_iterator::FusedStorageIterator;
+use crate::iterators::merge_iterator::MergeIterator;
+use crate::iterators::two_merge_iterator::TwoMergeIterator;
+use crate::lsm_iterator::{LsmIterator, Scan};
+use crate::mem_table::{MemTable, own_bound};
+use crate::options::LsmOptions;
+use crate::table::{SsTable, SsTableBuilder, SsTableIterator};
+
+/// One operation of a write batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteBatchRecord<K: AsRef<[u8]>, V: AsRef<[u8]>> {
+    /// Set `key` to `value`.
+    Put(K, V),
+    /// Delete `key`.
+    Delete(K),
+}
+
+/// Which memtables and SSTs make up the tree at one moment. Never changed in place: a change
+/// builds a new state (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct LsmStorageState {
+    /// The memtable that takes writes.
+    pub memtable: Arc<MemTable>,
+    /// Frozen memtables, newest first.
+    pub imm_memtables: Vec<Arc<MemTable>>,
+    /// L0 SST ids, newest first.
+    pub l0_sstables: Vec<usize>,
+    /// Levels below L0 as `(level, SST ids in key order)` (day 5).
+    pub levels: Vec<(usize, Vec<usize>)>,
+    /// Every live SST by id.
+    pub sstables: HashMap<usize, Arc<SsTable>>,
+}
+
+impl LsmStorageState {
+    fn empty(memtable_id: usize) -> Self {
+        LsmStorageState {
+            memtable: Arc::new(MemTable::create(memtable_id)),
+            imm_memtables: Vec::new(),
+            l0_sstables: Vec::new(),
+            levels: Vec::new(),
+            sstables: HashMap::new(),
+        }
+    }
+}
+
+/// Counters kept by the engine itself (the block cache keeps its own).
+#[derive(Debug, Default)]
+struct Counters {
+    flushes: AtomicU64,
+    bytes_flushed: AtomicU64,
+}
+
+/// The engine's storage: state, options, caches and counters. [`crate::MiniLsm`] wraps it with
+/// the background thread.
+pub struct LsmStorageInner {
+    pub(crate) state: RwLock<Arc<LsmStorageState>>,
+    /// Held while a structural change builds and swaps in a new state.
+    state_lock: Mutex<()>,
+    /// Held for the whole of a flush so that two flushes never write the same memtable.
+    flush_lock: Mutex<()>,
+    path: PathBuf,
+    block_cache: Arc<BlockCache>,
+    next_id: AtomicUsize,
+    pub(crate) options: LsmOptions,
+    counters: Counters,
+    closed: AtomicBool,
+    /// Wakes the background flush thread after a freeze; `None` until the thread is started.
+    pub(crate) flush_signal: Mutex<Option<Sender<FlushSignal>>>,
+}
+
+/// What the background flush thread is told.
+pub(crate) enum FlushSignal {
+    /// A memtable was frozen: flush if there are now too many immutable memtables.
+    Frozen,
+    /// The engine is closing: do the pending work, then exit.
+    Stop,
+}
+
+impl LsmStorageInner {
+    /// Opens (creating if needed) the engine directory `path`.
+    pub(crate) fn open(path: &Path, options: LsmOptions) -> Result<Self> {
+        options.validate()?;
+        if path.exists() && !path.is_dir() {
+            return Err(Error::InvalidArgument(format!(
+                "{} is not a directory",
+                path.display()
+            )));
+        }
+        std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
+        // Until day 6 adds a manifest, files of an earlier run are not read back, but their ids
+        // must not be reused: start above the largest id found in the directory.
+        let first_id = largest_file_id(path)? + 1;
+        Ok(LsmStorageInner {
+            state: RwLock::new(Arc::new(LsmStorageState::empty(first_id))),
+            state_lock: Mutex::new(()),
+            flush_lock: Mutex::new(()),
+            path: path.to_path_buf(),
+            block_cache: Arc::new(BlockCache::new(options.block_cache_bytes)),
+            next_id: AtomicUsize::new(first_id + 1),
+            options,
+            counters: Counters::default(),
+            closed: AtomicBool::new(false),
+            flush_signal: Mutex::new(None),
+        })
+    }
+
+    /// The engine's directory.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The path of SST `id`.
+    pub fn sst_path(&self, id: usize) -> PathBuf {
+        self.path.join(format!("{id:05}.sst"))
+    }
+
+    /// A fresh id for a memtable or SST.
+    fn next_id(&self) -> usize {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn mark_closed(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A snapshot of the current state: a cheap `Arc` clone under a brief read lock.
+    pub(crate) fn snapshot(&self) -> Arc<LsmStorageState> {
+        Arc::clone(&self.state.read())
+    }
+
+    /// The newest value of `key`, or `None` when it was never written or was deleted.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        self.check_open()?;
+        check_key(key)?;
+        todo!(
+            "day 4: LsmStorageInner::get — look in the memtable, then the frozen memtables and L0 SSTs newest first; a tombstone ends the search"
+        )
+    }
+
+    /// Applies `batch` in order. Every key and value is checked first, so an invalid record
+    /// rejects the whole batch before anything is written.
+    pub fn write_batch<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        batch: &[WriteBatchRecord<K, V>],
+    ) -> Result<()> {
+        self.check_open()?;
+        for record in batch {
+            match record {
+                WriteBatchRecord::Put(key, value) => {
+                    check_key(key.as_ref())?;
+                    check_value(value.as_ref())?;
+                }
+                WriteBatchRecord::Delete(key) => check_key(key.as_ref())?,
+            }
+        }
+        todo!(
+            "day 4: LsmStorageInner::write_batch — insert every record into the memtable under the state read lock, then freeze if it reached memtable_size"
+        )
+    }
+
+    /// Freezes the memtable if it has reached `memtable_size` and no other writer froze it since
+    /// this one looked. Returns whether it froze.
+    fn freeze_if_full(&self) -> Result<bool> {
+        let _change = self.state_lock.lock();
+        let full = self.state.read().memtable.approximate_size() >= self.options.memtable_size;
+        Ok(full && self.freeze_and_notify())
+    }
+
+    /// Freezes the current memtable (unless it is empty) and starts a new one.
+    /// Returns whether a memtable was frozen.
+    pub fn force_freeze_memtable(&self) -> Result<bool> {
+        self.check_open()?;
+        let _change = self.state_lock.lock();
+        Ok(self.freeze_and_notify())
+    }
+
+    /// Freezes, then tells the background flush thread. REQUIRES `state_lock` held.
+    fn freeze_and_notify(&self) -> bool {
+        let frozen = self.freeze_locked();
+        if frozen && let Some(signal) = self.flush_signal.lock().as_ref() {
+            // A send fails only when the flush thread has exited: the engine is closing.
+            let _ = signal.send(FlushSignal::Frozen);
+        }
+        frozen
+    }
+
+    /// The freeze itself. REQUIRES `state_lock` held.
+    fn freeze_locked(&self) -> bool {
+        todo!(
+            "day 4: LsmStorageInner::freeze_locked — swap in a new memtable and put the old one first among the immutable ones"
+        )
+    }
+
+    /// Flushes the oldest immutable memtable into a new L0 SST. Returns whether there was one.
+    pub fn force_flush_next_imm_memtable(&self) -> Result<bool> {
+        todo!(
+            "day 4: LsmStorageInner::force_flush_next_imm_memtable — build an SST from the oldest frozen memtable without holding the state lock, then swap it in"
+        )
+    }
+
+    /// Number of immutable memtables right now.
+    pub(crate) fn num_imm_memtables(&self) -> usize {
+        self.state.read().imm_memtables.len()
+    }
+
+    /// A cursor over the live keys in `(lower, upper)`, in key order. An empty or inverted range
+    /// gives an empty scan.
+    pub fn scan(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Scan> {
+        self.check_open()?;
+        todo!(
+            "day 4: LsmStorageInner::scan — merge memtable scans with iterators over the L0 SSTs whose key range overlaps the bounds"
+        )
+    }
+
+    /// Makes every earlier write durable. Before the WAL exists (day 6) that means flushing
+    /// every memtable into an SST.
+    pub fn sync(&self) -> Result<()> {
+        self.check_open()?;
+        todo!("day 4: LsmStorageInner::sync — freeze the memtable and flush every frozen memtable")
+    }
+
+    /// A snapshot of the tree's shape.
+    pub fn shape(&self) -> TreeShape {
+        let snapshot = self.snapshot();
+        let memtable_info = |m: &Arc<MemTable>| MemTableInfo {
+            id: m.id(),
+            approximate_size: m.approximate_size(),
+            num_entries: m.len(),
+        };
+        let sst_info = |id: &usize| {
+            let table = &snapshot.sstables[id];
+            SstInfo {
+                id: *id,
+                first_key: table.first_key().clone(),
+                last_key: table.last_key().clone(),
+                size_bytes: table.table_size(),
+            }
+        };
+        TreeShape {
+            memtable: memtable_info(&snapshot.memtable),
+            immutable_memtables: snapshot.imm_memtables.iter().map(memtable_info).collect(),
+            l0: snapshot.l0_sstables.iter().map(sst_info).collect(),
+            levels: snapshot
+                .levels
+                .iter()
+                .map(|(level, ids)| crate::inspect::LevelInfo {
+                    level: *level,
+                    ssts: ids.iter().map(sst_info).collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The engine's counters.
+    pub fn stats(&self) -> EngineStats {
+        EngineStats {
+            block_cache_hits: self.block_cache.hits(),
+            block_cache_misses: self.block_cache.misses(),
+            flushes: self.counters.flushes.load(Ordering::Relaxed),
+            bytes_flushed: self.counters.bytes_flushed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Rejects an empty key or one over [`MAX_KEY_LEN`].
+fn check_key(key: &[u8]) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::InvalidArgument("keys must not be empty".into()));
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(Error::InvalidArgument(format!(
+            "key of {} bytes is over the limit of {MAX_KEY_LEN} bytes",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Rejects a value over [`MAX_VALUE_LEN`] (an empty value is fine: it is not a delete).
+fn check_value(value: &[u8]) -> Result<()> {
+    if value.len() > MAX_VALUE_LEN {
+        return Err(Error::InvalidArgument(format!(
+            "value of {} bytes is over the limit of {MAX_VALUE_LEN} bytes",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The largest id among the `NNNNN.sst` (and later `.wal`) files in `dir`, or 0.
+fn largest_file_id(dir: &Path) -> Result<usize> {
+    let mut largest = 0;
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name();
+        let id = name
+            .to_str()
+            .and_then(|n| n.split_once('.'))
+            .and_then(|(stem, _)| stem.parse().ok());
+        largest = largest.max(id.unwrap_or(0));
+    }
+    Ok(largest)
+}

@@ -1,0 +1,182 @@
+//! `cargo x check`: everything CI runs, in order, stopping at the first failure.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+use crate::grade::{Subject, todo_stub};
+use crate::libtest::{self, TestRun};
+use crate::starter;
+use crate::workspace::{self, TESTS_PACKAGE};
+
+/// The `cargo` commands that come first, in order: formatting, clippy on the reference and on
+/// the starter (through the tests package), then every test against the reference.
+const CARGO_STEPS: [&[&str]; 4] = [
+    &["fmt", "--all", "--check"],
+    &[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ],
+    &[
+        "clippy",
+        "--package",
+        TESTS_PACKAGE,
+        "--all-targets",
+        "--no-default-features",
+        "--features",
+        "starter",
+        "--",
+        "-D",
+        "warnings",
+    ],
+    &["test", "--workspace"],
+];
+
+/// Runs every check in the workspace at `root`.
+pub fn check(root: &Path) -> Result<()> {
+    for args in CARGO_STEPS {
+        cargo_step(root, args)?;
+    }
+    step("cargo x starter --check", || starter::check(root).map(drop))?;
+    step("pristine starter", || pristine_starter(root))?;
+    step("mdbook build book", || build_book(root))?;
+    println!("all checks passed");
+    Ok(())
+}
+
+/// Prints `==> name`, runs `body`, and names the step if it fails.
+fn step(name: &str, body: impl FnOnce() -> Result<()>) -> Result<()> {
+    println!("==> {name}");
+    body().with_context(|| format!("check failed at step `{name}`"))
+}
+
+/// A step that runs `cargo args…` with the terminal as its output.
+fn cargo_step(root: &Path, args: &[&str]) -> Result<()> {
+    step(&format!("cargo {}", args.join(" ")), || {
+        workspace::run(workspace::cargo(root, args))
+    })
+}
+
+/// Runs every graded test target against the pristine starter and requires that each test ran
+/// and failed on a `todo!()`: a test the starter passes, or that fails some other way, grades
+/// nothing.
+fn pristine_starter(root: &Path) -> Result<()> {
+    let days = workspace::graded_days(root);
+    if days.is_empty() {
+        bail!("no graded test targets: {TESTS_PACKAGE}/tests/dayN.rs do not exist");
+    }
+    let targets: Vec<String> = days.iter().map(|day| format!("day{day}")).collect();
+    let mut args = vec!["test", "--package", TESTS_PACKAGE, "--no-fail-fast"];
+    args.extend(Subject::Starter.feature_args());
+    for target in &targets {
+        args.extend(["--test", target.as_str()]);
+    }
+    let output = workspace::capture(workspace::cargo(root, &args))?;
+    let run = libtest::parse(&String::from_utf8_lossy(&output.stdout));
+    if run.total() == 0 {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let error = workspace::first_compiler_error(&stderr).unwrap_or_else(|| stderr.to_string());
+        bail!("no graded test ran against the starter:\n{error}");
+    }
+    let problems = pristine_problems(&run);
+    if !problems.is_empty() {
+        bail!(
+            "the pristine starter must fail every graded test on a todo!():\n{}",
+            problems.join("\n")
+        );
+    }
+    println!(
+        "pristine starter: {} graded tests, all fail on todo!()",
+        run.total()
+    );
+    Ok(())
+}
+
+/// Every way `run` (the graded tests on the pristine starter) falls short of "every test failed
+/// on a `todo!()`", one line each.
+fn pristine_problems(run: &TestRun) -> Vec<String> {
+    let mut problems = Vec::new();
+    for result in &run.results {
+        match result.failure_message() {
+            Some(message)
+                if todo_stub(message).is_some() || message.contains("not yet implemented: day") => {
+            }
+            Some(message) => problems.push(format!(
+                "  {} fails, but not on a todo!(): {}",
+                result.name,
+                message.lines().next().unwrap_or("(no message)")
+            )),
+            None => problems.push(format!(
+                "  {} does not fail ({:?})",
+                result.name, result.outcome
+            )),
+        }
+    }
+    if run.unreported() > 0 {
+        problems.push(format!(
+            "  {} tests never reported a result (a test binary crashed)",
+            run.unreported()
+        ));
+    }
+    problems
+}
+
+/// Builds the book with mdBook, if there is a book.
+fn build_book(root: &Path) -> Result<()> {
+    if !root.join("book").join("book.toml").is_file() {
+        println!("no book/book.toml: skipped");
+        return Ok(());
+    }
+    let mut command = std::process::Command::new("mdbook");
+    command.args(["build", "book"]).current_dir(root);
+    match command.status() {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            bail!(
+                "mdbook is not installed: install mdbook (`cargo install mdbook`) to build the book"
+            )
+        }
+        Err(error) => Err(error).context("could not start mdbook"),
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => bail!("`mdbook build book` failed ({status})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::libtest::{Outcome, TestResult};
+
+    /// A test result named `name` with `outcome`.
+    fn result(name: &str, outcome: Outcome) -> TestResult {
+        TestResult {
+            name: name.to_string(),
+            outcome,
+        }
+    }
+
+    #[test]
+    fn only_todo_failures_are_pristine() {
+        let todo = Outcome::Failed {
+            message: "not yet implemented: day 1: Block::encode — x".to_string(),
+        };
+        let other = Outcome::Failed {
+            message: "assertion failed".to_string(),
+        };
+        let run = TestRun {
+            results: vec![
+                result("a", todo),
+                result("b", other),
+                result("c", Outcome::Passed),
+            ],
+            declared: 3,
+        };
+        let problems = pristine_problems(&run);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("b fails, but not on a todo!()"));
+        assert!(problems[1].contains("c does not fail"));
+    }
+}

@@ -1,0 +1,262 @@
+//! Parsing libtest's plain (human) output: which tests ran, which passed, and why each failed.
+
+use std::collections::{HashMap, VecDeque};
+
+/// The tests of one `cargo test` run, over every test binary it ran.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TestRun {
+    /// Every `test NAME ... STATUS` line, in output order.
+    pub results: Vec<TestResult>,
+    /// The sum of the binaries' `running N tests` lines. More than `results.len()` when a test
+    /// binary crashed before reporting all its tests.
+    pub declared: usize,
+}
+
+/// The result of one test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestResult {
+    /// The test's path inside its binary, e.g. `seek::past_last_key_is_invalid`.
+    pub name: String,
+    /// Whether it passed.
+    pub outcome: Outcome,
+}
+
+/// How a test ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// `ok`.
+    Passed,
+    /// `FAILED`, with the message of its first panic (or its captured output when it did not
+    /// panic, e.g. a test returning `Err`).
+    Failed {
+        /// The panic message; several lines for `assert_eq!` failures.
+        message: String,
+    },
+    /// `ignored`.
+    Ignored,
+}
+
+impl TestRun {
+    /// The number of tests that passed.
+    pub fn passed(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|result| result.outcome == Outcome::Passed)
+            .count()
+    }
+
+    /// The number of tests the binaries announced, reported or not.
+    pub fn total(&self) -> usize {
+        self.declared.max(self.results.len())
+    }
+
+    /// The number of announced tests that never reported a result (a crashed test binary).
+    pub fn unreported(&self) -> usize {
+        self.total() - self.results.len()
+    }
+}
+
+impl TestResult {
+    /// The failure message, for a failed test.
+    pub fn failure_message(&self) -> Option<&str> {
+        match &self.outcome {
+            Outcome::Failed { message } => Some(message),
+            _ => None,
+        }
+    }
+}
+
+/// Parses the stdout of `cargo test` (one or more test binaries, any `--test-threads`).
+pub fn parse(stdout: &str) -> TestRun {
+    let mut messages = failure_messages(stdout);
+    let mut run = TestRun::default();
+    for line in stdout.lines() {
+        if let Some(count) = running_count(line) {
+            run.declared += count;
+        } else if let Some((name, status)) = result_line(line) {
+            let outcome = match status {
+                "ok" => Outcome::Passed,
+                "FAILED" => {
+                    let message = messages.get_mut(name).and_then(VecDeque::pop_front);
+                    Outcome::Failed {
+                        message: message.unwrap_or_default(),
+                    }
+                }
+                _ => Outcome::Ignored,
+            };
+            run.results.push(TestResult {
+                name: name.to_string(),
+                outcome,
+            });
+        }
+    }
+    run
+}
+
+/// `N` of a `running N tests` line.
+fn running_count(line: &str) -> Option<usize> {
+    let rest = line.strip_prefix("running ")?;
+    let (count, word) = rest.split_once(' ')?;
+    matches!(word, "test" | "tests").then(|| count.parse().ok())?
+}
+
+/// The name and status of a `test NAME ... ok|FAILED|ignored[, reason]` line.
+fn result_line(line: &str) -> Option<(&str, &str)> {
+    let (name, status) = line.strip_prefix("test ")?.rsplit_once(" ... ")?;
+    let status = status.trim();
+    if status == "ok" || status == "FAILED" || status.starts_with("ignored") {
+        Some((name, status))
+    } else {
+        None
+    }
+}
+
+/// The failure message of every `---- NAME stdout ----` section, by test name (a queue, since
+/// two test binaries may have tests of the same name).
+fn failure_messages(stdout: &str) -> HashMap<&str, VecDeque<String>> {
+    let mut messages: HashMap<&str, VecDeque<String>> = HashMap::new();
+    let mut section: Option<(&str, Vec<&str>)> = None;
+    for line in stdout.lines() {
+        let header = section_header(line);
+        let ends_section = header.is_some() || line.starts_with("---- ") || line == "failures:";
+        if ends_section && let Some((name, lines)) = section.take() {
+            messages
+                .entry(name)
+                .or_default()
+                .push_back(section_message(&lines));
+        }
+        if let Some(name) = header {
+            section = Some((name, Vec::new()));
+        } else if let Some((_, lines)) = &mut section {
+            lines.push(line);
+        }
+    }
+    if let Some((name, lines)) = section {
+        messages
+            .entry(name)
+            .or_default()
+            .push_back(section_message(&lines));
+    }
+    messages
+}
+
+/// The test name of a `---- NAME stdout ----` (or `stderr`) section header.
+fn section_header(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix("---- ")?;
+    rest.strip_suffix(" stdout ----")
+        .or_else(|| rest.strip_suffix(" stderr ----"))
+}
+
+/// The message of a failure section: the lines after the first `thread '…' panicked at …:` line
+/// up to the backtrace note, or, without a panic, every non-empty line.
+fn section_message(lines: &[&str]) -> String {
+    let is_end = |line: &&str| {
+        line.starts_with("note: ")
+            || line.starts_with("stack backtrace:")
+            || line.starts_with("thread '")
+    };
+    let Some(panic_at) = lines
+        .iter()
+        .position(|line| line.starts_with("thread '") && line.contains(" panicked at "))
+    else {
+        let output: Vec<&str> = lines
+            .iter()
+            .copied()
+            .filter(|line| !line.trim().is_empty())
+            .collect();
+        return output.join("\n");
+    };
+    let message: Vec<&str> = lines[panic_at + 1..]
+        .iter()
+        .copied()
+        .take_while(|line| !is_end(line))
+        .collect();
+    let message = message.join("\n").trim_end().to_string();
+    if message.is_empty() {
+        lines[panic_at].to_string()
+    } else {
+        message
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OUTPUT: &str = "
+running 4 tests
+test block::round_trip ... ok
+test block::seek_past_last_key_is_invalid ... FAILED
+test block::compare ... FAILED
+test block::slow ... ignored, too slow
+
+failures:
+
+---- block::seek_past_last_key_is_invalid stdout ----
+
+thread 'block::seek_past_last_key_is_invalid' panicked at mini-lsm-starter/src/block/iterator.rs:50:9:
+not yet implemented: day 1: BlockIterator::seek_to_key — binary search
+note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+
+---- block::compare stdout ----
+some captured output
+
+thread 'block::compare' (4242) panicked at tests/day1.rs:10:5:
+assertion `left == right` failed: the scenario
+  left: 1
+ right: 2
+
+failures:
+    block::compare
+    block::seek_past_last_key_is_invalid
+
+test result: FAILED. 1 passed; 2 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s
+";
+
+    #[test]
+    fn results_and_messages_are_parsed() {
+        let run = parse(OUTPUT);
+        assert_eq!(run.declared, 4);
+        assert_eq!(run.passed(), 1);
+        assert_eq!(run.unreported(), 0);
+        let names: Vec<&str> = run
+            .results
+            .iter()
+            .map(|result| result.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "block::round_trip",
+                "block::seek_past_last_key_is_invalid",
+                "block::compare",
+                "block::slow"
+            ]
+        );
+        assert_eq!(
+            run.results[1].failure_message(),
+            Some("not yet implemented: day 1: BlockIterator::seek_to_key — binary search")
+        );
+        assert_eq!(
+            run.results[2].failure_message(),
+            Some("assertion `left == right` failed: the scenario\n  left: 1\n right: 2")
+        );
+        assert_eq!(run.results[3].outcome, Outcome::Ignored);
+    }
+
+    #[test]
+    fn a_crashed_binary_leaves_tests_unreported() {
+        let run = parse("running 1 test\n\nrunning 3 tests\ntest a ... ok\n");
+        assert_eq!(run.total(), 4);
+        assert_eq!(run.unreported(), 3);
+    }
+
+    #[test]
+    fn a_failure_without_a_panic_keeps_its_output() {
+        let output = "running 1 test\ntest a ... FAILED\n\nfailures:\n\n---- a stdout ----\nError: Corruption\n\nfailures:\n    a\n";
+        assert_eq!(
+            parse(output).results[0].failure_message(),
+            Some("Error: Corruption")
+        );
+    }
+}
