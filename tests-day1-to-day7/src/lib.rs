@@ -24,6 +24,7 @@ pub use mini_lsm_reference as lsm;
 pub use mini_lsm_starter as lsm;
 
 use std::fmt::Debug;
+use std::ops::Bound;
 
 use bytes::Bytes;
 use lsm::error::{Error, Result};
@@ -305,4 +306,20 @@ pub fn options_for_day(day: u8) -> lsm::LsmOptions {
         max_immutable_memtables: usize::MAX,
         ..lsm::LsmOptions::for_day(day)
     }
+}
+
+/// Whether `key` lies inside `(lower, upper)`, for models of scans. Written out by hand because
+/// `BTreeMap::range` panics on the inverted and empty ranges the tests deliberately use.
+pub fn in_range(key: &[u8], lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> bool {
+    let above_lower = match lower {
+        Bound::Included(l) => key >= l,
+        Bound::Excluded(l) => key > l,
+        Bound::Unbounded => true,
+    };
+    let below_upper = match upper {
+        Bound::Included(u) => key <= u,
+        Bound::Excluded(u) => key < u,
+        Bound::Unbounded => true,
+    };
+    above_lower && below_upper
 }

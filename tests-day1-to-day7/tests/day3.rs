@@ -134,22 +134,6 @@ fn model_merge(sources: &[Entries]) -> Entries {
     model.into_iter().collect()
 }
 
-/// Whether `key` lies inside `(lower, upper)`. Written out by hand because `BTreeMap::range`
-/// panics on the inverted and empty ranges the tests deliberately use.
-fn in_range(key: &[u8], lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> bool {
-    let above_lower = match lower {
-        Bound::Included(l) => key >= l,
-        Bound::Excluded(l) => key > l,
-        Bound::Unbounded => true,
-    };
-    let below_upper = match upper {
-        Bound::Included(u) => key <= u,
-        Bound::Excluded(u) => key < u,
-        Bound::Unbounded => true,
-    };
-    above_lower && below_upper
-}
-
 /// The entries of `model` inside `(lower, upper)`.
 fn model_range(model: &Entries, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Entries {
     model

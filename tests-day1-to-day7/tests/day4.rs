@@ -132,21 +132,6 @@ fn model_of(ops: &[Op]) -> Model {
     model
 }
 
-/// Whether `key` lies inside `(lower, upper)`.
-fn in_range(key: &[u8], lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> bool {
-    let above_lower = match lower {
-        Bound::Included(l) => key >= l,
-        Bound::Excluded(l) => key > l,
-        Bound::Unbounded => true,
-    };
-    let below_upper = match upper {
-        Bound::Included(u) => key <= u,
-        Bound::Excluded(u) => key < u,
-        Bound::Unbounded => true,
-    };
-    above_lower && below_upper
-}
-
 /// The model's entries inside `(lower, upper)` (an inverted range gives none; no panic).
 fn model_range(model: &Model, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Entries {
     model
