@@ -106,4 +106,17 @@ pub struct EngineStats {
     pub flushes: u64,
     /// Bytes of SST written by flushes.
     pub bytes_flushed: u64,
+    /// Compactions run (day 5).
+    pub compactions: u64,
+    /// Bytes of SST written by compactions (day 5).
+    pub bytes_compacted: u64,
+}
+
+impl EngineStats {
+    /// Bytes written to SSTs per byte flushed, `(flushed + compacted) / flushed`: 1.0 without
+    /// compaction, more with it. `None` before the first flush.
+    pub fn write_amplification(&self) -> Option<f64> {
+        (self.bytes_flushed > 0)
+            .then(|| (self.bytes_flushed + self.bytes_compacted) as f64 / self.bytes_flushed as f64)
+    }
 }

@@ -8,6 +8,7 @@
 
 pub mod fused_storage_iterator;
 pub mod merge_iterator;
+pub mod sst_concat_iterator;
 pub mod two_merge_iterator;
 
 use crate::error::Result;

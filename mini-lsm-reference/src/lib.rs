@@ -6,8 +6,9 @@
 //! | 2   | SSTs                           | [`table`]                                                   |
 //! | 3   | memtables and merging          | [`mem_table`], [`iterators`]                                |
 //! | 4   | the engine and the block cache | [`lsm_storage`], [`lsm_iterator`], [`block_cache`], [`MiniLsm`] |
+//! | 5   | leveled compaction             | [`compact`], [`iterators::sst_concat_iterator`]              |
 //!
-//! Days 5–7 (leveled compaction, recovery, bloom filters and key compression) follow.
+//! Days 6–7 (recovery, bloom filters and key compression) follow.
 //! Shared by all days: [`error`] (the one error type), [`options`], [`inspect`] (the tree's
 //! shape and counters, for tests and tools).
 
@@ -16,6 +17,7 @@
 pub mod block;
 pub mod block_cache;
 mod codec;
+pub mod compact;
 pub mod error;
 pub mod inspect;
 pub mod iterators;

@@ -8,14 +8,17 @@ use crate::error::Result;
 use crate::iterators::StorageIterator;
 use crate::iterators::fused_storage_iterator::FusedStorageIterator;
 use crate::iterators::merge_iterator::MergeIterator;
+use crate::iterators::sst_concat_iterator::SstConcatIterator;
 use crate::iterators::two_merge_iterator::TwoMergeIterator;
 use crate::mem_table::MemTableIterator;
 use crate::table::SsTableIterator;
 
-/// Memtables (newest first) merged with the L0 SSTs (newest first); memtables are newer than
-/// any SST.
-pub(crate) type LsmIteratorInner =
-    TwoMergeIterator<MergeIterator<MemTableIterator>, MergeIterator<SsTableIterator>>;
+/// Memtables (newest first) merged with the L0 SSTs (newest first), merged with one concat
+/// iterator per level (upper level first). Each side of a merge is newer than the next.
+pub(crate) type LsmIteratorInner = TwoMergeIterator<
+    TwoMergeIterator<MergeIterator<MemTableIterator>, MergeIterator<SsTableIterator>>,
+    MergeIterator<SstConcatIterator>,
+>;
 
 /// The user's view of the tree: newest version of each key, tombstones hidden, nothing past the
 /// scan's upper bound. The lower bound is applied when the sources are created.

@@ -30,10 +30,11 @@ use crate::inspect::{EngineStats, MemTableInfo, SstInfo, TreeShape};
 use crate::iterators::StorageIterator;
 use crate::iterators::fused_storage_iterator::FusedStorageIterator;
 use crate::iterators::merge_iterator::MergeIterator;
+use crate::iterators::sst_concat_iterator::SstConcatIterator;
 use crate::iterators::two_merge_iterator::TwoMergeIterator;
 use crate::lsm_iterator::{LsmIterator, Scan};
 use crate::mem_table::{MemTable, own_bound};
-use crate::options::LsmOptions;
+use crate::options::{CompactionOptions, LsmOptions};
 use crate::table::{SsTable, SsTableBuilder, SsTableIterator};
 
 /// One operation of a write batch.
@@ -62,12 +63,17 @@ pub struct LsmStorageState {
 }
 
 impl LsmStorageState {
-    fn empty(memtable_id: usize) -> Self {
+    /// An empty tree: one empty memtable, and the empty levels `options` call for.
+    fn empty(memtable_id: usize, options: &LsmOptions) -> Self {
+        let num_levels = match &options.compaction {
+            CompactionOptions::Leveled(leveled) => leveled.max_levels,
+            CompactionOptions::NoCompaction => 0,
+        };
         LsmStorageState {
             memtable: Arc::new(MemTable::create(memtable_id)),
             imm_memtables: Vec::new(),
             l0_sstables: Vec::new(),
-            levels: Vec::new(),
+            levels: (1..=num_levels).map(|level| (level, Vec::new())).collect(),
             sstables: HashMap::new(),
         }
     }
@@ -75,9 +81,11 @@ impl LsmStorageState {
 
 /// Counters kept by the engine itself (the block cache keeps its own).
 #[derive(Debug, Default)]
-struct Counters {
-    flushes: AtomicU64,
-    bytes_flushed: AtomicU64,
+pub(crate) struct Counters {
+    pub(crate) flushes: AtomicU64,
+    pub(crate) bytes_flushed: AtomicU64,
+    pub(crate) compactions: AtomicU64,
+    pub(crate) bytes_compacted: AtomicU64,
 }
 
 /// The engine's storage: state, options, caches and counters. [`crate::MiniLsm`] wraps it with
@@ -85,23 +93,28 @@ struct Counters {
 pub struct LsmStorageInner {
     pub(crate) state: RwLock<Arc<LsmStorageState>>,
     /// Held while a structural change builds and swaps in a new state.
-    state_lock: Mutex<()>,
+    pub(crate) state_lock: Mutex<()>,
     /// Held for the whole of a flush so that two flushes never write the same memtable.
     flush_lock: Mutex<()>,
+    /// Held for the whole of a compaction: one runs at a time (day 5).
+    pub(crate) compaction_lock: Mutex<()>,
     path: PathBuf,
-    block_cache: Arc<BlockCache>,
+    pub(crate) block_cache: Arc<BlockCache>,
     next_id: AtomicUsize,
     pub(crate) options: LsmOptions,
-    counters: Counters,
+    pub(crate) counters: Counters,
     closed: AtomicBool,
     /// Wakes the background flush thread after a freeze; `None` until the thread is started.
     pub(crate) flush_signal: Mutex<Option<Sender<FlushSignal>>>,
+    /// Wakes the background compaction thread after a flush; `None` when it is not running.
+    pub(crate) compaction_signal: Mutex<Option<Sender<FlushSignal>>>,
 }
 
-/// What the background flush thread is told.
+/// What a background thread is told.
 pub(crate) enum FlushSignal {
-    /// A memtable was frozen: flush if there are now too many immutable memtables.
-    Frozen,
+    /// There may be work: a memtable was frozen (for the flush thread), or an SST was flushed
+    /// (for the compaction thread).
+    Work,
     /// The engine is closing: do the pending work, then exit.
     Stop,
 }
@@ -121,9 +134,10 @@ impl LsmStorageInner {
         // must not be reused: start above the largest id found in the directory.
         let first_id = largest_file_id(path)? + 1;
         Ok(LsmStorageInner {
-            state: RwLock::new(Arc::new(LsmStorageState::empty(first_id))),
+            state: RwLock::new(Arc::new(LsmStorageState::empty(first_id, &options))),
             state_lock: Mutex::new(()),
             flush_lock: Mutex::new(()),
+            compaction_lock: Mutex::new(()),
             path: path.to_path_buf(),
             block_cache: Arc::new(BlockCache::new(options.block_cache_bytes)),
             next_id: AtomicUsize::new(first_id + 1),
@@ -131,6 +145,7 @@ impl LsmStorageInner {
             counters: Counters::default(),
             closed: AtomicBool::new(false),
             flush_signal: Mutex::new(None),
+            compaction_signal: Mutex::new(None),
         })
     }
 
@@ -145,7 +160,7 @@ impl LsmStorageInner {
     }
 
     /// A fresh id for a memtable or SST.
-    fn next_id(&self) -> usize {
+    pub(crate) fn next_id(&self) -> usize {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
@@ -153,7 +168,7 @@ impl LsmStorageInner {
         self.closed.store(true, Ordering::Release);
     }
 
-    fn check_open(&self) -> Result<()> {
+    pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             Err(Error::Closed)
         } else {
@@ -181,6 +196,15 @@ impl LsmStorageInner {
         for id in &snapshot.l0_sstables {
             let table = &snapshot.sstables[id];
             if let Some(entry) = get_from_sst(table, key)? {
+                return Ok(entry);
+            }
+        }
+        // Below L0 each level's SSTs are disjoint and sorted: only one can hold the key.
+        for (_, ids) in &snapshot.levels {
+            let idx = ids.partition_point(|id| snapshot.sstables[id].last_key().as_ref() < key);
+            if let Some(id) = ids.get(idx)
+                && let Some(entry) = get_from_sst(&snapshot.sstables[id], key)?
+            {
                 return Ok(entry);
             }
         }
@@ -245,7 +269,7 @@ impl LsmStorageInner {
         let frozen = self.freeze_locked();
         if frozen && let Some(signal) = self.flush_signal.lock().as_ref() {
             // A send fails only when the flush thread has exited: the engine is closing.
-            let _ = signal.send(FlushSignal::Frozen);
+            let _ = signal.send(FlushSignal::Work);
         }
         frozen
     }
@@ -268,9 +292,20 @@ impl LsmStorageInner {
         // END SOLUTION
     }
 
-    /// Flushes the oldest immutable memtable into a new L0 SST. Returns whether there was one.
+    /// Flushes the oldest immutable memtable into a new L0 SST, then wakes the compaction thread.
+    /// Returns whether there was a memtable to flush.
     pub fn force_flush_next_imm_memtable(&self) -> Result<bool> {
-        // BEGIN SOLUTION day 4: LsmStorageInner::force_flush_next_imm_memtable — build an SST from the oldest frozen memtable without holding the state lock, then swap it in
+        let flushed = self.flush_next_imm_memtable()?;
+        if flushed && let Some(signal) = self.compaction_signal.lock().as_ref() {
+            // A send fails only when the compaction thread has exited: the engine is closing.
+            let _ = signal.send(FlushSignal::Work);
+        }
+        Ok(flushed)
+    }
+
+    /// The flush itself: the oldest immutable memtable into a new L0 SST.
+    fn flush_next_imm_memtable(&self) -> Result<bool> {
+        // BEGIN SOLUTION day 4: LsmStorageInner::flush_next_imm_memtable — build an SST from the oldest frozen memtable without holding the state lock, then swap it in
         let _flush = self.flush_lock.lock();
         let Some(memtable) = self.snapshot().imm_memtables.last().cloned() else {
             return Ok(false);
@@ -325,10 +360,24 @@ impl LsmStorageInner {
                 sst_iters.push(Box::new(sst_iter_from(Arc::clone(table), lower)?));
             }
         }
-        let inner = TwoMergeIterator::create(
+        // One lazy concat iterator per level, over the level's SSTs that overlap the range.
+        let mut level_iters = Vec::new();
+        for (_, ids) in &snapshot.levels {
+            let tables: Vec<_> = ids
+                .iter()
+                .map(|id| &snapshot.sstables[id])
+                .filter(|table| range_overlaps(lower, upper, table.first_key(), table.last_key()))
+                .cloned()
+                .collect();
+            if !tables.is_empty() {
+                level_iters.push(Box::new(concat_iter_from(tables, lower)?));
+            }
+        }
+        let memtables_and_l0 = TwoMergeIterator::create(
             MergeIterator::create(memtable_iters),
             MergeIterator::create(sst_iters),
         )?;
+        let inner = TwoMergeIterator::create(memtables_and_l0, MergeIterator::create(level_iters))?;
         Ok(FusedStorageIterator::new(LsmIterator::new(
             inner,
             own_bound(upper),
@@ -386,6 +435,8 @@ impl LsmStorageInner {
             block_cache_misses: self.block_cache.misses(),
             flushes: self.counters.flushes.load(Ordering::Relaxed),
             bytes_flushed: self.counters.bytes_flushed.load(Ordering::Relaxed),
+            compactions: self.counters.compactions.load(Ordering::Relaxed),
+            bytes_compacted: self.counters.bytes_compacted.load(Ordering::Relaxed),
         }
     }
 }
@@ -459,6 +510,21 @@ fn range_overlaps(lower: Bound<&[u8]>, upper: Bound<&[u8]>, first: &[u8], last: 
         Bound::Unbounded => false,
     };
     !starts_after_upper && !ends_before_lower
+}
+
+/// A cursor over a sorted run positioned at the first key inside `lower`.
+fn concat_iter_from(tables: Vec<Arc<SsTable>>, lower: Bound<&[u8]>) -> Result<SstConcatIterator> {
+    match lower {
+        Bound::Included(key) => SstConcatIterator::create_and_seek_to_key(tables, key),
+        Bound::Excluded(key) => {
+            let mut iter = SstConcatIterator::create_and_seek_to_key(tables, key)?;
+            if iter.is_valid() && iter.key() == key {
+                iter.next()?;
+            }
+            Ok(iter)
+        }
+        Bound::Unbounded => SstConcatIterator::create_and_seek_to_first(tables),
+    }
 }
 
 /// A cursor over `table` positioned at the first key inside `lower`.

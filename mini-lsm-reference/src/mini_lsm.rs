@@ -3,7 +3,7 @@
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Sender, channel};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
@@ -20,6 +20,8 @@ use crate::options::LsmOptions;
 pub struct MiniLsm {
     inner: Arc<LsmStorageInner>,
     flush_thread: Mutex<Option<JoinHandle<Result<()>>>>,
+    /// Present when `background_compaction` is on (day 5).
+    compaction_thread: Mutex<Option<JoinHandle<Result<()>>>>,
 }
 
 impl MiniLsm {
@@ -29,16 +31,22 @@ impl MiniLsm {
     /// directory, and with [`Error::Io`] when the directory cannot be created or read.
     pub fn open(path: impl AsRef<Path>, options: LsmOptions) -> Result<Arc<Self>> {
         let inner = Arc::new(LsmStorageInner::open(path.as_ref(), options)?);
-        let (sender, receiver) = channel();
-        *inner.flush_signal.lock() = Some(sender);
-        let thread_inner = Arc::clone(&inner);
-        let flush_thread = std::thread::Builder::new()
-            .name("mini-lsm-flush".into())
-            .spawn(move || flush_loop(&thread_inner, &receiver))
-            .map_err(|e| Error::io(path.as_ref(), e))?;
+        let flush_thread = spawn_worker(&inner, "mini-lsm-flush", &inner.flush_signal, flush_work)?;
+        let compaction_thread = if inner.options.background_compaction {
+            let thread = spawn_worker(
+                &inner,
+                "mini-lsm-compact",
+                &inner.compaction_signal,
+                compact_work,
+            )?;
+            Some(thread)
+        } else {
+            None
+        };
         Ok(Arc::new(MiniLsm {
             inner,
             flush_thread: Mutex::new(Some(flush_thread)),
+            compaction_thread: Mutex::new(compaction_thread),
         }))
     }
 
@@ -94,6 +102,19 @@ impl MiniLsm {
         Ok(())
     }
 
+    /// Compacts everything into the bottom level now, dropping every tombstone (day 5; a
+    /// synchronous hook for tests and tools).
+    pub fn force_full_compaction(&self) -> Result<()> {
+        self.inner.force_full_compaction()
+    }
+
+    /// Runs compactions until the controller finds nothing to do; returns how many ran
+    /// (day 5; a synchronous hook for tests and tools).
+    pub fn compact_until_idle(&self) -> Result<usize> {
+        self.inner.check_open()?;
+        self.inner.compact_until_idle()
+    }
+
     /// A snapshot of the tree's shape: memtables, L0 and levels.
     pub fn shape(&self) -> TreeShape {
         self.inner.shape()
@@ -114,22 +135,18 @@ impl MiniLsm {
         &self.inner.options
     }
 
-    /// Stops the background thread and refuses further reads and writes. Returns the first error
-    /// the background thread met, if any. Closing twice is harmless.
+    /// Stops the background threads and refuses further reads and writes. Returns the first error
+    /// a background thread met, if any. Closing twice is harmless.
     pub fn close(&self) -> Result<()> {
         self.inner.mark_closed();
-        // Dropping the sender after the stop signal also ends the thread if the send raced with
-        // its exit; a send error means it is already gone.
-        if let Some(signal) = self.inner.flush_signal.lock().take() {
-            let _ = signal.send(FlushSignal::Stop);
-        }
-        let Some(thread) = self.flush_thread.lock().take() else {
-            return Ok(());
-        };
-        thread.join().map_err(|_| Error::Io {
-            path: self.inner.path().to_path_buf(),
-            source: std::io::Error::other("the flush thread panicked"),
-        })?
+        // The flush thread stops first: its last flushes may still wake the compaction thread.
+        let flushed = stop_worker(&self.inner, &self.inner.flush_signal, &self.flush_thread);
+        let compacted = stop_worker(
+            &self.inner,
+            &self.inner.compaction_signal,
+            &self.compaction_thread,
+        );
+        flushed.and(compacted)
     }
 }
 
@@ -140,16 +157,64 @@ impl Drop for MiniLsm {
     }
 }
 
-/// The background flush thread: after every freeze, flush the oldest immutable memtables until
-/// at most `max_immutable_memtables` remain. Stops at the first error and returns it.
-fn flush_loop(inner: &LsmStorageInner, signals: &Receiver<FlushSignal>) -> Result<()> {
-    loop {
-        let signal = signals.recv();
-        while inner.num_imm_memtables() > inner.options.max_immutable_memtables {
-            inner.force_flush_next_imm_memtable()?;
-        }
-        if !matches!(signal, Ok(FlushSignal::Frozen)) {
-            return Ok(());
-        }
+type Worker = Mutex<Option<JoinHandle<Result<()>>>>;
+
+/// Starts a background thread that runs `work` each time `signal` is sent [`FlushSignal::Work`],
+/// and once more on [`FlushSignal::Stop`] before exiting. It stops at the first error and
+/// returns it (from `close`).
+fn spawn_worker(
+    inner: &Arc<LsmStorageInner>,
+    name: &str,
+    signal: &Mutex<Option<Sender<FlushSignal>>>,
+    work: fn(&LsmStorageInner) -> Result<()>,
+) -> Result<JoinHandle<Result<()>>> {
+    let (sender, receiver) = channel();
+    *signal.lock() = Some(sender);
+    let inner_for_thread = Arc::clone(inner);
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            loop {
+                let signal = receiver.recv();
+                work(&inner_for_thread)?;
+                if !matches!(signal, Ok(FlushSignal::Work)) {
+                    return Ok(());
+                }
+            }
+        })
+        .map_err(|e| Error::io(inner.path(), e))
+}
+
+/// Sends [`FlushSignal::Stop`] and waits for the thread; harmless when it is already stopped.
+fn stop_worker(
+    inner: &LsmStorageInner,
+    signal: &Mutex<Option<Sender<FlushSignal>>>,
+    thread: &Worker,
+) -> Result<()> {
+    // Taking the sender also drops it, which ends the thread's `recv` if the send raced with
+    // its exit; a send error means it is already gone.
+    if let Some(sender) = signal.lock().take() {
+        let _ = sender.send(FlushSignal::Stop);
     }
+    let Some(thread) = thread.lock().take() else {
+        return Ok(());
+    };
+    thread.join().map_err(|_| Error::Io {
+        path: inner.path().to_path_buf(),
+        source: std::io::Error::other("a background thread panicked"),
+    })?
+}
+
+/// The flush thread's work: flush the oldest immutable memtables until at most
+/// `max_immutable_memtables` remain.
+fn flush_work(inner: &LsmStorageInner) -> Result<()> {
+    while inner.num_imm_memtables() > inner.options.max_immutable_memtables {
+        inner.force_flush_next_imm_memtable()?;
+    }
+    Ok(())
+}
+
+/// The compaction thread's work: compact until the controller is satisfied.
+fn compact_work(inner: &LsmStorageInner) -> Result<()> {
+    inner.compact_until_idle().map(|_| ())
 }

@@ -4,16 +4,39 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use mini_lsm_reference::{LsmOptions, MiniLsm};
+use mini_lsm_reference::{CompactionOptions, LeveledCompactionOptions, LsmOptions, MiniLsm};
 
 #[test]
 fn random_writes_match_a_btreemap_across_flushes() -> mini_lsm_reference::Result<()> {
-    let dir = tempfile::tempdir().expect("temp dir");
     let options = LsmOptions {
         memtable_size: 4096,
         block_size: 256,
         ..LsmOptions::for_day(4)
     };
+    random_writes_match_a_btreemap(options)
+}
+
+#[test]
+fn random_writes_match_a_btreemap_across_compactions() -> mini_lsm_reference::Result<()> {
+    let leveled = LeveledCompactionOptions {
+        level0_file_num_compaction_trigger: 2,
+        level_size_multiplier: 2,
+        base_level_size_bytes: 8 << 10,
+        max_levels: 3,
+    };
+    let options = LsmOptions {
+        memtable_size: 4096,
+        block_size: 256,
+        target_sst_size: 4096,
+        compaction: CompactionOptions::Leveled(leveled),
+        ..LsmOptions::for_day(5)
+    };
+    random_writes_match_a_btreemap(options)
+}
+
+fn random_writes_match_a_btreemap(options: LsmOptions) -> mini_lsm_reference::Result<()> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let leveled = matches!(options.compaction, CompactionOptions::Leveled(_));
     let db = MiniLsm::open(dir.path(), options)?;
     let mut model = BTreeMap::new();
     let mut state = 7u64;
@@ -51,9 +74,26 @@ fn random_writes_match_a_btreemap_across_flushes() -> mini_lsm_reference::Result
         .map(|(k, v)| (bytes::Bytes::from(k.clone()), bytes::Bytes::from(v.clone())))
         .collect();
     assert_eq!(scanned, expected);
+    let shape = db.shape();
     assert!(
-        !db.shape().l0.is_empty(),
-        "flushes and size-triggered freezes made SSTs"
+        !shape.l0.is_empty() || !shape.levels.is_empty(),
+        "flushes made SSTs"
     );
-    db.close()
+    for level in &shape.levels {
+        for pair in level.ssts.windows(2) {
+            assert!(
+                pair[0].last_key < pair[1].first_key,
+                "level {} overlaps: {shape}",
+                level.level
+            );
+        }
+    }
+    db.close()?;
+    // `close` waits for the background compaction thread, so its work is counted by now.
+    assert_eq!(
+        db.stats().compactions > 0,
+        leveled,
+        "compactions ran iff enabled"
+    );
+    Ok(())
 }

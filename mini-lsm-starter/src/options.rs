@@ -4,7 +4,7 @@ use crate::error::{Error, Result};
 
 /// The last day whose code the reference engine contains. Days after it are not built yet, so
 /// their options are rejected by [`LsmOptions::validate`].
-pub const LAST_BUILT_DAY: u8 = 4;
+pub const LAST_BUILT_DAY: u8 = 5;
 
 /// How the engine compacts SSTs (day 5).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +57,10 @@ pub struct LsmOptions {
     pub block_cache_bytes: u64,
     /// Compaction strategy (day 5).
     pub compaction: CompactionOptions,
+    /// Whether a background thread compacts after flushes (day 5). Off, compaction runs only
+    /// through [`crate::MiniLsm::compact_until_idle`] and
+    /// [`crate::MiniLsm::force_full_compaction`], which tests use to control the tree's shape.
+    pub background_compaction: bool,
     /// Whether writes go to a write-ahead log first and the tree is recovered on open (day 6).
     pub enable_wal: bool,
     /// Bits of bloom filter per key in each SST, 0 for no filter (day 7).
@@ -78,6 +82,7 @@ impl LsmOptions {
             } else {
                 CompactionOptions::NoCompaction
             },
+            background_compaction: day >= 5,
             enable_wal: day >= 6,
             bloom_bits_per_key: if day >= 7 { 10 } else { 0 },
         }
@@ -107,6 +112,17 @@ impl LsmOptions {
         }
         if self.memtable_size == 0 || self.target_sst_size == 0 {
             return invalid("memtable_size and target_sst_size must be positive".into());
+        }
+        if let CompactionOptions::Leveled(leveled) = &self.compaction
+            && (leveled.level0_file_num_compaction_trigger == 0
+                || leveled.level_size_multiplier < 2
+                || leveled.max_levels == 0
+                || leveled.base_level_size_bytes == 0)
+        {
+            return invalid(format!(
+                "leveled compaction needs a trigger >= 1, a multiplier >= 2, at least one level \
+                 and a positive base level size, got {leveled:?}"
+            ));
         }
         if self.required_day() > LAST_BUILT_DAY {
             return invalid(format!(

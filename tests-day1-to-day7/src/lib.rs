@@ -298,13 +298,51 @@ pub fn temp_dir() -> tempfile::TempDir {
 }
 
 /// Engine options for a day-`day` test whose tree shape is controlled by the test alone: only
-/// the days `..=day` are switched on, memtables never freeze by size, and the background thread
-/// never flushes on its own. Tests change fields from here.
+/// the days `..=day` are switched on, memtables never freeze by size, and no background thread
+/// flushes or compacts on its own. Tests change fields from here.
 pub fn options_for_day(day: u8) -> lsm::LsmOptions {
     lsm::LsmOptions {
         memtable_size: 1 << 30,
         max_immutable_memtables: usize::MAX,
+        background_compaction: false,
         ..lsm::LsmOptions::for_day(day)
+    }
+}
+
+/// Checks the leveled-tree invariant on a shape snapshot: within every level below L0, SSTs are
+/// in key order and their key ranges do not overlap (each SST's first key is at most its last).
+#[track_caller]
+pub fn check_levels_do_not_overlap(shape: &lsm::TreeShape, scenario: &str, book: &str) {
+    for level in &shape.levels {
+        for sst in &level.ssts {
+            if sst.first_key > sst.last_key {
+                fail(
+                    &format!("{scenario}: L{} SST {} key range", level.level, sst.id),
+                    "first_key <= last_key",
+                    format!("{} > {}", show(&sst.first_key), show(&sst.last_key)),
+                    book,
+                );
+            }
+        }
+        for pair in level.ssts.windows(2) {
+            if pair[0].last_key >= pair[1].first_key {
+                fail(
+                    &format!(
+                        "{scenario}: L{} must hold disjoint SSTs in key order",
+                        level.level
+                    ),
+                    format!("SST {} to end before SST {} starts", pair[0].id, pair[1].id),
+                    format!(
+                        "SST {} ends at {}, SST {} starts at {}\n{shape}",
+                        pair[0].id,
+                        show(&pair[0].last_key),
+                        pair[1].id,
+                        show(&pair[1].first_key)
+                    ),
+                    book,
+                );
+            }
+        }
     }
 }
 

@@ -1,0 +1,135 @@
+//! Day 5 (compaction): the leveled compaction controller, which decides *what* to compact.
+//!
+//! Each level below L0 is one sorted run of SSTs with disjoint key ranges. Level `i + 1` is
+//! meant to be `level_size_multiplier` times larger than level `i`, so most data sits in the
+//! bottom level and a key is rewritten about once per level on its way down.
+//!
+//! Target sizes are computed from the bottom up ("dynamic level bytes", as RocksDB calls it):
+//! the bottom level's target is its real size (at least `base_level_size_bytes`), and each level
+//! above gets the target below it divided by the multiplier, until a target would fall below
+//! `base_level_size_bytes`; levels above that point get target 0 and stay empty. The highest level
+//! with a non-zero target is the *base level*, where L0 is compacted into. A small tree thus
+//! uses only its bottom level, and a key is not rewritten through empty levels.
+
+use crate::compact::CompactionTask;
+use crate::lsm_storage::LsmStorageState;
+use crate::options::LeveledCompactionOptions;
+
+/// Picks the next compaction for a leveled tree.
+#[derive(Debug, Clone)]
+pub struct LeveledCompactionController {
+    options: LeveledCompactionOptions,
+}
+
+impl LeveledCompactionController {
+    /// A controller with the given parameters.
+    pub fn new(options: LeveledCompactionOptions) -> Self {
+        LeveledCompactionController { options }
+    }
+
+    /// The target size in bytes of each level `1..=max_levels` (index 0 is level 1); 0 for the
+    /// levels above the base level, which stay empty.
+    pub fn target_sizes(&self, state: &LsmStorageState) -> Vec<u64> {
+        // BEGIN SOLUTION day 5: LeveledCompactionController::target_sizes — bottom level: max(real size, base size); each level above: the one below / multiplier, while the one below exceeds the base size
+        let max_levels = self.options.max_levels;
+        let base = self.options.base_level_size_bytes;
+        let multiplier = self.options.level_size_multiplier as u64;
+        let mut targets = vec![0; max_levels];
+        targets[max_levels - 1] = level_size(state, max_levels).max(base);
+        for i in (0..max_levels - 1).rev() {
+            if targets[i + 1] > base {
+                targets[i] = targets[i + 1] / multiplier;
+            }
+        }
+        targets
+        // END SOLUTION
+    }
+
+    /// The next compaction to run, or `None` when the tree is within its targets:
+    /// 1. L0 into the base level once L0 holds `level0_file_num_compaction_trigger` SSTs;
+    /// 2. otherwise, among levels over their target, the one with the highest ratio
+    ///    `size / target`: its oldest SST into the level below.
+    pub fn generate_task(&self, state: &LsmStorageState) -> Option<CompactionTask> {
+        // BEGIN SOLUTION day 5: LeveledCompactionController::generate_task — L0 trigger first, then the level with the highest size/target ratio above 1
+        let targets = self.target_sizes(state);
+        let max_levels = self.options.max_levels;
+        if state.l0_sstables.len() >= self.options.level0_file_num_compaction_trigger {
+            let base_level = targets
+                .iter()
+                .position(|&t| t > 0)
+                .map_or(max_levels, |i| i + 1);
+            let (first, last) = key_range(state, &state.l0_sstables)?;
+            return Some(CompactionTask {
+                l0_sst_ids: state.l0_sstables.clone(),
+                level_sst_ids: vec![(base_level, overlapping(state, base_level, &first, &last))],
+                output_level: base_level,
+                output_is_bottom_level: base_level == max_levels,
+            });
+        }
+        // The bottom level's target is at least its size, so it is never picked (ratio <= 1).
+        let (level, _) = (1..max_levels)
+            .filter(|&level| targets[level - 1] > 0)
+            .map(|level| {
+                (
+                    level,
+                    level_size(state, level) as f64 / targets[level - 1] as f64,
+                )
+            })
+            .filter(|&(_, ratio)| ratio > 1.0)
+            .max_by(|a, b| a.1.total_cmp(&b.1))?;
+        // The oldest SST (smallest id) has waited longest: compacting SSTs in id order walks the
+        // whole key range over time.
+        let oldest = *level_ids(state, level).iter().min()?;
+        let (first, last) = key_range(state, &[oldest])?;
+        let lower = level + 1;
+        Some(CompactionTask {
+            l0_sst_ids: Vec::new(),
+            level_sst_ids: vec![
+                (level, vec![oldest]),
+                (lower, overlapping(state, lower, &first, &last)),
+            ],
+            output_level: lower,
+            output_is_bottom_level: lower == max_levels,
+        })
+        // END SOLUTION
+    }
+}
+
+/// The SST ids of `level` (1-based), in key order.
+pub(crate) fn level_ids(state: &LsmStorageState, level: usize) -> &[usize] {
+    state
+        .levels
+        .iter()
+        .find(|(l, _)| *l == level)
+        .map_or(&[], |(_, ids)| ids.as_slice())
+}
+
+/// Total file size of the SSTs in `level`.
+pub(crate) fn level_size(state: &LsmStorageState, level: usize) -> u64 {
+    level_ids(state, level)
+        .iter()
+        .map(|id| state.sstables[id].table_size())
+        .sum()
+}
+
+// BEGIN SOLUTION HELPERS
+/// The smallest first key and largest last key over the SSTs `ids`; `None` when `ids` is empty.
+fn key_range(state: &LsmStorageState, ids: &[usize]) -> Option<(bytes::Bytes, bytes::Bytes)> {
+    let tables = || ids.iter().map(|id| &state.sstables[id]);
+    let first = tables().map(|t| t.first_key()).min()?.clone();
+    let last = tables().map(|t| t.last_key()).max()?.clone();
+    Some((first, last))
+}
+
+/// The SSTs of `level` whose key range intersects `first..=last`, in key order.
+fn overlapping(state: &LsmStorageState, level: usize, first: &[u8], last: &[u8]) -> Vec<usize> {
+    level_ids(state, level)
+        .iter()
+        .copied()
+        .filter(|id| {
+            let table = &state.sstables[id];
+            table.first_key().as_ref() <= last && table.last_key().as_ref() >= first
+        })
+        .collect()
+}
+// END SOLUTION

@@ -1,0 +1,74 @@
+//! Day 5 (compaction): the leveled compaction controller, which decides *what* to compact.
+//!
+//! Each level below L0 is one sorted run of SSTs with disjoint key ranges. Level `i + 1` is
+//! meant to be `level_size_multiplier` times larger than level `i`, so most data sits in the
+//! bottom level and a key is rewritten about once per level on its way down.
+//!
+//! Target sizes are computed from the bottom up ("dynamic level bytes", as RocksDB calls it):
+//! the bottom level's target is its real size (at least `base_level_size_bytes`), and each level
+//! above gets the target below it divided by the multiplier, until a target would fall below
+//! `base_level_size_bytes`; levels above that point get target 0 and stay empty. The highest level
+//! with a non-zero target is the *base level*, where L0 is compacted into. A small tree thus
+//! uses only its bottom level, and a key is not rewritten through empty levels.
+
+// TODO(you): remove these allows once you have finished day 5 in this file.
+#![allow(
+    unused_variables,
+    unused_imports,
+    unused_mut,
+    dead_code,
+    unreachable_code,
+    clippy::ptr_arg
+)]
+
+use crate::compact::CompactionTask;
+use crate::lsm_storage::LsmStorageState;
+use crate::options::LeveledCompactionOptions;
+
+/// Picks the next compaction for a leveled tree.
+#[derive(Debug, Clone)]
+pub struct LeveledCompactionController {
+    options: LeveledCompactionOptions,
+}
+
+impl LeveledCompactionController {
+    /// A controller with the given parameters.
+    pub fn new(options: LeveledCompactionOptions) -> Self {
+        LeveledCompactionController { options }
+    }
+
+    /// The target size in bytes of each level `1..=max_levels` (index 0 is level 1); 0 for the
+    /// levels above the base level, which stay empty.
+    pub fn target_sizes(&self, state: &LsmStorageState) -> Vec<u64> {
+        todo!(
+            "day 5: LeveledCompactionController::target_sizes — bottom level: max(real size, base size); each level above: the one below / multiplier, while the one below exceeds the base size"
+        )
+    }
+
+    /// The next compaction to run, or `None` when the tree is within its targets:
+    /// 1. L0 into the base level once L0 holds `level0_file_num_compaction_trigger` SSTs;
+    /// 2. otherwise, among levels over their target, the one with the highest ratio
+    ///    `size / target`: its oldest SST into the level below.
+    pub fn generate_task(&self, state: &LsmStorageState) -> Option<CompactionTask> {
+        todo!(
+            "day 5: LeveledCompactionController::generate_task — L0 trigger first, then the level with the highest size/target ratio above 1"
+        )
+    }
+}
+
+/// The SST ids of `level` (1-based), in key order.
+pub(crate) fn level_ids(state: &LsmStorageState, level: usize) -> &[usize] {
+    state
+        .levels
+        .iter()
+        .find(|(l, _)| *l == level)
+        .map_or(&[], |(_, ids)| ids.as_slice())
+}
+
+/// Total file size of the SSTs in `level`.
+pub(crate) fn level_size(state: &LsmStorageState, level: usize) -> u64 {
+    level_ids(state, level)
+        .iter()
+        .map(|id| state.sstables[id].table_size())
+        .sum()
+}
