@@ -25,7 +25,9 @@ use crate::iterators::merge_iterator::MergeIterator;
 use crate::iterators::sst_concat_iterator::SstConcatIterator;
 use crate::iterators::two_merge_iterator::TwoMergeIterator;
 use crate::lsm_storage::{LsmStorageInner, LsmStorageState};
+use crate::manifest::ManifestRecord;
 use crate::options::CompactionOptions;
+use crate::record_file::sync_dir;
 use crate::table::{SsTable, SsTableBuilder, SsTableIterator};
 
 /// What one compaction merges and where the result goes.
@@ -146,6 +148,7 @@ impl LsmStorageInner {
         let written: u64 = outputs.iter().map(|t| t.table_size()).sum();
         {
             let _change = self.state_lock.lock();
+            self.log_compaction(task, &output_ids)?;
             let mut next = self.snapshot().as_ref().clone();
             for table in outputs {
                 next.sstables.insert(table.id(), table);
@@ -159,6 +162,23 @@ impl LsmStorageInner {
             .fetch_add(written, Ordering::Relaxed);
         self.counters.compactions.fetch_add(1, Ordering::Relaxed);
         self.delete_ssts(&task.input_ids())
+    }
+
+    /// Makes a compaction's result durable (day 6): the output files are synced; sync the
+    /// directory so their names survive a crash, then record the swap in the manifest. Until
+    /// that record is durable, recovery sees the inputs and deletes the outputs as orphans.
+    fn log_compaction(&self, task: &CompactionTask, output_ids: &[usize]) -> Result<()> {
+        let Some(manifest) = &self.manifest else {
+            return Ok(());
+        };
+        // BEGIN SOLUTION day 6: LsmStorageInner::log_compaction — fsync the directory, then add a Compaction record (level, removed inputs, added outputs)
+        sync_dir(self.path())?;
+        manifest.add_record(&ManifestRecord::Compaction {
+            level: task.output_level,
+            removed: task.input_ids(),
+            added: output_ids.to_vec(),
+        })
+        // END SOLUTION
     }
 
     /// Builds the SST in `builder` with a fresh id, through the block cache.

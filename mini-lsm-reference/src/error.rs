@@ -42,6 +42,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Another engine (in this process or another) has the directory open.
+    #[error("{} is already open in another engine (its LOCK file is held)", .0.display())]
+    Locked(PathBuf),
+
     /// The engine was closed; no further reads or writes are accepted.
     #[error("the engine is closed")]
     Closed,

@@ -95,6 +95,17 @@ impl fmt::Display for TreeShape {
     }
 }
 
+/// What recovery found when the engine was opened (day 6).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Memtables rebuilt from their WALs (those with at least one entry).
+    pub memtables_recovered: usize,
+    /// Incomplete records dropped from the end of a WAL or of the manifest.
+    pub torn_tails: Vec<crate::record_file::TornTail>,
+    /// Files no manifest record refers to (left by an interrupted flush or compaction), deleted.
+    pub orphans_removed: Vec<std::path::PathBuf>,
+}
+
 /// The engine's counters since it was opened.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EngineStats {

@@ -7,8 +7,9 @@
 //! | 3   | memtables and merging          | [`mem_table`], [`iterators`]                                |
 //! | 4   | the engine and the block cache | [`lsm_storage`], [`lsm_iterator`], [`block_cache`], [`MiniLsm`] |
 //! | 5   | leveled compaction             | [`compact`], [`iterators::sst_concat_iterator`]              |
+//! | 6   | recovery                       | [`wal`], [`manifest`], [`record_file`]                       |
 //!
-//! Days 6–7 (recovery, bloom filters and key compression) follow.
+//! Day 7 (bloom filters and key compression) follows.
 //! Shared by all days: [`error`] (the one error type), [`options`], [`inspect`] (the tree's
 //! shape and counters, for tests and tools).
 
@@ -23,13 +24,17 @@ pub mod inspect;
 pub mod iterators;
 pub mod lsm_iterator;
 pub mod lsm_storage;
+pub mod manifest;
 pub mod mem_table;
 mod mini_lsm;
 pub mod options;
+pub mod record_file;
+mod recovery;
 pub mod table;
+pub mod wal;
 
 pub use error::{Error, Result};
-pub use inspect::{EngineStats, LevelInfo, MemTableInfo, SstInfo, TreeShape};
+pub use inspect::{EngineStats, LevelInfo, MemTableInfo, RecoveryReport, SstInfo, TreeShape};
 pub use lsm_storage::WriteBatchRecord;
 pub use mini_lsm::MiniLsm;
 pub use options::{CompactionOptions, LeveledCompactionOptions, LsmOptions};

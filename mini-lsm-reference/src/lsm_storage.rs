@@ -14,6 +14,7 @@
 //! no insert into it can still be running, and the flush sees every entry.
 
 use std::collections::HashMap;
+use std::fs::{File, TryLockError};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,15 +27,18 @@ use parking_lot::{Mutex, RwLock};
 use crate::block::{MAX_KEY_LEN, MAX_VALUE_LEN};
 use crate::block_cache::BlockCache;
 use crate::error::{Error, Result};
-use crate::inspect::{EngineStats, MemTableInfo, SstInfo, TreeShape};
+use crate::inspect::{EngineStats, MemTableInfo, RecoveryReport, SstInfo, TreeShape};
 use crate::iterators::StorageIterator;
 use crate::iterators::fused_storage_iterator::FusedStorageIterator;
 use crate::iterators::merge_iterator::MergeIterator;
 use crate::iterators::sst_concat_iterator::SstConcatIterator;
 use crate::iterators::two_merge_iterator::TwoMergeIterator;
 use crate::lsm_iterator::{LsmIterator, Scan};
+use crate::manifest::{Manifest, ManifestRecord};
 use crate::mem_table::{MemTable, own_bound};
 use crate::options::{CompactionOptions, LsmOptions};
+use crate::record_file::sync_dir;
+use crate::recovery::{Recovered, recover};
 use crate::table::{SsTable, SsTableBuilder, SsTableIterator};
 
 /// One operation of a write batch.
@@ -64,7 +68,7 @@ pub struct LsmStorageState {
 
 impl LsmStorageState {
     /// An empty tree: one empty memtable, and the empty levels `options` call for.
-    fn empty(memtable_id: usize, options: &LsmOptions) -> Self {
+    pub(crate) fn empty(memtable_id: usize, options: &LsmOptions) -> Self {
         let num_levels = match &options.compaction {
             CompactionOptions::Leveled(leveled) => leveled.max_levels,
             CompactionOptions::NoCompaction => 0,
@@ -104,6 +108,12 @@ pub struct LsmStorageInner {
     pub(crate) options: LsmOptions,
     pub(crate) counters: Counters,
     closed: AtomicBool,
+    /// The log of structural changes; `None` when the WAL (day 6) is off.
+    pub(crate) manifest: Option<Manifest>,
+    /// What recovery found when the engine was opened.
+    recovery_report: RecoveryReport,
+    /// The open, exclusively locked `LOCK` file: the lock lasts as long as this handle.
+    _lock: File,
     /// Wakes the background flush thread after a freeze; `None` until the thread is started.
     pub(crate) flush_signal: Mutex<Option<Sender<FlushSignal>>>,
     /// Wakes the background compaction thread after a flush; `None` when it is not running.
@@ -130,17 +140,32 @@ impl LsmStorageInner {
             )));
         }
         std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
-        // Until day 6 adds a manifest, files of an earlier run are not read back, but their ids
-        // must not be reused: start above the largest id found in the directory.
-        let first_id = largest_file_id(path)? + 1;
+        let lock = lock_directory(path)?;
+        let block_cache = Arc::new(BlockCache::new(options.block_cache_bytes));
+        let recovered = if options.enable_wal {
+            recover(path, &options, &block_cache)?
+        } else {
+            // Without a manifest (before day 6) files of an earlier run are not read back, but
+            // their ids must not be reused: start above the largest id in the directory.
+            let first_id = largest_file_id(path)? + 1;
+            Recovered {
+                state: LsmStorageState::empty(first_id, &options),
+                manifest: None,
+                next_id: first_id + 1,
+                report: RecoveryReport::default(),
+            }
+        };
         Ok(LsmStorageInner {
-            state: RwLock::new(Arc::new(LsmStorageState::empty(first_id, &options))),
+            state: RwLock::new(Arc::new(recovered.state)),
             state_lock: Mutex::new(()),
             flush_lock: Mutex::new(()),
             compaction_lock: Mutex::new(()),
             path: path.to_path_buf(),
-            block_cache: Arc::new(BlockCache::new(options.block_cache_bytes)),
-            next_id: AtomicUsize::new(first_id + 1),
+            block_cache,
+            next_id: AtomicUsize::new(recovered.next_id),
+            manifest: recovered.manifest,
+            recovery_report: recovered.report,
+            _lock: lock,
             options,
             counters: Counters::default(),
             closed: AtomicBool::new(false),
@@ -156,7 +181,17 @@ impl LsmStorageInner {
 
     /// The path of SST `id`.
     pub fn sst_path(&self, id: usize) -> PathBuf {
-        self.path.join(format!("{id:05}.sst"))
+        sst_path(&self.path, id)
+    }
+
+    /// The path of the WAL of memtable `id`.
+    pub fn wal_path(&self, id: usize) -> PathBuf {
+        wal_path(&self.path, id)
+    }
+
+    /// What recovery found when the engine was opened.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.recovery_report
     }
 
     /// A fresh id for a memtable or SST.
@@ -229,16 +264,17 @@ impl LsmStorageInner {
             }
         }
         // BEGIN SOLUTION day 4: LsmStorageInner::write_batch — insert every record into the memtable under the state read lock, then freeze if it reached memtable_size
+        let entries: Vec<(&[u8], Option<&[u8]>)> = batch
+            .iter()
+            .map(|record| match record {
+                WriteBatchRecord::Put(key, value) => (key.as_ref(), Some(value.as_ref())),
+                WriteBatchRecord::Delete(key) => (key.as_ref(), None),
+            })
+            .collect();
         let size_after = {
+            // The read lock keeps a freeze from swapping the memtable out mid-batch.
             let state = self.state.read();
-            for record in batch {
-                match record {
-                    WriteBatchRecord::Put(key, value) => {
-                        state.memtable.put(key.as_ref(), Some(value.as_ref()))?
-                    }
-                    WriteBatchRecord::Delete(key) => state.memtable.put(key.as_ref(), None)?,
-                }
-            }
+            state.memtable.put_batch(&entries)?;
             state.memtable.approximate_size()
         };
         if size_after >= self.options.memtable_size {
@@ -253,7 +289,11 @@ impl LsmStorageInner {
     fn freeze_if_full(&self) -> Result<bool> {
         let _change = self.state_lock.lock();
         let full = self.state.read().memtable.approximate_size() >= self.options.memtable_size;
-        Ok(full && self.freeze_and_notify())
+        if full {
+            self.freeze_and_notify()
+        } else {
+            Ok(false)
+        }
     }
 
     /// Freezes the current memtable (unless it is empty) and starts a new one.
@@ -261,34 +301,53 @@ impl LsmStorageInner {
     pub fn force_freeze_memtable(&self) -> Result<bool> {
         self.check_open()?;
         let _change = self.state_lock.lock();
-        Ok(self.freeze_and_notify())
+        self.freeze_and_notify()
     }
 
     /// Freezes, then tells the background flush thread. REQUIRES `state_lock` held.
-    fn freeze_and_notify(&self) -> bool {
-        let frozen = self.freeze_locked();
+    fn freeze_and_notify(&self) -> Result<bool> {
+        let frozen = self.freeze_locked()?;
         if frozen && let Some(signal) = self.flush_signal.lock().as_ref() {
             // A send fails only when the flush thread has exited: the engine is closing.
             let _ = signal.send(FlushSignal::Work);
         }
-        frozen
+        Ok(frozen)
     }
 
     /// The freeze itself. REQUIRES `state_lock` held.
-    fn freeze_locked(&self) -> bool {
-        // BEGIN SOLUTION day 4: LsmStorageInner::freeze_locked — swap in a new memtable and put the old one first among the immutable ones
-        let mut state = self.state.write();
-        if state.memtable.is_empty() {
-            return false;
+    fn freeze_locked(&self) -> Result<bool> {
+        // BEGIN SOLUTION day 4: LsmStorageInner::freeze_locked — make the new memtable first (new_memtable), then swap it in and put the old one first among the immutable ones
+        if self.state.read().memtable.is_empty() {
+            return Ok(false);
         }
-        let mut next = state.as_ref().clone();
-        let frozen = std::mem::replace(
-            &mut next.memtable,
-            Arc::new(MemTable::create(self.next_id())),
-        );
-        next.imm_memtables.insert(0, frozen);
-        *state = Arc::new(next);
-        true
+        // Creating the memtable may do I/O (its WAL, a manifest record from day 6): do it before
+        // taking the write lock, which would block every reader and writer meanwhile.
+        let fresh = self.new_memtable(self.next_id())?;
+        let frozen = {
+            let mut state = self.state.write();
+            let mut next = state.as_ref().clone();
+            let frozen = std::mem::replace(&mut next.memtable, fresh);
+            next.imm_memtables.insert(0, Arc::clone(&frozen));
+            *state = Arc::new(next);
+            frozen
+        };
+        // No writer can reach the frozen memtable any more: make its WAL durable once, now.
+        frozen.sync_wal()?;
+        Ok(true)
+        // END SOLUTION
+    }
+
+    /// A new, empty memtable with id `id`. From day 6 (WAL on) it gets its WAL file, and the
+    /// manifest records it, WAL first: a crash in between leaves an orphan WAL, removed at open.
+    fn new_memtable(&self, id: usize) -> Result<Arc<MemTable>> {
+        let Some(manifest) = &self.manifest else {
+            return Ok(Arc::new(MemTable::create(id)));
+        };
+        // BEGIN SOLUTION day 6: LsmStorageInner::new_memtable — create the memtable with its WAL, fsync the directory, then record NewMemtable in the manifest
+        let memtable = MemTable::create_with_wal(id, &self.wal_path(id))?;
+        sync_dir(&self.path)?;
+        manifest.add_record(&ManifestRecord::NewMemtable(id))?;
+        Ok(Arc::new(memtable))
         // END SOLUTION
     }
 
@@ -319,6 +378,8 @@ impl LsmStorageInner {
         let size = table.table_size();
         {
             let _change = self.state_lock.lock();
+            // Recorded under `state_lock`, so manifest records come in the order of the changes.
+            self.log_flush(id)?;
             let mut next = self.snapshot().as_ref().clone();
             let flushed = next.imm_memtables.pop();
             debug_assert_eq!(
@@ -330,11 +391,37 @@ impl LsmStorageInner {
             next.sstables.insert(id, Arc::new(table));
             *self.state.write() = Arc::new(next);
         }
+        self.delete_wal(id)?;
         self.counters.flushes.fetch_add(1, Ordering::Relaxed);
         self.counters
             .bytes_flushed
             .fetch_add(size, Ordering::Relaxed);
         Ok(true)
+        // END SOLUTION
+    }
+
+    /// Makes a flush of memtable `id` durable (day 6): the SST file is already synced; sync the
+    /// directory so its name survives a crash, then record the flush in the manifest.
+    fn log_flush(&self, id: usize) -> Result<()> {
+        let Some(manifest) = &self.manifest else {
+            return Ok(());
+        };
+        // BEGIN SOLUTION day 6: LsmStorageInner::log_flush — fsync the directory, then add a Flush record
+        sync_dir(&self.path)?;
+        manifest.add_record(&ManifestRecord::Flush(id))
+        // END SOLUTION
+    }
+
+    /// Deletes the WAL of flushed memtable `id` (day 6). Only after the manifest recorded the
+    /// flush: before that, the WAL is the only durable copy of the memtable.
+    fn delete_wal(&self, id: usize) -> Result<()> {
+        if self.manifest.is_none() {
+            return Ok(());
+        }
+        // BEGIN SOLUTION day 6: LsmStorageInner::delete_wal — remove the WAL file, then fsync the directory
+        let path = self.wal_path(id);
+        std::fs::remove_file(&path).map_err(|e| Error::io(path, e))?;
+        sync_dir(&self.path)
         // END SOLUTION
     }
 
@@ -385,10 +472,22 @@ impl LsmStorageInner {
         // END SOLUTION
     }
 
-    /// Makes every earlier write durable. Before the WAL exists (day 6) that means flushing
+    /// Makes every earlier write durable: with the WAL (day 6) by syncing it; before, by flushing
     /// every memtable into an SST.
     pub fn sync(&self) -> Result<()> {
         self.check_open()?;
+        if self.options.enable_wal {
+            // BEGIN SOLUTION day 6: LsmStorageInner::sync — sync the WAL of every memtable, the frozen ones included
+            // Frozen memtables are synced when frozen, but a freeze racing with this call may not
+            // have got there yet: sync them all (a sync with nothing buffered is cheap).
+            let snapshot = self.snapshot();
+            snapshot.memtable.sync_wal()?;
+            for memtable in &snapshot.imm_memtables {
+                memtable.sync_wal()?;
+            }
+            return Ok(());
+            // END SOLUTION
+        }
         // BEGIN SOLUTION day 4: LsmStorageInner::sync — freeze the memtable and flush every frozen memtable
         self.force_freeze_memtable()?;
         while self.force_flush_next_imm_memtable()? {}
@@ -438,6 +537,33 @@ impl LsmStorageInner {
             compactions: self.counters.compactions.load(Ordering::Relaxed),
             bytes_compacted: self.counters.bytes_compacted.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// The path of SST `id` in `dir`.
+pub(crate) fn sst_path(dir: &Path, id: usize) -> PathBuf {
+    dir.join(format!("{id:05}.sst"))
+}
+
+/// The path of the WAL of memtable `id` in `dir`.
+pub(crate) fn wal_path(dir: &Path, id: usize) -> PathBuf {
+    dir.join(format!("{id:05}.wal"))
+}
+
+/// Takes an exclusive lock on `dir/LOCK`, so that a second engine (in this process or another)
+/// cannot open the same directory and corrupt it. The lock is released when the file is closed.
+fn lock_directory(dir: &Path) -> Result<File> {
+    let path = dir.join("LOCK");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(Error::Locked(dir.to_path_buf())),
+        Err(TryLockError::Error(e)) => Err(Error::io(path, e)),
     }
 }
 

@@ -6,6 +6,7 @@
 //! engine freezes it (no more writes) and later flushes it into an L0 SST.
 
 use std::ops::Bound;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -14,7 +15,9 @@ use crossbeam_skiplist::SkipMap;
 
 use crate::error::Result;
 use crate::iterators::StorageIterator;
+use crate::record_file::TornTail;
 use crate::table::SsTableBuilder;
+use crate::wal::Wal;
 
 /// Bytes an entry costs in [`MemTable::approximate_size`] besides its key and value: a rough
 /// figure for the skip-list node, so that many tiny entries still add up.
@@ -24,6 +27,8 @@ const ENTRY_OVERHEAD: usize = 16;
 #[derive(Debug)]
 pub struct MemTable {
     map: Arc<SkipMap<Bytes, Option<Bytes>>>,
+    /// The write-ahead log every batch goes to first (day 6); `None` when the WAL is off.
+    wal: Option<Wal>,
     id: usize,
     approximate_size: AtomicUsize,
 }
@@ -33,8 +38,48 @@ impl MemTable {
     pub fn create(id: usize) -> Self {
         MemTable {
             map: Arc::new(SkipMap::new()),
+            wal: None,
             id,
             approximate_size: AtomicUsize::new(0),
+        }
+    }
+
+    /// An empty memtable with id `id` that logs every batch to a new WAL at `wal_path` (day 6).
+    pub fn create_with_wal(id: usize, wal_path: &Path) -> Result<Self> {
+        // BEGIN SOLUTION day 6: MemTable::create_with_wal — an empty memtable holding a new Wal
+        Ok(MemTable {
+            wal: Some(Wal::create(wal_path)?),
+            ..Self::create(id)
+        })
+        // END SOLUTION
+    }
+
+    /// Rebuilds memtable `id` by replaying the WAL at `wal_path`, which stays attached for new
+    /// writes (day 6). Returns the torn tail the WAL recovery dropped, if any.
+    pub fn recover_from_wal(id: usize, wal_path: &Path) -> Result<(Self, Option<TornTail>)> {
+        // BEGIN SOLUTION day 6: MemTable::recover_from_wal — Wal::recover, then insert every batch in order
+        let recovery = Wal::recover(wal_path)?;
+        let memtable = Self::create(id);
+        for batch in &recovery.batches {
+            for (key, value) in batch {
+                memtable.insert(key, value.as_deref());
+            }
+        }
+        Ok((
+            MemTable {
+                wal: Some(recovery.wal),
+                ..memtable
+            },
+            recovery.torn_tail,
+        ))
+        // END SOLUTION
+    }
+
+    /// Makes every batch written so far durable; nothing to do without a WAL.
+    pub fn sync_wal(&self) -> Result<()> {
+        match &self.wal {
+            Some(wal) => wal.sync(),
+            None => Ok(()),
         }
     }
 
@@ -48,7 +93,28 @@ impl MemTable {
 
     /// Inserts or overwrites `key`; `value` is `None` to record a delete (a tombstone).
     pub fn put(&self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
-        // BEGIN SOLUTION day 3: MemTable::put — insert into the skip map and add the entry's size to approximate_size
+        self.put_batch(&[(key, value)])
+    }
+
+    /// Inserts a batch of entries (`None` values are tombstones). From day 6 the batch is first
+    /// logged to the WAL as one record, so a crash recovers all of it or none.
+    pub fn put_batch(&self, entries: &[(&[u8], Option<&[u8]>)]) -> Result<()> {
+        if let Some(wal) = &self.wal {
+            // BEGIN SOLUTION day 6: MemTable::put_batch — log the whole batch to the WAL before inserting it
+            wal.put_batch(entries)?;
+            // END SOLUTION
+        }
+        // BEGIN SOLUTION day 3: MemTable::put_batch — insert each entry into the skip map and add its size to approximate_size
+        for (key, value) in entries {
+            self.insert(key, *value);
+        }
+        Ok(())
+        // END SOLUTION
+    }
+
+    // BEGIN SOLUTION HELPERS
+    /// Inserts one entry into the map and counts its size.
+    fn insert(&self, key: &[u8], value: Option<&[u8]>) {
         let size = key.len() + value.map_or(0, <[u8]>::len) + ENTRY_OVERHEAD;
         self.map.insert(
             Bytes::copy_from_slice(key),
@@ -57,9 +123,8 @@ impl MemTable {
         // An overwrite still adds its size: the estimate only has to grow with the work done,
         // and counting exactly would need a read before every write.
         self.approximate_size.fetch_add(size, Ordering::Relaxed);
-        Ok(())
-        // END SOLUTION
     }
+    // END SOLUTION
 
     /// A cursor over the entries with keys inside `(lower, upper)`, tombstones included. An empty
     /// or inverted range gives a cursor that is invalid from the start.

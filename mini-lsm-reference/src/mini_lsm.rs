@@ -10,7 +10,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
-use crate::inspect::{EngineStats, TreeShape};
+use crate::inspect::{EngineStats, RecoveryReport, TreeShape};
 use crate::lsm_iterator::Scan;
 use crate::lsm_storage::{FlushSignal, LsmStorageInner, WriteBatchRecord};
 use crate::options::LsmOptions;
@@ -120,6 +120,11 @@ impl MiniLsm {
         self.inner.shape()
     }
 
+    /// What recovery found when the engine was opened (day 6).
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        self.inner.recovery_report()
+    }
+
     /// The engine's counters.
     pub fn stats(&self) -> EngineStats {
         self.inner.stats()
@@ -138,6 +143,13 @@ impl MiniLsm {
     /// Stops the background threads and refuses further reads and writes. Returns the first error
     /// a background thread met, if any. Closing twice is harmless.
     pub fn close(&self) -> Result<()> {
+        // With the WAL on, writes acknowledged before `close` must survive it, even unsynced.
+        // A second close finds the engine closed already: nothing left to sync.
+        let synced = if self.inner.options.enable_wal && self.inner.check_open().is_ok() {
+            self.inner.sync()
+        } else {
+            Ok(())
+        };
         self.inner.mark_closed();
         // The flush thread stops first: its last flushes may still wake the compaction thread.
         let flushed = stop_worker(&self.inner, &self.inner.flush_signal, &self.flush_thread);
@@ -146,7 +158,7 @@ impl MiniLsm {
             &self.inner.compaction_signal,
             &self.compaction_thread,
         );
-        flushed.and(compacted)
+        synced.and(flushed).and(compacted)
     }
 }
 

@@ -97,3 +97,44 @@ fn random_writes_match_a_btreemap(options: LsmOptions) -> mini_lsm_reference::Re
     );
     Ok(())
 }
+
+#[test]
+fn reopen_recovers_memtables_flushed_and_compacted_data() -> mini_lsm_reference::Result<()> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = LsmOptions {
+        memtable_size: 2048,
+        block_size: 256,
+        target_sst_size: 2048,
+        ..LsmOptions::for_day(6)
+    };
+    let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    for round in 0..3 {
+        let db = MiniLsm::open(dir.path(), options.clone())?;
+        for (key, value) in &model {
+            let got = db.get(key)?;
+            assert_eq!(got.as_deref(), Some(value.as_slice()), "round {round}");
+        }
+        for i in 0..300 {
+            let key = format!("k{:03}", (i * 7 + round * 13) % 400).into_bytes();
+            let value = format!("v{round}-{i}").into_bytes();
+            db.put(&key, &value)?;
+            model.insert(key, value);
+        }
+        if round == 1 {
+            db.force_full_compaction()?;
+        }
+        db.close()?;
+    }
+    let db = MiniLsm::open(dir.path(), options)?;
+    let scanned = db
+        .scan(Bound::Unbounded, Bound::Unbounded)?
+        .into_iter()
+        .count();
+    assert_eq!(scanned, model.len());
+    let second = MiniLsm::open(dir.path(), LsmOptions::for_day(6));
+    assert!(
+        matches!(second, Err(mini_lsm_reference::Error::Locked(_))),
+        "second open must fail"
+    );
+    Ok(())
+}

@@ -13,7 +13,7 @@
 //! lock to swap in a new memtable, so it waits for in-flight inserts: once a memtable is frozen,
 //! no insert into it can still be running, and the flush sees every entry.
 
-// TODO(you): remove these allows once you have finished day 4 in this file.
+// TODO(you): remove these allows once you have finished day 6 in this file.
 #![allow(
     unused_variables,
     unused_imports,
@@ -24,6 +24,7 @@
 )]
 
 use std::collections::HashMap;
+use std::fs::{File, TryLockError};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -36,15 +37,18 @@ use parking_lot::{Mutex, RwLock};
 use crate::block::{MAX_KEY_LEN, MAX_VALUE_LEN};
 use crate::block_cache::BlockCache;
 use crate::error::{Error, Result};
-use crate::inspect::{EngineStats, MemTableInfo, SstInfo, TreeShape};
+use crate::inspect::{EngineStats, MemTableInfo, RecoveryReport, SstInfo, TreeShape};
 use crate::iterators::StorageIterator;
 use crate::iterators::fused_storage_iterator::FusedStorageIterator;
 use crate::iterators::merge_iterator::MergeIterator;
 use crate::iterators::sst_concat_iterator::SstConcatIterator;
 use crate::iterators::two_merge_iterator::TwoMergeIterator;
 use crate::lsm_iterator::{LsmIterator, Scan};
+use crate::manifest::{Manifest, ManifestRecord};
 use crate::mem_table::{MemTable, own_bound};
 use crate::options::{CompactionOptions, LsmOptions};
+use crate::record_file::sync_dir;
+use crate::recovery::{Recovered, recover};
 use crate::table::{SsTable, SsTableBuilder, SsTableIterator};
 
 /// One operation of a write batch.
@@ -74,7 +78,7 @@ pub struct LsmStorageState {
 
 impl LsmStorageState {
     /// An empty tree: one empty memtable, and the empty levels `options` call for.
-    fn empty(memtable_id: usize, options: &LsmOptions) -> Self {
+    pub(crate) fn empty(memtable_id: usize, options: &LsmOptions) -> Self {
         let num_levels = match &options.compaction {
             CompactionOptions::Leveled(leveled) => leveled.max_levels,
             CompactionOptions::NoCompaction => 0,
@@ -114,6 +118,12 @@ pub struct LsmStorageInner {
     pub(crate) options: LsmOptions,
     pub(crate) counters: Counters,
     closed: AtomicBool,
+    /// The log of structural changes; `None` when the WAL (day 6) is off.
+    pub(crate) manifest: Option<Manifest>,
+    /// What recovery found when the engine was opened.
+    recovery_report: RecoveryReport,
+    /// The open, exclusively locked `LOCK` file: the lock lasts as long as this handle.
+    _lock: File,
     /// Wakes the background flush thread after a freeze; `None` until the thread is started.
     pub(crate) flush_signal: Mutex<Option<Sender<FlushSignal>>>,
     /// Wakes the background compaction thread after a flush; `None` when it is not running.
@@ -140,17 +150,32 @@ impl LsmStorageInner {
             )));
         }
         std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
-        // Until day 6 adds a manifest, files of an earlier run are not read back, but their ids
-        // must not be reused: start above the largest id found in the directory.
-        let first_id = largest_file_id(path)? + 1;
+        let lock = lock_directory(path)?;
+        let block_cache = Arc::new(BlockCache::new(options.block_cache_bytes));
+        let recovered = if options.enable_wal {
+            recover(path, &options, &block_cache)?
+        } else {
+            // Without a manifest (before day 6) files of an earlier run are not read back, but
+            // their ids must not be reused: start above the largest id in the directory.
+            let first_id = largest_file_id(path)? + 1;
+            Recovered {
+                state: LsmStorageState::empty(first_id, &options),
+                manifest: None,
+                next_id: first_id + 1,
+                report: RecoveryReport::default(),
+            }
+        };
         Ok(LsmStorageInner {
-            state: RwLock::new(Arc::new(LsmStorageState::empty(first_id, &options))),
+            state: RwLock::new(Arc::new(recovered.state)),
             state_lock: Mutex::new(()),
             flush_lock: Mutex::new(()),
             compaction_lock: Mutex::new(()),
             path: path.to_path_buf(),
-            block_cache: Arc::new(BlockCache::new(options.block_cache_bytes)),
-            next_id: AtomicUsize::new(first_id + 1),
+            block_cache,
+            next_id: AtomicUsize::new(recovered.next_id),
+            manifest: recovered.manifest,
+            recovery_report: recovered.report,
+            _lock: lock,
             options,
             counters: Counters::default(),
             closed: AtomicBool::new(false),
@@ -166,7 +191,17 @@ impl LsmStorageInner {
 
     /// The path of SST `id`.
     pub fn sst_path(&self, id: usize) -> PathBuf {
-        self.path.join(format!("{id:05}.sst"))
+        sst_path(&self.path, id)
+    }
+
+    /// The path of the WAL of memtable `id`.
+    pub fn wal_path(&self, id: usize) -> PathBuf {
+        wal_path(&self.path, id)
+    }
+
+    /// What recovery found when the engine was opened.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.recovery_report
     }
 
     /// A fresh id for a memtable or SST.
@@ -226,7 +261,11 @@ impl LsmStorageInner {
     fn freeze_if_full(&self) -> Result<bool> {
         let _change = self.state_lock.lock();
         let full = self.state.read().memtable.approximate_size() >= self.options.memtable_size;
-        Ok(full && self.freeze_and_notify())
+        if full {
+            self.freeze_and_notify()
+        } else {
+            Ok(false)
+        }
     }
 
     /// Freezes the current memtable (unless it is empty) and starts a new one.
@@ -234,23 +273,34 @@ impl LsmStorageInner {
     pub fn force_freeze_memtable(&self) -> Result<bool> {
         self.check_open()?;
         let _change = self.state_lock.lock();
-        Ok(self.freeze_and_notify())
+        self.freeze_and_notify()
     }
 
     /// Freezes, then tells the background flush thread. REQUIRES `state_lock` held.
-    fn freeze_and_notify(&self) -> bool {
-        let frozen = self.freeze_locked();
+    fn freeze_and_notify(&self) -> Result<bool> {
+        let frozen = self.freeze_locked()?;
         if frozen && let Some(signal) = self.flush_signal.lock().as_ref() {
             // A send fails only when the flush thread has exited: the engine is closing.
             let _ = signal.send(FlushSignal::Work);
         }
-        frozen
+        Ok(frozen)
     }
 
     /// The freeze itself. REQUIRES `state_lock` held.
-    fn freeze_locked(&self) -> bool {
+    fn freeze_locked(&self) -> Result<bool> {
         todo!(
-            "day 4: LsmStorageInner::freeze_locked — swap in a new memtable and put the old one first among the immutable ones"
+            "day 4: LsmStorageInner::freeze_locked — make the new memtable first (new_memtable), then swap it in and put the old one first among the immutable ones"
+        )
+    }
+
+    /// A new, empty memtable with id `id`. From day 6 (WAL on) it gets its WAL file, and the
+    /// manifest records it, WAL first: a crash in between leaves an orphan WAL, removed at open.
+    fn new_memtable(&self, id: usize) -> Result<Arc<MemTable>> {
+        let Some(manifest) = &self.manifest else {
+            return Ok(Arc::new(MemTable::create(id)));
+        };
+        todo!(
+            "day 6: LsmStorageInner::new_memtable — create the memtable with its WAL, fsync the directory, then record NewMemtable in the manifest"
         )
     }
 
@@ -272,6 +322,24 @@ impl LsmStorageInner {
         )
     }
 
+    /// Makes a flush of memtable `id` durable (day 6): the SST file is already synced; sync the
+    /// directory so its name survives a crash, then record the flush in the manifest.
+    fn log_flush(&self, id: usize) -> Result<()> {
+        let Some(manifest) = &self.manifest else {
+            return Ok(());
+        };
+        todo!("day 6: LsmStorageInner::log_flush — fsync the directory, then add a Flush record")
+    }
+
+    /// Deletes the WAL of flushed memtable `id` (day 6). Only after the manifest recorded the
+    /// flush: before that, the WAL is the only durable copy of the memtable.
+    fn delete_wal(&self, id: usize) -> Result<()> {
+        if self.manifest.is_none() {
+            return Ok(());
+        }
+        todo!("day 6: LsmStorageInner::delete_wal — remove the WAL file, then fsync the directory")
+    }
+
     /// Number of immutable memtables right now.
     pub(crate) fn num_imm_memtables(&self) -> usize {
         self.state.read().imm_memtables.len()
@@ -286,10 +354,15 @@ impl LsmStorageInner {
         )
     }
 
-    /// Makes every earlier write durable. Before the WAL exists (day 6) that means flushing
+    /// Makes every earlier write durable: with the WAL (day 6) by syncing it; before, by flushing
     /// every memtable into an SST.
     pub fn sync(&self) -> Result<()> {
         self.check_open()?;
+        if self.options.enable_wal {
+            todo!(
+                "day 6: LsmStorageInner::sync — sync the WAL of every memtable, the frozen ones included"
+            )
+        }
         todo!("day 4: LsmStorageInner::sync — freeze the memtable and flush every frozen memtable")
     }
 
@@ -335,6 +408,33 @@ impl LsmStorageInner {
             compactions: self.counters.compactions.load(Ordering::Relaxed),
             bytes_compacted: self.counters.bytes_compacted.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// The path of SST `id` in `dir`.
+pub(crate) fn sst_path(dir: &Path, id: usize) -> PathBuf {
+    dir.join(format!("{id:05}.sst"))
+}
+
+/// The path of the WAL of memtable `id` in `dir`.
+pub(crate) fn wal_path(dir: &Path, id: usize) -> PathBuf {
+    dir.join(format!("{id:05}.wal"))
+}
+
+/// Takes an exclusive lock on `dir/LOCK`, so that a second engine (in this process or another)
+/// cannot open the same directory and corrupt it. The lock is released when the file is closed.
+fn lock_directory(dir: &Path) -> Result<File> {
+    let path = dir.join("LOCK");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(Error::Locked(dir.to_path_buf())),
+        Err(TryLockError::Error(e)) => Err(Error::io(path, e)),
     }
 }
 

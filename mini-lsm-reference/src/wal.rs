@@ -1,0 +1,138 @@
+//! Day 6 (recovery): the write-ahead log, one per memtable.
+//!
+//! Every write batch is appended to the current memtable's WAL as **one** record (see
+//! [`crate::record_file`] for the framing and the torn-tail policy) before it is inserted into
+//! the memtable, so after a crash the memtable can be rebuilt by replaying its WAL, and a batch
+//! is recovered whole or not at all. A WAL is deleted once its memtable has been flushed to an
+//! SST and the manifest has recorded that flush.
+//!
+//! # Format
+//!
+//! Each record's payload (little-endian):
+//!
+//! | field     | width     | meaning                                   |
+//! |-----------|-----------|-------------------------------------------|
+//! | count     | `u32`     | number of entries in the batch, >= 1      |
+//! | entries   |           | `count` times:                            |
+//! | kind      | `u8`      | 0 = value, 1 = tombstone                  |
+//! | key_len   | `u16`     | length of the key, >= 1                   |
+//! | key       | key_len   |                                           |
+//! | value_len | `u32`     | length of the value, 0 for a tombstone    |
+//! | value     | value_len |                                           |
+//!
+//! Book: `appendix-formats.md#wal`.
+
+use std::path::Path;
+
+use bytes::{BufMut, Bytes};
+use parking_lot::Mutex;
+
+use crate::block::{KIND_TOMBSTONE, KIND_VALUE};
+use crate::codec::Reader;
+use crate::error::{Error, Result};
+use crate::record_file::{RecordWriter, TornTail, recover_file};
+
+/// One entry of a batch: a key and its value, `None` for a delete.
+pub type WalEntry = (Bytes, Option<Bytes>);
+
+/// A write-ahead log file open for appending.
+#[derive(Debug)]
+pub struct Wal {
+    writer: Mutex<RecordWriter>,
+}
+
+/// What [`Wal::recover`] read back.
+#[derive(Debug)]
+pub struct WalRecovery {
+    /// The log, open for appending after its last complete record.
+    pub wal: Wal,
+    /// Every complete batch, in the order it was written.
+    pub batches: Vec<Vec<WalEntry>>,
+    /// The torn last record that was dropped, if any.
+    pub torn_tail: Option<TornTail>,
+}
+
+impl Wal {
+    /// Creates an empty log at `path`.
+    pub fn create(path: &Path) -> Result<Self> {
+        // BEGIN SOLUTION day 6: Wal::create — open the file for appending through a RecordWriter
+        Ok(Wal {
+            writer: Mutex::new(RecordWriter::open_append(path)?),
+        })
+        // END SOLUTION
+    }
+
+    /// Reads back every complete batch of the log at `path` (dropping a torn tail) and opens it
+    /// for appending.
+    pub fn recover(path: &Path) -> Result<WalRecovery> {
+        // BEGIN SOLUTION day 6: Wal::recover — recover_file, decode each payload as a batch, then reopen for appending
+        let recovered = recover_file(path)?;
+        let batches = recovered
+            .payloads
+            .iter()
+            .map(|payload| decode_batch(payload).map_err(|e| e.in_file(path, 0)))
+            .collect::<Result<_>>()?;
+        Ok(WalRecovery {
+            wal: Self::create(path)?,
+            batches,
+            torn_tail: recovered.torn_tail,
+        })
+        // END SOLUTION
+    }
+
+    /// Appends `entries` as one record. Not durable until [`Wal::sync`].
+    pub fn put_batch(&self, entries: &[(&[u8], Option<&[u8]>)]) -> Result<()> {
+        // BEGIN SOLUTION day 6: Wal::put_batch — encode the batch (count, then kind/key/value per entry) and append it as one record
+        let mut payload = Vec::new();
+        payload.put_u32_le(entries.len() as u32);
+        for (key, value) in entries {
+            payload.put_u8(if value.is_some() {
+                KIND_VALUE
+            } else {
+                KIND_TOMBSTONE
+            });
+            payload.put_u16_le(key.len() as u16);
+            payload.put_slice(key);
+            let value = value.unwrap_or_default();
+            payload.put_u32_le(value.len() as u32);
+            payload.put_slice(value);
+        }
+        self.writer.lock().append(&payload)
+        // END SOLUTION
+    }
+
+    /// Makes every appended batch durable.
+    pub fn sync(&self) -> Result<()> {
+        // BEGIN SOLUTION day 6: Wal::sync — flush the writer's buffer and fsync the file
+        self.writer.lock().sync()
+        // END SOLUTION
+    }
+}
+
+// BEGIN SOLUTION HELPERS
+/// Decodes one batch payload; errors carry offsets within the payload.
+fn decode_batch(payload: &Bytes) -> Result<Vec<WalEntry>> {
+    let mut reader = Reader::new(payload);
+    let count = reader.u32("wal batch count")? as usize;
+    let mut entries = Vec::with_capacity(count.min(payload.len()));
+    for _ in 0..count {
+        let kind = reader.u8("wal entry kind")?;
+        let key_len = reader.u16("wal entry key_len")? as usize;
+        let key = Bytes::copy_from_slice(reader.bytes(key_len, "wal entry key")?);
+        let value_len = reader.u32("wal entry value_len")? as usize;
+        let value = Bytes::copy_from_slice(reader.bytes(value_len, "wal entry value")?);
+        let value = match kind {
+            KIND_VALUE => Some(value),
+            KIND_TOMBSTONE => None,
+            other => {
+                return Err(Error::corruption(
+                    reader.position() as u64,
+                    format!("wal entry has unknown kind {other}"),
+                ));
+            }
+        };
+        entries.push((key, value));
+    }
+    Ok(entries)
+}
+// END SOLUTION
