@@ -14,17 +14,27 @@
 //!
 //! Each entry:
 //!
-//! | field       | width       | meaning                                   |
-//! |-------------|-------------|-------------------------------------------|
-//! | kind        | `u8`        | [`KIND_VALUE`] or [`KIND_TOMBSTONE`]      |
-//! | key_len     | `u16`       | length of the key, 1 ..= [`MAX_KEY_LEN`]  |
-//! | key         | key_len     | the key bytes                             |
-//! | value_len   | `u32`       | length of the value, 0 for a tombstone    |
-//! | value       | value_len   | the value bytes                           |
+//! | field       | width       | meaning                                                    |
+//! |-------------|-------------|------------------------------------------------------------|
+//! | kind        | `u8`        | [`KIND_VALUE`] or [`KIND_TOMBSTONE`]                       |
+//! | overlap     | `u16`       | how many leading bytes the key shares with the block's first key |
+//! | rest_len    | `u16`       | length of the rest of the key                              |
+//! | rest        | rest_len    | the key bytes after the shared prefix                      |
+//! | value_len   | `u32`       | length of the value, 0 for a tombstone                     |
+//! | value       | value_len   | the value bytes                                            |
+//!
+//! The key is `first_key[..overlap]` followed by `rest` (key prefix compression, day 7). Keys
+//! in a block are sorted, so neighbours often share long prefixes (`user:00017:name`,
+//! `user:00017:email`, …) and storing the shared part once shrinks blocks a lot. Sharing with the
+//! *first* key (rather than the previous one) keeps every key rebuildable on its own, so seeks
+//! can still binary-search the entries. Until day 7, write `overlap = 0` and the whole key as
+//! `rest`: that is a valid block too, just a larger one.
 //!
 //! Invariants: offset 0 is 0; every entry ends exactly where the next one starts, and the last
-//! one where the offset array starts. [`Block::decode`] checks all of them, so an iterator over a
-//! decoded block can never read outside it. Book: `appendix-formats.md#block`.
+//! one where the offset array starts; the first entry has `overlap == 0` (it *is* the first
+//! key), and no entry's overlap exceeds the first key's length; every key has 1 ..=
+//! [`MAX_KEY_LEN`] bytes. [`Block::decode`] checks all of them, so an iterator over a decoded
+//! block can never read outside it. Book: `appendix-formats.md#block`.
 
 mod builder;
 mod iterator;
@@ -54,7 +64,8 @@ pub(crate) const OFFSET_SIZE: usize = 4;
 pub(crate) const COUNT_SIZE: usize = 4;
 /// Bytes an entry needs besides its key and value.
 pub(crate) const ENTRY_OVERHEAD: usize = 1 // kind
-    + 2 // key_len
+    + 2 // overlap
+    + 2 // rest_len
     + 4; // value_len
 
 /// A decoded block: the entry bytes and where each entry starts.
@@ -70,8 +81,11 @@ pub struct Block {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EntryLayout {
     pub(crate) kind: u8,
-    pub(crate) key_start: usize,
-    pub(crate) key_end: usize,
+    /// Bytes of the key shared with the block's first key.
+    pub(crate) overlap: usize,
+    /// Where the rest of the key lies.
+    pub(crate) rest_start: usize,
+    pub(crate) rest_end: usize,
     pub(crate) value_start: usize,
     pub(crate) value_end: usize,
 }
@@ -146,6 +160,12 @@ impl Block {
             .expect("block entries are validated when the block is built or decoded")
     }
 
+    /// The block's first key (stored whole: its overlap is 0).
+    pub(crate) fn first_key(&self) -> &[u8] {
+        let first = self.entry(0);
+        &self.data[first.rest_start..first.rest_end]
+    }
+
     /// Reads the entry count from the last four bytes and checks that it is at least 1.
     fn read_count(raw: &[u8]) -> Result<usize> {
         if raw.len() < COUNT_SIZE {
@@ -165,18 +185,36 @@ impl Block {
         Ok(count)
     }
 
-    /// Checks that the entries tile `data` exactly: the first starts at 0 and each one ends where
-    /// the next begins.
+    /// Checks that the entries tile `data` exactly (the first starts at 0 and each one ends where
+    /// the next begins) and that every key can be rebuilt from the first key.
     fn validate_entries(&self) -> Result<()> {
         if self.offsets.first() != Some(&0) {
             return Err(Error::corruption(0, "block offset 0 is not 0"));
         }
+        let first = Self::parse_entry(&self.data, 0)?;
+        if first.overlap != 0 {
+            return Err(Error::corruption(
+                0,
+                "the first entry of a block must have overlap 0",
+            ));
+        }
+        let first_key_len = first.rest_end - first.rest_start;
         for (i, &offset) in self.offsets.iter().enumerate() {
             let expected_end = match self.offsets.get(i + 1) {
                 Some(&next) => next as usize,
                 None => self.data.len(),
             };
             let layout = Self::parse_entry(&self.data, offset as usize)?;
+            let key_len = layout.overlap + layout.rest_end - layout.rest_start;
+            if layout.overlap > first_key_len || key_len == 0 || key_len > MAX_KEY_LEN {
+                return Err(Error::corruption(
+                    offset as u64,
+                    format!(
+                        "block entry {i}: overlap {} with a {first_key_len}-byte first key gives a {key_len}-byte key",
+                        layout.overlap
+                    ),
+                ));
+            }
             if layout.value_end != expected_end {
                 return Err(Error::corruption(
                     offset as u64,
@@ -200,15 +238,10 @@ impl Block {
                 format!("block entry has unknown kind {kind}"),
             ));
         }
-        let key_len = reader.u16("block entry key_len")? as usize;
-        if key_len == 0 {
-            return Err(Error::corruption(
-                offset as u64,
-                "block entry has an empty key",
-            ));
-        }
-        let key_start = reader.position();
-        reader.bytes(key_len, "block entry key")?;
+        let overlap = reader.u16("block entry overlap")? as usize;
+        let rest_len = reader.u16("block entry rest_len")? as usize;
+        let rest_start = reader.position();
+        reader.bytes(rest_len, "block entry key rest")?;
         let value_len = reader.u32("block entry value_len")? as usize;
         if kind == KIND_TOMBSTONE && value_len != 0 {
             return Err(Error::corruption(
@@ -220,8 +253,9 @@ impl Block {
         reader.bytes(value_len, "block entry value")?;
         Ok(EntryLayout {
             kind,
-            key_start,
-            key_end: key_start + key_len,
+            overlap,
+            rest_start,
+            rest_end: rest_start + rest_len,
             value_start,
             value_end: reader.position(),
         })

@@ -74,17 +74,14 @@ impl LsmStorageInner {
             MergeIterator::create(level_iters),
         )?;
         let mut outputs = Vec::new();
-        let mut builder = SsTableBuilder::new(self.options.block_size);
+        let mut builder = self.sst_builder();
         while iter.is_valid() {
             if iter.value().is_some() || !task.output_is_bottom_level {
                 builder.add(iter.key(), iter.value());
             }
             // The merge yields each key once, so the output may be cut after any entry.
             if builder.estimated_size() >= self.options.target_sst_size {
-                outputs.push(self.write_sst(std::mem::replace(
-                    &mut builder,
-                    SsTableBuilder::new(self.options.block_size),
-                ))?);
+                outputs.push(self.write_sst(std::mem::replace(&mut builder, self.sst_builder()))?);
             }
             iter.next()?;
         }

@@ -8,8 +8,7 @@
 //! | 4   | the engine and the block cache | [`lsm_storage`], [`lsm_iterator`], [`block_cache`], [`MiniLsm`] |
 //! | 5   | leveled compaction             | [`compact`], [`iterators::sst_concat_iterator`]              |
 //! | 6   | recovery                       | [`wal`], [`manifest`], [`record_file`]                       |
-//!
-//! Day 7 (bloom filters and key compression) follows.
+//! | 7   | bloom filters, key compression | [`table::bloom`], [`block`] (prefix-compressed keys)         |
 //! Shared by all days: [`error`] (the one error type), [`options`], [`inspect`] (the tree's
 //! shape and counters, for tests and tools).
 

@@ -90,6 +90,7 @@ pub(crate) struct Counters {
     pub(crate) bytes_flushed: AtomicU64,
     pub(crate) compactions: AtomicU64,
     pub(crate) bytes_compacted: AtomicU64,
+    pub(crate) bloom_skips: AtomicU64,
 }
 
 /// The engine's storage: state, options, caches and counters. [`crate::MiniLsm`] wraps it with
@@ -179,6 +180,12 @@ impl LsmStorageInner {
         &self.path
     }
 
+    /// A builder for a new SST with the engine's block size and bloom filter setting.
+    pub(crate) fn sst_builder(&self) -> SsTableBuilder {
+        SsTableBuilder::new(self.options.block_size)
+            .with_bloom_filter(self.options.bloom_bits_per_key)
+    }
+
     /// The path of SST `id`.
     pub fn sst_path(&self, id: usize) -> PathBuf {
         sst_path(&self.path, id)
@@ -230,7 +237,7 @@ impl LsmStorageInner {
         }
         for id in &snapshot.l0_sstables {
             let table = &snapshot.sstables[id];
-            if let Some(entry) = get_from_sst(table, key)? {
+            if let Some(entry) = get_from_sst(table, key, &self.counters)? {
                 return Ok(entry);
             }
         }
@@ -238,7 +245,7 @@ impl LsmStorageInner {
         for (_, ids) in &snapshot.levels {
             let idx = ids.partition_point(|id| snapshot.sstables[id].last_key().as_ref() < key);
             if let Some(id) = ids.get(idx)
-                && let Some(entry) = get_from_sst(&snapshot.sstables[id], key)?
+                && let Some(entry) = get_from_sst(&snapshot.sstables[id], key, &self.counters)?
             {
                 return Ok(entry);
             }
@@ -371,7 +378,7 @@ impl LsmStorageInner {
         };
         // The SST is written with no state lock held: readers and writers go on meanwhile, and
         // still find the memtable's entries in the memtable until the swap below.
-        let mut builder = SsTableBuilder::new(self.options.block_size);
+        let mut builder = self.sst_builder();
         memtable.flush(&mut builder)?;
         let id = memtable.id();
         let table = builder.build(id, Some(Arc::clone(&self.block_cache)), &self.sst_path(id))?;
@@ -536,6 +543,7 @@ impl LsmStorageInner {
             bytes_flushed: self.counters.bytes_flushed.load(Ordering::Relaxed),
             compactions: self.counters.compactions.load(Ordering::Relaxed),
             bytes_compacted: self.counters.bytes_compacted.load(Ordering::Relaxed),
+            ssts_skipped_by_bloom: self.counters.bloom_skips.load(Ordering::Relaxed),
         }
     }
 }
@@ -610,8 +618,17 @@ fn largest_file_id(dir: &Path) -> Result<usize> {
 // BEGIN SOLUTION HELPERS
 /// Looks `key` up in one SST: `None` when the table has no entry for it, `Some(None)` for a
 /// tombstone. Tables whose key range excludes `key` are skipped without reading a block.
-fn get_from_sst(table: &Arc<SsTable>, key: &[u8]) -> Result<Option<Option<Bytes>>> {
+/// From day 7, tables whose bloom filter rules the key out are skipped too (and counted).
+fn get_from_sst(
+    table: &Arc<SsTable>,
+    key: &[u8],
+    counters: &Counters,
+) -> Result<Option<Option<Bytes>>> {
     if key < table.first_key().as_ref() || key > table.last_key().as_ref() {
+        return Ok(None);
+    }
+    if !table.may_contain(key) {
+        counters.bloom_skips.fetch_add(1, Ordering::Relaxed);
         return Ok(None);
     }
     let iter = SsTableIterator::create_and_seek_to_key(Arc::clone(table), key)?;

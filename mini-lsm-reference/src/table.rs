@@ -12,6 +12,8 @@
 //! | …            |                 | one (block, crc) pair per block, at least one block  |
 //! | meta         | `meta_len`      | the meta section, below                              |
 //! | meta crc     | `u32`           | CRC32 of the meta section                            |
+//! | bloom        | `bloom_len`     | day 7: the bloom filter ([`bloom`] format), if any   |
+//! | bloom crc    | `u32`           | day 7: CRC32 of the bloom section, if any            |
 //! | footer       | 32 bytes        | [`FOOTER_SIZE`]: the footer, below                   |
 //!
 //! Meta section: `num_blocks: u32`, then for each block `offset: u64`, `len: u32` (without its
@@ -25,6 +27,7 @@
 //! [`Error::Corruption`] with the file and offset, never read as data. Book:
 //! `appendix-formats.md#sst`.
 
+pub mod bloom;
 mod builder;
 mod iterator;
 
@@ -38,6 +41,7 @@ use std::sync::Arc;
 
 use bytes::{BufMut, Bytes};
 
+use self::bloom::{Bloom, key_hash};
 use crate::block::Block;
 use crate::block_cache::BlockCache;
 use crate::codec::{Reader, verify_crc32};
@@ -264,6 +268,8 @@ pub struct SsTable {
     first_key: Bytes,
     last_key: Bytes,
     block_cache: Option<Arc<BlockCache>>,
+    /// The SST's bloom filter (day 7), `None` if it was built without one.
+    bloom: Option<Bloom>,
 }
 
 impl SsTable {
@@ -299,7 +305,9 @@ impl SsTable {
             .map_err(|e| e.in_file(&path, footer.meta_offset))?;
         Self::check_block_ranges(&block_meta, footer.meta_offset)
             .map_err(|e| e.in_file(&path, footer.meta_offset))?;
+        let bloom = Self::read_bloom(&file, &footer)?;
         Ok(SsTable {
+            bloom,
             first_key: block_meta[0].first_key.clone(),
             last_key: block_meta[block_meta.len() - 1].last_key.clone(),
             file,
@@ -308,6 +316,33 @@ impl SsTable {
             block_meta_offset: footer.meta_offset,
             block_cache,
         })
+        // END SOLUTION
+    }
+
+    /// Reads the bloom section the footer points to, if there is one (day 7).
+    fn read_bloom(file: &FileObject, footer: &Footer) -> Result<Option<Bloom>> {
+        if footer.bloom_len == 0 {
+            return Ok(None);
+        }
+        // BEGIN SOLUTION day 7: SsTable::read_bloom — check the section lies between the meta section and the footer, read it with its crc, verify, decode
+        let path = file.path();
+        let len = footer.bloom_len as u64;
+        let meta_end = footer.meta_offset + footer.meta_len as u64 + CRC_SIZE as u64;
+        let footer_at = file.size() - FOOTER_SIZE as u64;
+        if footer.bloom_offset != meta_end || meta_end + len + CRC_SIZE as u64 != footer_at {
+            return Err(Error::Corruption {
+                file: Some(path.to_path_buf()),
+                offset: footer_at,
+                what: "footer points the bloom section outside its place".into(),
+            });
+        }
+        let raw = file.read(footer.bloom_offset, len + CRC_SIZE as u64)?;
+        let (section, crc) = raw.split_at(len as usize);
+        let crc = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+        verify_crc32(section, crc, 0, "bloom section")
+            .and_then(|()| Bloom::decode(section))
+            .map(Some)
+            .map_err(|e| e.in_file(path, footer.bloom_offset))
         // END SOLUTION
     }
 
@@ -370,6 +405,19 @@ impl SsTable {
             Some(cache) => cache.get_or_load(self.id, block_idx, || self.read_block(block_idx)),
             None => self.read_block(block_idx),
         }
+    }
+
+    /// Whether `key` may be in the table: `false` only when the bloom filter (day 7) rules it
+    /// out. Always `true` for a table without a filter.
+    pub fn may_contain(&self, key: &[u8]) -> bool {
+        self.bloom
+            .as_ref()
+            .is_none_or(|bloom| bloom.may_contain(key_hash(key)))
+    }
+
+    /// The table's bloom filter, if it has one.
+    pub fn bloom(&self) -> Option<&Bloom> {
+        self.bloom.as_ref()
     }
 
     /// The index of the first block whose last key is `>= key`: the only block that can hold

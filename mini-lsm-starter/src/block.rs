@@ -14,17 +14,27 @@
 //!
 //! Each entry:
 //!
-//! | field       | width       | meaning                                   |
-//! |-------------|-------------|-------------------------------------------|
-//! | kind        | `u8`        | [`KIND_VALUE`] or [`KIND_TOMBSTONE`]      |
-//! | key_len     | `u16`       | length of the key, 1 ..= [`MAX_KEY_LEN`]  |
-//! | key         | key_len     | the key bytes                             |
-//! | value_len   | `u32`       | length of the value, 0 for a tombstone    |
-//! | value       | value_len   | the value bytes                           |
+//! | field       | width       | meaning                                                    |
+//! |-------------|-------------|------------------------------------------------------------|
+//! | kind        | `u8`        | [`KIND_VALUE`] or [`KIND_TOMBSTONE`]                       |
+//! | overlap     | `u16`       | how many leading bytes the key shares with the block's first key |
+//! | rest_len    | `u16`       | length of the rest of the key                              |
+//! | rest        | rest_len    | the key bytes after the shared prefix                      |
+//! | value_len   | `u32`       | length of the value, 0 for a tombstone                     |
+//! | value       | value_len   | the value bytes                                            |
+//!
+//! The key is `first_key[..overlap]` followed by `rest` (key prefix compression, day 7). Keys
+//! in a block are sorted, so neighbours often share long prefixes (`user:00017:name`,
+//! `user:00017:email`, …) and storing the shared part once shrinks blocks a lot. Sharing with the
+//! *first* key (rather than the previous one) keeps every key rebuildable on its own, so seeks
+//! can still binary-search the entries. Until day 7, write `overlap = 0` and the whole key as
+//! `rest`: that is a valid block too, just a larger one.
 //!
 //! Invariants: offset 0 is 0; every entry ends exactly where the next one starts, and the last
-//! one where the offset array starts. [`Block::decode`] checks all of them, so an iterator over a
-//! decoded block can never read outside it. Book: `appendix-formats.md#block`.
+//! one where the offset array starts; the first entry has `overlap == 0` (it *is* the first
+//! key), and no entry's overlap exceeds the first key's length; every key has 1 ..=
+//! [`MAX_KEY_LEN`] bytes. [`Block::decode`] checks all of them, so an iterator over a decoded
+//! block can never read outside it. Book: `appendix-formats.md#block`.
 
 // TODO(you): remove these allows once you have finished day 1 in this file.
 #![allow(
@@ -64,7 +74,8 @@ pub(crate) const OFFSET_SIZE: usize = 4;
 pub(crate) const COUNT_SIZE: usize = 4;
 /// Bytes an entry needs besides its key and value.
 pub(crate) const ENTRY_OVERHEAD: usize = 1 // kind
-    + 2 // key_len
+    + 2 // overlap
+    + 2 // rest_len
     + 4; // value_len
 
 /// A decoded block: the entry bytes and where each entry starts.
@@ -80,8 +91,11 @@ pub struct Block {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EntryLayout {
     pub(crate) kind: u8,
-    pub(crate) key_start: usize,
-    pub(crate) key_end: usize,
+    /// Bytes of the key shared with the block's first key.
+    pub(crate) overlap: usize,
+    /// Where the rest of the key lies.
+    pub(crate) rest_start: usize,
+    pub(crate) rest_end: usize,
     pub(crate) value_start: usize,
     pub(crate) value_end: usize,
 }

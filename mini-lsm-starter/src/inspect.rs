@@ -121,6 +121,8 @@ pub struct EngineStats {
     pub compactions: u64,
     /// Bytes of SST written by compactions (day 5).
     pub bytes_compacted: u64,
+    /// SSTs that `get` did not read because their bloom filter ruled the key out (day 7).
+    pub ssts_skipped_by_bloom: u64,
 }
 
 impl EngineStats {

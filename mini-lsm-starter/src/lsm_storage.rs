@@ -100,6 +100,7 @@ pub(crate) struct Counters {
     pub(crate) bytes_flushed: AtomicU64,
     pub(crate) compactions: AtomicU64,
     pub(crate) bytes_compacted: AtomicU64,
+    pub(crate) bloom_skips: AtomicU64,
 }
 
 /// The engine's storage: state, options, caches and counters. [`crate::MiniLsm`] wraps it with
@@ -187,6 +188,12 @@ impl LsmStorageInner {
     /// The engine's directory.
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A builder for a new SST with the engine's block size and bloom filter setting.
+    pub(crate) fn sst_builder(&self) -> SsTableBuilder {
+        SsTableBuilder::new(self.options.block_size)
+            .with_bloom_filter(self.options.bloom_bits_per_key)
     }
 
     /// The path of SST `id`.
@@ -407,6 +414,7 @@ impl LsmStorageInner {
             bytes_flushed: self.counters.bytes_flushed.load(Ordering::Relaxed),
             compactions: self.counters.compactions.load(Ordering::Relaxed),
             bytes_compacted: self.counters.bytes_compacted.load(Ordering::Relaxed),
+            ssts_skipped_by_bloom: self.counters.bloom_skips.load(Ordering::Relaxed),
         }
     }
 }

@@ -12,6 +12,8 @@
 //! | …            |                 | one (block, crc) pair per block, at least one block  |
 //! | meta         | `meta_len`      | the meta section, below                              |
 //! | meta crc     | `u32`           | CRC32 of the meta section                            |
+//! | bloom        | `bloom_len`     | day 7: the bloom filter ([`bloom`] format), if any   |
+//! | bloom crc    | `u32`           | day 7: CRC32 of the bloom section, if any            |
 //! | footer       | 32 bytes        | [`FOOTER_SIZE`]: the footer, below                   |
 //!
 //! Meta section: `num_blocks: u32`, then for each block `offset: u64`, `len: u32` (without its
@@ -25,7 +27,7 @@
 //! [`Error::Corruption`] with the file and offset, never read as data. Book:
 //! `appendix-formats.md#sst`.
 
-// TODO(you): remove these allows once you have finished day 2 in this file.
+// TODO(you): remove these allows once you have finished day 7 in this file.
 #![allow(
     unused_variables,
     unused_imports,
@@ -35,6 +37,7 @@
     clippy::ptr_arg
 )]
 
+pub mod bloom;
 mod builder;
 mod iterator;
 
@@ -48,6 +51,7 @@ use std::sync::Arc;
 
 use bytes::{BufMut, Bytes};
 
+use self::bloom::{Bloom, key_hash};
 use crate::block::Block;
 use crate::block_cache::BlockCache;
 use crate::codec::{Reader, verify_crc32};
@@ -190,6 +194,8 @@ pub struct SsTable {
     first_key: Bytes,
     last_key: Bytes,
     block_cache: Option<Arc<BlockCache>>,
+    /// The SST's bloom filter (day 7), `None` if it was built without one.
+    bloom: Option<Bloom>,
 }
 
 impl SsTable {
@@ -198,6 +204,16 @@ impl SsTable {
     pub fn open(id: usize, block_cache: Option<Arc<BlockCache>>, file: FileObject) -> Result<Self> {
         todo!(
             "day 2: SsTable::open — read the footer from the end, verify it, then read, verify and decode the meta section"
+        )
+    }
+
+    /// Reads the bloom section the footer points to, if there is one (day 7).
+    fn read_bloom(file: &FileObject, footer: &Footer) -> Result<Option<Bloom>> {
+        if footer.bloom_len == 0 {
+            return Ok(None);
+        }
+        todo!(
+            "day 7: SsTable::read_bloom — check the section lies between the meta section and the footer, read it with its crc, verify, decode"
         )
     }
 
@@ -215,6 +231,19 @@ impl SsTable {
             Some(cache) => cache.get_or_load(self.id, block_idx, || self.read_block(block_idx)),
             None => self.read_block(block_idx),
         }
+    }
+
+    /// Whether `key` may be in the table: `false` only when the bloom filter (day 7) rules it
+    /// out. Always `true` for a table without a filter.
+    pub fn may_contain(&self, key: &[u8]) -> bool {
+        self.bloom
+            .as_ref()
+            .is_none_or(|bloom| bloom.may_contain(key_hash(key)))
+    }
+
+    /// The table's bloom filter, if it has one.
+    pub fn bloom(&self) -> Option<&Bloom> {
+        self.bloom.as_ref()
     }
 
     /// The index of the first block whose last key is `>= key`: the only block that can hold

@@ -13,6 +13,8 @@ pub struct BlockBuilder {
     offsets: Vec<u32>,
     /// The size the encoded block should not exceed (the first entry may exceed it alone).
     block_size: usize,
+    /// The block's first key: every other key stores only what follows its shared prefix.
+    first_key: Vec<u8>,
     /// The last key added, to check the order of the next one.
     last_key: Vec<u8>,
 }
@@ -24,6 +26,7 @@ impl BlockBuilder {
             data: Vec::new(),
             offsets: Vec::new(),
             block_size,
+            first_key: Vec::new(),
             last_key: Vec::new(),
         }
     }
@@ -37,7 +40,7 @@ impl BlockBuilder {
     /// When `key` is empty, longer than [`super::MAX_KEY_LEN`], or not greater than the previous
     /// key: the engine checks all three before it gets here, so they are bugs in the caller.
     pub fn add(&mut self, key: &[u8], value: Option<&[u8]>) -> bool {
-        // BEGIN SOLUTION day 1: BlockBuilder::add — refuse the entry if it would push the estimated size past block_size, unless the block is empty
+        // BEGIN SOLUTION day 1: BlockBuilder::add — refuse the entry if it would push the estimated size past block_size, unless the block is empty (until day 7, store overlap 0 and the whole key)
         assert!(!key.is_empty(), "BlockBuilder::add: keys must be non-empty");
         assert!(
             key.len() <= super::MAX_KEY_LEN,
@@ -47,8 +50,12 @@ impl BlockBuilder {
             self.is_empty() || key > &self.last_key[..],
             "BlockBuilder::add: keys must be added in strictly increasing order"
         );
+        // Day 7: store only what follows the prefix shared with the first key. (The first entry
+        // shares nothing with itself: `first_key` is still empty then.)
+        let overlap = shared_prefix_len(&self.first_key, key);
+        let rest = &key[overlap..];
         let value_bytes = value.unwrap_or_default();
-        let entry_size = ENTRY_OVERHEAD + key.len() + value_bytes.len();
+        let entry_size = ENTRY_OVERHEAD + rest.len() + value_bytes.len();
         if !self.is_empty() && self.estimated_size() + entry_size + OFFSET_SIZE > self.block_size {
             return false;
         }
@@ -58,10 +65,14 @@ impl BlockBuilder {
         } else {
             KIND_TOMBSTONE
         });
-        self.data.put_u16_le(key.len() as u16);
-        self.data.put_slice(key);
+        self.data.put_u16_le(overlap as u16);
+        self.data.put_u16_le(rest.len() as u16);
+        self.data.put_slice(rest);
         self.data.put_u32_le(value_bytes.len() as u32);
         self.data.put_slice(value_bytes);
+        if self.first_key.is_empty() {
+            self.first_key.extend_from_slice(key);
+        }
         self.last_key.clear();
         self.last_key.extend_from_slice(key);
         true
@@ -95,3 +106,15 @@ impl BlockBuilder {
         // END SOLUTION
     }
 }
+
+// BEGIN SOLUTION HELPERS
+/// How many leading bytes `a` and `b` have in common (at most `u16::MAX`, the widest overlap the
+/// format can store; keys are never longer anyway).
+fn shared_prefix_len(a: &[u8], b: &[u8]) -> usize {
+    a.iter()
+        .zip(b)
+        .take_while(|(x, y)| x == y)
+        .count()
+        .min(u16::MAX as usize)
+}
+// END SOLUTION

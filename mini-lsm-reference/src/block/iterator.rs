@@ -85,8 +85,11 @@ impl BlockIterator {
             return;
         }
         let entry = self.block.entry(idx);
+        // Rebuild the key: the prefix it shares with the first key, then its own rest.
         self.key
-            .extend_from_slice(&self.block.data[entry.key_start..entry.key_end]);
+            .extend_from_slice(&self.block.first_key()[..entry.overlap]);
+        self.key
+            .extend_from_slice(&self.block.data[entry.rest_start..entry.rest_end]);
         self.value_range = (entry.value_start, entry.value_end);
         self.is_tombstone = entry.kind == KIND_TOMBSTONE;
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use bytes::{BufMut, Bytes};
 
+use super::bloom::{Bloom, key_hash};
 use super::{BlockMeta, FileObject, Footer, SsTable};
 use crate::block::BlockBuilder;
 use crate::block_cache::BlockCache;
@@ -23,6 +24,10 @@ pub struct SsTableBuilder {
     /// One meta per finished block.
     meta: Vec<BlockMeta>,
     block_size: usize,
+    /// Bits per key of the bloom filter to build (day 7); 0 for none.
+    bloom_bits_per_key: usize,
+    /// The [`key_hash`] of every key added, for the bloom filter.
+    key_hashes: Vec<u64>,
 }
 
 impl SsTableBuilder {
@@ -35,7 +40,15 @@ impl SsTableBuilder {
             data: Vec::new(),
             meta: Vec::new(),
             block_size,
+            bloom_bits_per_key: 0,
+            key_hashes: Vec::new(),
         }
+    }
+
+    /// Makes the SST carry a bloom filter with `bits_per_key` bits per key (day 7); 0 means none.
+    pub fn with_bloom_filter(mut self, bits_per_key: usize) -> Self {
+        self.bloom_bits_per_key = bits_per_key;
+        self
     }
 
     /// Adds an entry (`None` for a tombstone). When the current block is full it is finished and a
@@ -53,6 +66,11 @@ impl SsTableBuilder {
         self.last_key.clear();
         self.last_key.extend_from_slice(key);
         // END SOLUTION
+        if self.bloom_bits_per_key > 0 {
+            // BEGIN SOLUTION day 7: SsTableBuilder::add — remember the key's hash for the bloom filter
+            self.key_hashes.push(key_hash(key));
+            // END SOLUTION
+        }
     }
 
     // BEGIN SOLUTION HELPERS
@@ -75,6 +93,24 @@ impl SsTableBuilder {
         self.last_key.clear();
     }
     // END SOLUTION
+
+    /// Appends the bloom section and its crc when the builder makes a filter (day 7); returns its
+    /// offset and length (both 0 without a filter).
+    fn append_bloom(&self, buf: &mut Vec<u8>) -> Result<(u64, u32)> {
+        if self.bloom_bits_per_key == 0 {
+            return Ok((0, 0));
+        }
+        // BEGIN SOLUTION day 7: SsTableBuilder::append_bloom — build the filter from the key hashes, append it and its crc
+        let offset = buf.len();
+        Bloom::build(&self.key_hashes, self.bloom_bits_per_key).encode(buf);
+        let crc = crc32fast::hash(&buf[offset..]);
+        let len = buf.len() - offset;
+        buf.put_u32_le(crc);
+        let len = u32::try_from(len)
+            .map_err(|_| Error::InvalidArgument(format!("bloom filter of {len} bytes")))?;
+        Ok((offset as u64, len))
+        // END SOLUTION
+    }
 
     /// Whether no entry has been added.
     pub fn is_empty(&self) -> bool {
@@ -104,19 +140,20 @@ impl SsTableBuilder {
             )));
         }
         self.finish_block();
-        let mut buf = self.data;
+        let mut buf = std::mem::take(&mut self.data);
         let meta_offset = buf.len() as u64;
         BlockMeta::encode_all(&self.meta, &mut buf);
         let meta_len = buf.len() as u64 - meta_offset;
         let meta_crc = crc32fast::hash(&buf[meta_offset as usize..]);
         buf.put_u32_le(meta_crc);
+        let (bloom_offset, bloom_len) = self.append_bloom(&mut buf)?;
         let footer = Footer {
             meta_offset,
             meta_len: u32::try_from(meta_len).map_err(|_| {
                 Error::InvalidArgument(format!("SST {id}: meta section of {meta_len} bytes"))
             })?,
-            bloom_offset: 0,
-            bloom_len: 0,
+            bloom_offset,
+            bloom_len,
         };
         footer.encode(&mut buf);
         let file = FileObject::create(path, &buf)?;

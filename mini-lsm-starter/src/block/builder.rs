@@ -23,6 +23,8 @@ pub struct BlockBuilder {
     offsets: Vec<u32>,
     /// The size the encoded block should not exceed (the first entry may exceed it alone).
     block_size: usize,
+    /// The block's first key: every other key stores only what follows its shared prefix.
+    first_key: Vec<u8>,
     /// The last key added, to check the order of the next one.
     last_key: Vec<u8>,
 }
@@ -34,6 +36,7 @@ impl BlockBuilder {
             data: Vec::new(),
             offsets: Vec::new(),
             block_size,
+            first_key: Vec::new(),
             last_key: Vec::new(),
         }
     }
@@ -48,7 +51,7 @@ impl BlockBuilder {
     /// key: the engine checks all three before it gets here, so they are bugs in the caller.
     pub fn add(&mut self, key: &[u8], value: Option<&[u8]>) -> bool {
         todo!(
-            "day 1: BlockBuilder::add — refuse the entry if it would push the estimated size past block_size, unless the block is empty"
+            "day 1: BlockBuilder::add — refuse the entry if it would push the estimated size past block_size, unless the block is empty (until day 7, store overlap 0 and the whole key)"
         )
     }
 
