@@ -116,13 +116,13 @@ pub struct LsmStorageInner {
     /// The open, exclusively locked `LOCK` file: the lock lasts as long as this handle.
     _lock: File,
     /// Wakes the background flush thread after a freeze; `None` until the thread is started.
-    pub(crate) flush_signal: Mutex<Option<Sender<FlushSignal>>>,
+    pub(crate) flush_signal: Mutex<Option<Sender<WorkerSignal>>>,
     /// Wakes the background compaction thread after a flush; `None` when it is not running.
-    pub(crate) compaction_signal: Mutex<Option<Sender<FlushSignal>>>,
+    pub(crate) compaction_signal: Mutex<Option<Sender<WorkerSignal>>>,
 }
 
 /// What a background thread is told.
-pub(crate) enum FlushSignal {
+pub(crate) enum WorkerSignal {
     /// There may be work: a memtable was frozen (for the flush thread), or an SST was flushed
     /// (for the compaction thread).
     Work,
@@ -316,7 +316,7 @@ impl LsmStorageInner {
         let frozen = self.freeze_locked()?;
         if frozen && let Some(signal) = self.flush_signal.lock().as_ref() {
             // A send fails only when the flush thread has exited: the engine is closing.
-            let _ = signal.send(FlushSignal::Work);
+            let _ = signal.send(WorkerSignal::Work);
         }
         Ok(frozen)
     }
@@ -364,7 +364,7 @@ impl LsmStorageInner {
         let flushed = self.flush_next_imm_memtable()?;
         if flushed && let Some(signal) = self.compaction_signal.lock().as_ref() {
             // A send fails only when the compaction thread has exited: the engine is closing.
-            let _ = signal.send(FlushSignal::Work);
+            let _ = signal.send(WorkerSignal::Work);
         }
         Ok(flushed)
     }
@@ -451,7 +451,9 @@ impl LsmStorageInner {
         for id in &snapshot.l0_sstables {
             let table = &snapshot.sstables[id];
             if range_overlaps(lower, upper, table.first_key(), table.last_key()) {
-                sst_iters.push(Box::new(sst_iter_from(Arc::clone(table), lower)?));
+                let seek =
+                    |key: &[u8]| SsTableIterator::create_and_seek_to_key(Arc::clone(table), key);
+                sst_iters.push(Box::new(seek_to_lower(lower, seek)?));
             }
         }
         // One lazy concat iterator per level, over the level's SSTs that overlap the range.
@@ -464,7 +466,8 @@ impl LsmStorageInner {
                 .cloned()
                 .collect();
             if !tables.is_empty() {
-                level_iters.push(Box::new(concat_iter_from(tables, lower)?));
+                let seek = |key: &[u8]| SstConcatIterator::create_and_seek_to_key(tables, key);
+                level_iters.push(Box::new(seek_to_lower(lower, seek)?));
             }
         }
         let memtables_and_l0 = TwoMergeIterator::create(
@@ -655,33 +658,21 @@ fn range_overlaps(lower: Bound<&[u8]>, upper: Bound<&[u8]>, first: &[u8], last: 
     !starts_after_upper && !ends_before_lower
 }
 
-/// A cursor over a sorted run positioned at the first key inside `lower`.
-fn concat_iter_from(tables: Vec<Arc<SsTable>>, lower: Bound<&[u8]>) -> Result<SstConcatIterator> {
-    match lower {
-        Bound::Included(key) => SstConcatIterator::create_and_seek_to_key(tables, key),
-        Bound::Excluded(key) => {
-            let mut iter = SstConcatIterator::create_and_seek_to_key(tables, key)?;
-            if iter.is_valid() && iter.key() == key {
-                iter.next()?;
-            }
-            Ok(iter)
-        }
-        Bound::Unbounded => SstConcatIterator::create_and_seek_to_first(tables),
+/// A cursor made by `seek` (which positions at the first key `>=` its argument), moved to the
+/// first key inside `lower`. `Unbounded` seeks to the empty key, which every key is `>=`.
+fn seek_to_lower<I: StorageIterator>(
+    lower: Bound<&[u8]>,
+    seek: impl FnOnce(&[u8]) -> Result<I>,
+) -> Result<I> {
+    let (key, exclusive) = match lower {
+        Bound::Included(key) => (key, false),
+        Bound::Excluded(key) => (key, true),
+        Bound::Unbounded => (&[][..], false),
+    };
+    let mut iter = seek(key)?;
+    if exclusive && iter.is_valid() && iter.key() == key {
+        iter.next()?;
     }
-}
-
-/// A cursor over `table` positioned at the first key inside `lower`.
-fn sst_iter_from(table: Arc<SsTable>, lower: Bound<&[u8]>) -> Result<SsTableIterator> {
-    match lower {
-        Bound::Included(key) => SsTableIterator::create_and_seek_to_key(table, key),
-        Bound::Excluded(key) => {
-            let mut iter = SsTableIterator::create_and_seek_to_key(table, key)?;
-            if iter.is_valid() && iter.key() == key {
-                iter.next()?;
-            }
-            Ok(iter)
-        }
-        Bound::Unbounded => SsTableIterator::create_and_seek_to_first(table),
-    }
+    Ok(iter)
 }
 // END SOLUTION

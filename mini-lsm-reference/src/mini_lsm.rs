@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use crate::error::{Error, Result};
 use crate::inspect::{EngineStats, RecoveryReport, TreeShape};
 use crate::lsm_iterator::Scan;
-use crate::lsm_storage::{FlushSignal, LsmStorageInner, WriteBatchRecord};
+use crate::lsm_storage::{LsmStorageInner, WorkerSignal, WriteBatchRecord};
 use crate::options::LsmOptions;
 
 /// An LSM-tree key-value store. `Send + Sync`: share it through the `Arc` that [`MiniLsm::open`]
@@ -171,13 +171,13 @@ impl Drop for MiniLsm {
 
 type Worker = Mutex<Option<JoinHandle<Result<()>>>>;
 
-/// Starts a background thread that runs `work` each time `signal` is sent [`FlushSignal::Work`],
-/// and once more on [`FlushSignal::Stop`] before exiting. It stops at the first error and
+/// Starts a background thread that runs `work` each time `signal` is sent [`WorkerSignal::Work`],
+/// and once more on [`WorkerSignal::Stop`] before exiting. It stops at the first error and
 /// returns it (from `close`).
 fn spawn_worker(
     inner: &Arc<LsmStorageInner>,
     name: &str,
-    signal: &Mutex<Option<Sender<FlushSignal>>>,
+    signal: &Mutex<Option<Sender<WorkerSignal>>>,
     work: fn(&LsmStorageInner) -> Result<()>,
 ) -> Result<JoinHandle<Result<()>>> {
     let (sender, receiver) = channel();
@@ -189,7 +189,7 @@ fn spawn_worker(
             loop {
                 let signal = receiver.recv();
                 work(&inner_for_thread)?;
-                if !matches!(signal, Ok(FlushSignal::Work)) {
+                if !matches!(signal, Ok(WorkerSignal::Work)) {
                     return Ok(());
                 }
             }
@@ -197,16 +197,16 @@ fn spawn_worker(
         .map_err(|e| Error::io(inner.path(), e))
 }
 
-/// Sends [`FlushSignal::Stop`] and waits for the thread; harmless when it is already stopped.
+/// Sends [`WorkerSignal::Stop`] and waits for the thread; harmless when it is already stopped.
 fn stop_worker(
     inner: &LsmStorageInner,
-    signal: &Mutex<Option<Sender<FlushSignal>>>,
+    signal: &Mutex<Option<Sender<WorkerSignal>>>,
     thread: &Worker,
 ) -> Result<()> {
     // Taking the sender also drops it, which ends the thread's `recv` if the send raced with
     // its exit; a send error means it is already gone.
     if let Some(sender) = signal.lock().take() {
-        let _ = sender.send(FlushSignal::Stop);
+        let _ = sender.send(WorkerSignal::Stop);
     }
     let Some(thread) = thread.lock().take() else {
         return Ok(());

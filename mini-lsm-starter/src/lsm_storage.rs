@@ -126,13 +126,13 @@ pub struct LsmStorageInner {
     /// The open, exclusively locked `LOCK` file: the lock lasts as long as this handle.
     _lock: File,
     /// Wakes the background flush thread after a freeze; `None` until the thread is started.
-    pub(crate) flush_signal: Mutex<Option<Sender<FlushSignal>>>,
+    pub(crate) flush_signal: Mutex<Option<Sender<WorkerSignal>>>,
     /// Wakes the background compaction thread after a flush; `None` when it is not running.
-    pub(crate) compaction_signal: Mutex<Option<Sender<FlushSignal>>>,
+    pub(crate) compaction_signal: Mutex<Option<Sender<WorkerSignal>>>,
 }
 
 /// What a background thread is told.
-pub(crate) enum FlushSignal {
+pub(crate) enum WorkerSignal {
     /// There may be work: a memtable was frozen (for the flush thread), or an SST was flushed
     /// (for the compaction thread).
     Work,
@@ -288,7 +288,7 @@ impl LsmStorageInner {
         let frozen = self.freeze_locked()?;
         if frozen && let Some(signal) = self.flush_signal.lock().as_ref() {
             // A send fails only when the flush thread has exited: the engine is closing.
-            let _ = signal.send(FlushSignal::Work);
+            let _ = signal.send(WorkerSignal::Work);
         }
         Ok(frozen)
     }
@@ -317,7 +317,7 @@ impl LsmStorageInner {
         let flushed = self.flush_next_imm_memtable()?;
         if flushed && let Some(signal) = self.compaction_signal.lock().as_ref() {
             // A send fails only when the compaction thread has exited: the engine is closing.
-            let _ = signal.send(FlushSignal::Work);
+            let _ = signal.send(WorkerSignal::Work);
         }
         Ok(flushed)
     }
