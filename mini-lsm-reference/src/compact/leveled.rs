@@ -48,7 +48,12 @@ impl LeveledCompactionController {
     /// The next compaction to run, or `None` when the tree is within its targets:
     /// 1. L0 into the base level once L0 holds `level0_file_num_compaction_trigger` SSTs;
     /// 2. otherwise, among levels over their target, the one with the highest ratio
-    ///    `size / target`: its oldest SST into the level below.
+    ///    `size / target`: its oldest SST into the level below. A level that holds data but has
+    ///    target 0 (above the base level, after deletes shrank the bottom) is over by any ratio.
+    ///
+    /// Invariant: a level never holds data older than a level below it, because reads stop at
+    /// the first level with the key. So L0 goes to the base level or to the highest non-empty
+    /// level, whichever is higher: never *under* a level that still holds data.
     pub fn generate_task(&self, state: &LsmStorageState) -> Option<CompactionTask> {
         // BEGIN SOLUTION day 5: LeveledCompactionController::generate_task — L0 trigger first, then the level with the highest size/target ratio above 1
         let targets = self.target_sizes(state);
@@ -58,6 +63,9 @@ impl LeveledCompactionController {
                 .iter()
                 .position(|&t| t > 0)
                 .map_or(max_levels, |i| i + 1);
+            let highest_non_empty =
+                (1..=max_levels).find(|&level| !level_ids(state, level).is_empty());
+            let base_level = highest_non_empty.map_or(base_level, |level| level.min(base_level));
             let (first, last) = key_range(state, &state.l0_sstables)?;
             return Some(CompactionTask {
                 l0_sst_ids: state.l0_sstables.clone(),
@@ -68,12 +76,14 @@ impl LeveledCompactionController {
         }
         // The bottom level's target is at least its size, so it is never picked (ratio <= 1).
         let (level, _) = (1..max_levels)
-            .filter(|&level| targets[level - 1] > 0)
             .map(|level| {
-                (
-                    level,
-                    level_size(state, level) as f64 / targets[level - 1] as f64,
-                )
+                let (size, target) = (level_size(state, level), targets[level - 1]);
+                let ratio = match target {
+                    0 if size > 0 => f64::INFINITY,
+                    0 => 0.0,
+                    _ => size as f64 / target as f64,
+                };
+                (level, ratio)
             })
             .filter(|&(_, ratio)| ratio > 1.0)
             .max_by(|a, b| a.1.total_cmp(&b.1))?;

@@ -48,7 +48,12 @@ impl LeveledCompactionController {
     /// The next compaction to run, or `None` when the tree is within its targets:
     /// 1. L0 into the base level once L0 holds `level0_file_num_compaction_trigger` SSTs;
     /// 2. otherwise, among levels over their target, the one with the highest ratio
-    ///    `size / target`: its oldest SST into the level below.
+    ///    `size / target`: its oldest SST into the level below. A level that holds data but has
+    ///    target 0 (above the base level, after deletes shrank the bottom) is over by any ratio.
+    ///
+    /// Invariant: a level never holds data older than a level below it, because reads stop at
+    /// the first level with the key. So L0 goes to the base level or to the highest non-empty
+    /// level, whichever is higher: never *under* a level that still holds data.
     pub fn generate_task(&self, state: &LsmStorageState) -> Option<CompactionTask> {
         todo!(
             "day 5: LeveledCompactionController::generate_task — L0 trigger first, then the level with the highest size/target ratio above 1"
