@@ -1,1 +1,1410 @@
-//! Day 6
+//! Day 6: recovery. Book chapter `day6-recovery.md`.
+//!
+//! Covers:
+//! - the record framing (`encode_record` / `decode_records`): a round trip, a torn tail at every
+//!   cut of a file, a zero-filled tail, and which damage is a torn tail and which is corruption;
+//! - the WAL (`Wal::create`, `put_batch`, `sync`, `recover`): batches with tombstones and empty
+//!   values come back in order, a torn last record is dropped and later appends follow it;
+//! - the manifest (`Manifest::add_record`, `recover`): every record kind round-trips;
+//! - recovery on open: after close with unflushed memtables (active and frozen), after flush,
+//!   after compaction and over several open/close cycles, `get` and `scan` equal a `BTreeMap`
+//!   model and the tree's shape is the one before close (memtables come back as immutable
+//!   memtables, counted by `recovery_report().memtables_recovered`); recovered memtables flush
+//!   like any other; a value deleted or overwritten after a flush never comes back;
+//! - a write batch is recovered whole or not at all, for a cut at every byte of its record;
+//! - torn last records of a WAL and of the manifest are dropped and reported (`torn_tails`),
+//!   a damaged record before the last is `Error::Corruption` naming the file and offset;
+//! - orphaned SSTs and WALs are deleted and reported, a missing SST is a clear error;
+//! - the directory lock (`Error::Locked`), `sync` without flushing, and a crash test: a writer
+//!   process killed with SIGKILL loses nothing it reported as synced.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::ops::{Bound, Range};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rstest::rstest;
+use tests_day1_to_day7::lsm::manifest::{Manifest, ManifestRecord};
+use tests_day1_to_day7::lsm::record_file::{
+    RECORD_HEADER_SIZE, TornTail, decode_records, encode_record,
+};
+use tests_day1_to_day7::lsm::wal::{Wal, WalEntry};
+use tests_day1_to_day7::lsm::{Error, LsmOptions, MiniLsm, TreeShape, WriteBatchRecord};
+use tests_day1_to_day7::*;
+
+const BOOK_WAL: &str = "day6-recovery.md#the-wal";
+const BOOK_FRAMING: &str = "day6-recovery.md#record-framing-and-torn-tails";
+const BOOK_MANIFEST: &str = "day6-recovery.md#the-manifest";
+const BOOK_DURABILITY: &str = "day6-recovery.md#durability-order";
+const BOOK_RECOVERY: &str = "day6-recovery.md#recovery-on-open";
+const BOOK_ORPHANS: &str = "day6-recovery.md#orphans";
+const BOOK_LOCK: &str = "day6-recovery.md#the-directory-lock";
+const BOOK_CRASH: &str = "day6-recovery.md#crash-testing";
+
+/// Keys `key(0..KEYS)` make up the key space of the engine scenarios.
+const KEYS: usize = 60;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers: files
+// ---------------------------------------------------------------------------------------------
+
+/// Unwraps a file-system result of the test itself (not of the engine).
+#[track_caller]
+fn io<T>(result: std::io::Result<T>, what: &str) -> T {
+    match result {
+        Ok(value) => value,
+        Err(e) => fail(what, "Ok(..)", e, BOOK_RECOVERY),
+    }
+}
+
+fn read_bytes(path: &Path) -> Vec<u8> {
+    io(std::fs::read(path), &format!("read {}", path.display()))
+}
+
+fn write_bytes(path: &Path, bytes: &[u8]) {
+    io(
+        std::fs::write(path, bytes),
+        &format!("write {}", path.display()),
+    );
+}
+
+/// Cuts the file at `path` to its first `len` bytes.
+fn truncate(path: &Path, len: usize) {
+    let mut bytes = read_bytes(path);
+    bytes.truncate(len);
+    write_bytes(path, &bytes);
+}
+
+/// Flips every bit of the byte at `pos` of the file at `path`.
+fn flip_byte(path: &Path, pos: usize) {
+    let mut bytes = read_bytes(path);
+    bytes[pos] ^= 0xFF;
+    write_bytes(path, &bytes);
+}
+
+/// The file name of `path`, as a string (empty when it has none).
+fn name_of(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The `NNNNN.<ext>` files in `dir` as `(id, path)`, by id.
+fn files_with_ext(dir: &Path, ext: &str) -> Vec<(usize, PathBuf)> {
+    let listing = io(std::fs::read_dir(dir), "list the engine directory");
+    let mut files: Vec<(usize, PathBuf)> = listing
+        .map(|entry| io(entry, "list the engine directory").path())
+        .filter(|path| path.extension().is_some_and(|e| e == ext))
+        .filter_map(|path| {
+            let id = path.file_stem()?.to_str()?.parse().ok()?;
+            Some((id, path))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The non-empty WAL with the largest id in `dir`: the newest memtable that holds writes.
+fn newest_wal(dir: &Path) -> PathBuf {
+    let wals = files_with_ext(dir, "wal");
+    match wals.iter().rev().find(|(_, p)| !read_bytes(p).is_empty()) {
+        Some((_, path)) => path.clone(),
+        None => fail(
+            "find the WAL of the newest memtable with writes after close",
+            "a non-empty NNNNN.wal file",
+            wals,
+            BOOK_WAL,
+        ),
+    }
+}
+
+/// A copy of every file of `dir` in a fresh temporary directory.
+fn copy_dir(dir: &Path) -> tempfile::TempDir {
+    let copy = temp_dir();
+    for entry in io(std::fs::read_dir(dir), "list the directory to copy") {
+        let entry = io(entry, "list the directory to copy");
+        if entry.path().is_file() {
+            io(
+                std::fs::copy(entry.path(), copy.path().join(entry.file_name())),
+                &format!("copy {}", entry.path().display()),
+            );
+        }
+    }
+    copy
+}
+
+/// The byte ranges of the records of a framed file (see `record_file`): a `u32` little-endian
+/// payload length, two checksums, then the payload.
+fn record_spans(bytes: &[u8], what: &str) -> Vec<Range<usize>> {
+    let mut spans = Vec::new();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let header = bytes.get(pos..pos + RECORD_HEADER_SIZE);
+        let Some(len) = header.map(|h| u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize)
+        else {
+            fail(
+                &format!("{what}: parse the record framing"),
+                "a whole record header",
+                format!("{} bytes left at offset {pos}", bytes.len() - pos),
+                BOOK_FRAMING,
+            );
+        };
+        let end = pos + RECORD_HEADER_SIZE + len;
+        if end > bytes.len() {
+            fail(
+                &format!("{what}: parse the record framing"),
+                format!("a record ending by byte {}", bytes.len()),
+                format!("a record at {pos} ending at {end}"),
+                BOOK_FRAMING,
+            );
+        }
+        spans.push(pos..end);
+        pos = end;
+    }
+    spans
+}
+
+/// The records of the file at `path`, which must have at least `min` of them.
+fn spans_of(path: &Path, min: usize) -> Vec<Range<usize>> {
+    let what = format!("the records of {}", name_of(path));
+    let spans = record_spans(&read_bytes(path), &what);
+    if spans.len() < min {
+        fail(
+            &what,
+            format!("at least {min} records"),
+            spans.len(),
+            BOOK_FRAMING,
+        );
+    }
+    spans
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers: the engine and its model
+// ---------------------------------------------------------------------------------------------
+
+/// The bounds of one scan.
+type ScanRange<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
+
+/// The live keys and their values.
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// Day-6 options (WAL on, no background work, no size-triggered freeze) with small blocks and
+/// SSTs, so that flushes and compactions make multi-block, multi-SST trees.
+fn options() -> LsmOptions {
+    LsmOptions {
+        block_size: 256,
+        target_sst_size: 2048,
+        ..options_for_day(6)
+    }
+}
+
+fn open(dir: &Path, scenario: &str) -> Arc<MiniLsm> {
+    ok(
+        MiniLsm::open(dir, options()),
+        &format!("{scenario}: open {}", dir.display()),
+        BOOK_RECOVERY,
+    )
+}
+
+/// Closes `db` and drops it, which releases the directory.
+fn close(db: Arc<MiniLsm>, scenario: &str) {
+    ok(db.close(), &format!("{scenario}: close"), BOOK_RECOVERY);
+    drop(db);
+}
+
+fn reopen(db: Arc<MiniLsm>, dir: &Path, scenario: &str) -> Arc<MiniLsm> {
+    close(db, scenario);
+    open(dir, &format!("{scenario}: reopen"))
+}
+
+/// Opens `dir` expecting an error; returns it.
+fn open_error(dir: &Path, scenario: &str, expected: &str, book: &str) -> Error {
+    match MiniLsm::open(dir, options()) {
+        Ok(_) => fail(scenario, expected, "Ok(an open engine)", book),
+        Err(e) => e,
+    }
+}
+
+/// Opens `dir` expecting `Error::Corruption` in the file named `file` at byte `offset`.
+#[track_caller]
+fn check_open_is_corruption(dir: &Path, file: &str, offset: usize, scenario: &str, book: &str) {
+    let expected = format!("Err(Corruption {{ file: Some(.../{file}), offset: {offset}, .. }})");
+    match open_error(dir, scenario, &expected, book) {
+        Error::Corruption {
+            file: Some(path),
+            offset: actual,
+            ..
+        } if name_of(&path) == file && actual == offset as u64 => {}
+        other => fail(scenario, expected, other, book),
+    }
+}
+
+/// One step of a scenario that shapes the tree.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// `n` seeded writes in batches of 1 to 4: puts, empty values and deletes over `KEYS`.
+    Write(usize),
+    /// `put(key(i), value(i, generation))`.
+    Put(usize, usize),
+    /// `delete(key(i))`.
+    Delete(usize),
+    Freeze,
+    Flush,
+    FullCompaction,
+    CompactUntilIdle,
+}
+
+/// Applies `batch` to the engine and the model.
+fn write_batch(db: &MiniLsm, model: &mut Model, batch: &[WriteBatchRecord<Vec<u8>, Vec<u8>>]) {
+    ok(
+        db.write_batch(batch),
+        &format!("write_batch({batch:?})"),
+        BOOK_WAL,
+    );
+    for record in batch {
+        match record {
+            WriteBatchRecord::Put(k, v) => model.insert(k.clone(), v.clone()),
+            WriteBatchRecord::Delete(k) => model.remove(k),
+        };
+    }
+}
+
+fn random_writes(db: &MiniLsm, model: &mut Model, rng: &mut Rng, n: usize) {
+    let generation = rng.below(1_000_000);
+    let mut written = 0;
+    while written < n {
+        let size = (1 + rng.below(4)).min(n - written);
+        let batch: Vec<_> = (0..size)
+            .map(|_| {
+                let i = rng.below(KEYS);
+                match rng.below(8) {
+                    0 | 1 => WriteBatchRecord::Delete(key(i)),
+                    2 => WriteBatchRecord::Put(key(i), Vec::new()),
+                    _ => WriteBatchRecord::Put(key(i), value(i, generation)),
+                }
+            })
+            .collect();
+        write_batch(db, model, &batch);
+        written += size;
+    }
+}
+
+fn apply(db: &MiniLsm, model: &mut Model, rng: &mut Rng, step: Step) {
+    let scenario = format!("step {step:?}");
+    match step {
+        Step::Write(n) => random_writes(db, model, rng, n),
+        Step::Put(i, generation) => {
+            write_batch(
+                db,
+                model,
+                &[WriteBatchRecord::Put(key(i), value(i, generation))],
+            );
+        }
+        Step::Delete(i) => write_batch(db, model, &[WriteBatchRecord::Delete(key(i))]),
+        Step::Freeze => {
+            ok(db.force_freeze_memtable(), &scenario, BOOK_RECOVERY);
+        }
+        Step::Flush => ok(db.force_flush(), &scenario, BOOK_RECOVERY),
+        Step::FullCompaction => ok(db.force_full_compaction(), &scenario, BOOK_RECOVERY),
+        Step::CompactUntilIdle => {
+            ok(db.compact_until_idle(), &scenario, BOOK_RECOVERY);
+        }
+    }
+}
+
+/// Opens a fresh engine in `dir` and runs `steps` on it; returns it with its model.
+fn build(dir: &Path, steps: &[Step], seed: u64) -> (Arc<MiniLsm>, Model) {
+    let db = open(dir, &format!("build {steps:?}"));
+    let mut model = Model::new();
+    let mut rng = Rng::new(seed);
+    for &step in steps {
+        apply(&db, &mut model, &mut rng, step);
+    }
+    (db, model)
+}
+
+/// The model's entries inside `(lower, upper)`, as a scan should return them.
+fn model_range(model: &Model, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Entries {
+    model
+        .iter()
+        .filter(|(k, _)| in_range(k, lower, upper))
+        .map(|(k, v)| (k.clone(), Some(v.clone())))
+        .collect()
+}
+
+/// Checks `get` of every key of the key space, a full scan and a range scan against the model.
+#[track_caller]
+fn check_model(db: &MiniLsm, model: &Model, scenario: &str, book: &str) {
+    for i in 0..KEYS {
+        let k = key(i);
+        let s = format!("{scenario}: get({})", show(&k));
+        let expected = model.get(&k).map(Vec::as_slice);
+        check_get(ok(db.get(&k), &s, book), expected, &s, book);
+    }
+    let (a, b) = (key(KEYS / 4), key(KEYS * 3 / 4));
+    let ranges: [ScanRange; 2] = [
+        (Bound::Unbounded, Bound::Unbounded),
+        (Bound::Included(&a), Bound::Excluded(&b)),
+    ];
+    for (lower, upper) in ranges {
+        let s = format!("{scenario}: scan({lower:?}, {upper:?})");
+        let mut scan = ok(db.scan(lower, upper), &s, book);
+        check_iter(&mut scan, &model_range(model, lower, upper), &s, book);
+    }
+}
+
+/// Entry counts of the memtables holding writes, newest first: what recovery brings back.
+fn unflushed_memtables(shape: &TreeShape) -> Vec<usize> {
+    std::iter::once(&shape.memtable)
+        .chain(&shape.immutable_memtables)
+        .map(|m| m.num_entries)
+        .filter(|&n| n > 0)
+        .collect()
+}
+
+/// Checks that `db`, just reopened, has the tree `before` had at close: the same L0 SSTs and
+/// levels, and each memtable holding writes back as an immutable memtable.
+#[track_caller]
+fn check_shape_restored(before: &TreeShape, db: &MiniLsm, scenario: &str) {
+    let after = db.shape();
+    let context = format!("{scenario}\n-- before close --\n{before}-- after reopen --\n{after}");
+    check_eq(
+        &after.l0,
+        &before.l0,
+        &format!("{context}L0 SSTs after reopen"),
+        BOOK_RECOVERY,
+    );
+    check_eq(
+        &after.levels,
+        &before.levels,
+        &format!("{context}levels after reopen"),
+        BOOK_RECOVERY,
+    );
+    let expected = unflushed_memtables(before);
+    let recovered: Vec<usize> = after
+        .immutable_memtables
+        .iter()
+        .map(|m| m.num_entries)
+        .collect();
+    check_eq(
+        recovered,
+        expected.clone(),
+        &format!("{context}entry counts of the immutable memtables (newest first) after reopen"),
+        BOOK_RECOVERY,
+    );
+    check_eq(
+        after.memtable.num_entries,
+        0,
+        &format!("{context}entries in the fresh mutable memtable"),
+        BOOK_RECOVERY,
+    );
+    check_eq(
+        db.recovery_report().memtables_recovered,
+        expected.len(),
+        &format!("{context}recovery_report().memtables_recovered"),
+        BOOK_RECOVERY,
+    );
+}
+
+/// Checks that the report names exactly one torn tail: in file `file`, at `offset`, dropping
+/// `dropped` bytes.
+#[track_caller]
+fn check_torn_tail(tails: &[TornTail], file: &str, offset: usize, dropped: usize, scenario: &str) {
+    let shown: Vec<(String, u64, u64)> = tails
+        .iter()
+        .map(|t| (name_of(&t.path), t.offset, t.dropped_bytes))
+        .collect();
+    check_eq(
+        shown,
+        vec![(file.to_string(), offset as u64, dropped as u64)],
+        &format!("{scenario}: torn tails as (file, offset, dropped_bytes)"),
+        BOOK_FRAMING,
+    );
+}
+
+#[track_caller]
+fn check_no_torn_tail(db: &MiniLsm, scenario: &str, book: &str) {
+    let tails = &db.recovery_report().torn_tails;
+    check_eq(
+        tails.len(),
+        0,
+        &format!("{scenario}: number of torn tails reported ({tails:?})"),
+        book,
+    );
+}
+
+/// After a recovery that dropped a torn tail: runs `steps` on `db`, closes and reopens it, and
+/// checks the data and that no torn tail is left (the first recovery cut it off, so the new
+/// records follow the last complete one).
+fn write_and_reopen_cleanly(
+    db: Arc<MiniLsm>,
+    dir: &Path,
+    model: &Model,
+    steps: &[Step],
+    scenario: &str,
+    book: &str,
+) {
+    let mut model = model.clone();
+    for &step in steps {
+        apply(&db, &mut model, &mut Rng::new(0), step);
+    }
+    let scenario = format!("{scenario}, then {steps:?}, close and reopen");
+    let db = reopen(db, dir, &scenario);
+    check_model(&db, &model, &scenario, book);
+    check_no_torn_tail(&db, &scenario, book);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Record framing, the WAL and the manifest on their own
+// ---------------------------------------------------------------------------------------------
+
+/// Three framed records, the middle one with an empty payload.
+fn framed_records() -> (Vec<Vec<u8>>, Vec<u8>) {
+    let payloads = vec![b"first".to_vec(), Vec::new(), b"the third payload".to_vec()];
+    let mut buf = Vec::new();
+    for payload in &payloads {
+        encode_record(payload, &mut buf);
+    }
+    (payloads, buf)
+}
+
+/// What `decode_records` read: the payloads, and a torn tail as `(offset, dropped_bytes)`.
+type Decoded = (Vec<Vec<u8>>, Option<(u64, u64)>);
+
+fn decode(bytes: &[u8], scenario: &str) -> lsm::Result<Decoded> {
+    let path = Path::new("framed.log");
+    let recovered = decode_records(&Bytes::copy_from_slice(bytes), path)?;
+    let payloads = recovered.payloads.iter().map(|p| p.to_vec()).collect();
+    let torn = recovered.torn_tail.map(|t| {
+        check_eq(
+            t.path.as_path(),
+            path,
+            &format!("{scenario}: TornTail::path"),
+            BOOK_FRAMING,
+        );
+        (t.offset, t.dropped_bytes)
+    });
+    Ok((payloads, torn))
+}
+
+#[test]
+fn decode_records_drops_a_torn_tail_at_every_cut() {
+    let (payloads, buf) = framed_records();
+    let spans = record_spans(&buf, "encode_record output");
+    check_eq(
+        spans.iter().map(|s| s.len()).collect::<Vec<_>>(),
+        payloads
+            .iter()
+            .map(|p| RECORD_HEADER_SIZE + p.len())
+            .collect(),
+        "encode_record: each record is a header then the payload",
+        BOOK_FRAMING,
+    );
+    for cut in 0..=buf.len() {
+        let scenario = format!("decode_records of the first {cut} of {} bytes", buf.len());
+        let complete = spans.iter().filter(|s| s.end <= cut).count();
+        let torn = spans
+            .iter()
+            .find(|s| s.start < cut && cut < s.end)
+            .map(|s| (s.start as u64, (cut - s.start) as u64));
+        let expected = (payloads[..complete].to_vec(), torn);
+        check_eq(
+            ok(decode(&buf[..cut], &scenario), &scenario, BOOK_FRAMING),
+            expected,
+            &format!("{scenario}: (payloads, torn tail as (offset, dropped_bytes))"),
+            BOOK_FRAMING,
+        );
+    }
+}
+
+/// Damages three framed records (flips one byte, or appends zeros) and checks what
+/// `decode_records` makes of it: a torn tail only at the end, corruption anywhere else.
+#[rstest]
+#[case::zeros_after_the_last_record(None, 0, 7, Ok(3))]
+#[case::a_zeroed_header_after_the_last_record(None, 0, 12, Ok(3))]
+#[case::many_zeros_after_the_last_record(None, 0, 4096, Ok(3))]
+#[case::bad_payload_checksum_of_the_last_record(Some(2), 14, 0, Ok(2))]
+#[case::bad_payload_byte_of_the_first_record(Some(0), 12, 0, Err(0))]
+#[case::bad_length_of_the_first_record(Some(0), 0, 0, Err(0))]
+#[case::bad_length_checksum_of_the_first_record(Some(0), 5, 0, Err(0))]
+#[case::bad_payload_checksum_field_of_the_first_record(Some(0), 9, 0, Err(0))]
+#[case::bad_length_of_the_empty_middle_record(Some(1), 1, 0, Err(1))]
+#[case::bad_length_of_the_last_record(Some(2), 0, 0, Err(2))]
+fn decode_records_tells_a_torn_tail_from_corruption(
+    #[case] record: Option<usize>,
+    #[case] byte: usize,
+    #[case] zeros: usize,
+    // Ok(n): the first n payloads and a torn tail; Err(r): corruption at record r.
+    #[case] expected: Result<usize, usize>,
+) {
+    let (payloads, mut buf) = framed_records();
+    let spans = record_spans(&buf, "encode_record output");
+    let scenario = match record {
+        Some(r) => format!("byte {byte} of record {r} (of 3) flipped"),
+        None => format!("{zeros} zero bytes after the last record"),
+    };
+    if let Some(r) = record {
+        buf[spans[r].start + byte] ^= 0xFF;
+    }
+    let torn_at = match record {
+        Some(r) => spans[r].start,
+        None => buf.len(),
+    };
+    buf.resize(buf.len() + zeros, 0);
+    let actual = decode(&buf, &scenario);
+    match (expected, actual) {
+        (Ok(n), Ok(actual)) => check_eq(
+            actual,
+            (
+                payloads[..n].to_vec(),
+                Some((torn_at as u64, (buf.len() - torn_at) as u64)),
+            ),
+            &format!("{scenario}: (payloads, torn tail as (offset, dropped_bytes))"),
+            BOOK_FRAMING,
+        ),
+        (Err(r), Err(Error::Corruption { offset, .. })) if offset == spans[r].start as u64 => {}
+        (expected, actual) => fail(
+            &scenario,
+            match expected {
+                Ok(n) => format!("Ok({n} payloads and a torn tail)"),
+                Err(r) => format!("Err(Corruption at offset {})", spans[r].start),
+            },
+            actual,
+            BOOK_FRAMING,
+        ),
+    }
+}
+
+fn wal_entries(batch: &[(&str, Option<&str>)]) -> Vec<WalEntry> {
+    batch
+        .iter()
+        .map(|(k, v)| {
+            (
+                Bytes::from(k.to_string()),
+                v.map(|v| Bytes::from(v.to_string())),
+            )
+        })
+        .collect()
+}
+
+fn wal_put_batch(wal: &Wal, batch: &[WalEntry]) {
+    let entries: Vec<(&[u8], Option<&[u8]>)> = batch
+        .iter()
+        .map(|(k, v)| (k.as_ref(), v.as_deref()))
+        .collect();
+    ok(wal.put_batch(&entries), "Wal::put_batch", BOOK_WAL);
+    ok(wal.sync(), "Wal::sync", BOOK_WAL);
+}
+
+#[test]
+fn wal_recovers_every_batch_and_drops_a_torn_last_record() {
+    let dir = temp_dir();
+    let path = dir.path().join("00007.wal");
+    let batches = vec![
+        wal_entries(&[("a", Some("1")), ("b", None), ("c", Some(""))]),
+        wal_entries(&[("b", Some("2"))]),
+        wal_entries(&[("a", None), ("d", Some("4")), ("e", Some("5"))]),
+    ];
+    let wal = ok(Wal::create(&path), "Wal::create", BOOK_WAL);
+    for batch in &batches[..2] {
+        wal_put_batch(&wal, batch);
+    }
+    drop(wal);
+    let recovery = ok(Wal::recover(&path), "Wal::recover of 2 batches", BOOK_WAL);
+    check_eq(
+        (&recovery.batches, &recovery.torn_tail),
+        (&batches[..2].to_vec(), &None),
+        "Wal::recover of 2 synced batches: (batches, torn_tail)",
+        BOOK_WAL,
+    );
+    // The recovered log takes further batches after the recovered ones.
+    wal_put_batch(&recovery.wal, &batches[2]);
+    drop(recovery);
+    let recovery = ok(Wal::recover(&path), "Wal::recover of 3 batches", BOOK_WAL);
+    check_eq(
+        (&recovery.batches, &recovery.torn_tail),
+        (&batches, &None),
+        "Wal::recover after a batch appended to a recovered log: (batches, torn_tail)",
+        BOOK_WAL,
+    );
+    drop(recovery);
+    let last = spans_of(&path, 3)[2].clone();
+    let cut = last.start + RECORD_HEADER_SIZE + 3;
+    truncate(&path, cut);
+    let recovery = ok(Wal::recover(&path), "Wal::recover of a torn log", BOOK_WAL);
+    check_eq(
+        &recovery.batches,
+        &batches[..2].to_vec(),
+        "Wal::recover with the last record cut short: batches",
+        BOOK_FRAMING,
+    );
+    let tails: Vec<TornTail> = recovery.torn_tail.into_iter().collect();
+    check_torn_tail(
+        &tails,
+        "00007.wal",
+        last.start,
+        cut - last.start,
+        "Wal::recover with the last record cut short",
+    );
+}
+
+#[test]
+fn manifest_records_round_trip_and_a_torn_last_record_is_dropped() {
+    let dir = temp_dir();
+    let path = dir.path().join("MANIFEST");
+    let records = vec![
+        ManifestRecord::NewMemtable(1),
+        ManifestRecord::NewMemtable(2),
+        ManifestRecord::Flush(1),
+        ManifestRecord::Compaction {
+            level: 2,
+            removed: vec![1, 3],
+            added: vec![4, 5, 6],
+        },
+        // A compaction whose inputs were all tombstones adds nothing.
+        ManifestRecord::Compaction {
+            level: 4,
+            removed: vec![4],
+            added: Vec::new(),
+        },
+        ManifestRecord::NewMemtable(123_456_789),
+    ];
+    let manifest = ok(Manifest::create(&path), "Manifest::create", BOOK_MANIFEST);
+    for record in &records {
+        ok(
+            manifest.add_record(record),
+            &format!("Manifest::add_record({record:?})"),
+            BOOK_MANIFEST,
+        );
+    }
+    drop(manifest);
+    let recovery = ok(Manifest::recover(&path), "Manifest::recover", BOOK_MANIFEST);
+    check_eq(
+        (&recovery.records, &recovery.torn_tail),
+        (&records, &None),
+        "Manifest::recover of every record kind: (records, torn_tail)",
+        BOOK_MANIFEST,
+    );
+    drop(recovery);
+    let last = spans_of(&path, records.len())[records.len() - 1].clone();
+    truncate(&path, last.end - 1);
+    let recovery = ok(Manifest::recover(&path), "Manifest::recover", BOOK_MANIFEST);
+    check_eq(
+        &recovery.records,
+        &records[..records.len() - 1].to_vec(),
+        "Manifest::recover with the last record missing its last byte: records",
+        BOOK_FRAMING,
+    );
+    let tails: Vec<TornTail> = recovery.torn_tail.into_iter().collect();
+    check_torn_tail(
+        &tails,
+        "MANIFEST",
+        last.start,
+        last.len() - 1,
+        "Manifest::recover with the last record missing its last byte",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recovery on open
+// ---------------------------------------------------------------------------------------------
+
+const W: Step = Step::Write(40);
+
+#[rstest]
+#[case::active_memtable_only(&[W])]
+#[case::active_and_frozen_memtables(&[W, Step::Freeze, W, Step::Freeze, W])]
+#[case::after_flush(&[W, Step::Flush, W, Step::Flush])]
+#[case::flushed_frozen_and_active(&[W, Step::Flush, W, Step::Freeze, W])]
+#[case::after_full_compaction(&[W, Step::Flush, W, Step::Flush, Step::FullCompaction])]
+#[case::compaction_then_more_writes(
+    &[W, Step::Flush, W, Step::Flush, W, Step::Flush, Step::FullCompaction, W, Step::Flush, W]
+)]
+#[case::after_compact_until_idle(&[
+    W, Step::Flush, W, Step::Flush, W, Step::Flush, W, Step::Flush, W, Step::Flush,
+    Step::CompactUntilIdle, W, Step::Flush, W, Step::Freeze, W,
+])]
+fn reopen_restores_data_and_tree_shape(#[case] steps: &[Step]) {
+    let dir = temp_dir();
+    let (db, model) = build(dir.path(), steps, 6);
+    let scenario = format!("reopen after {steps:?}");
+    check_model(
+        &db,
+        &model,
+        &format!("{scenario}, before close"),
+        BOOK_RECOVERY,
+    );
+    let before = db.shape();
+    let compacted = steps
+        .iter()
+        .any(|s| matches!(s, Step::FullCompaction | Step::CompactUntilIdle));
+    check_eq(
+        before.levels.iter().any(|l| !l.ssts.is_empty()),
+        compacted,
+        &format!("{scenario}: the setup leaves SSTs below L0 exactly when it compacts\n{before}"),
+        BOOK_RECOVERY,
+    );
+    let db = reopen(db, dir.path(), &scenario);
+    check_model(&db, &model, &scenario, BOOK_RECOVERY);
+    check_shape_restored(&before, &db, &scenario);
+}
+
+#[test]
+fn several_open_close_cycles_keep_data_and_shape() {
+    let dir = temp_dir();
+    let (mut db, mut model) = build(dir.path(), &[], 0);
+    let mut rng = Rng::new(66);
+    let choices = [
+        Step::Write(30),
+        Step::Write(5),
+        Step::Freeze,
+        Step::Flush,
+        Step::FullCompaction,
+        Step::CompactUntilIdle,
+    ];
+    let mut history = Vec::new();
+    for cycle in 0..8 {
+        for _ in 0..4 {
+            let step = choices[rng.below(choices.len())];
+            history.push(step);
+            apply(&db, &mut model, &mut rng, step);
+        }
+        let scenario = format!("open/close cycle {cycle} after {history:?}");
+        let before = db.shape();
+        db = reopen(db, dir.path(), &scenario);
+        check_model(&db, &model, &scenario, BOOK_RECOVERY);
+        check_shape_restored(&before, &db, &scenario);
+    }
+}
+
+#[test]
+fn recovered_memtables_flush_like_any_other_and_their_wals_are_deleted() {
+    let dir = temp_dir();
+    let (db, model) = build(dir.path(), &[W, Step::Freeze, W], 8);
+    let scenario = "two memtables recovered, then force_flush";
+    let db = reopen(db, dir.path(), scenario);
+    ok(db.force_flush(), scenario, BOOK_DURABILITY);
+    let shape = db.shape();
+    check_eq(
+        (shape.l0.len(), shape.immutable_memtables.len()),
+        (2, 0),
+        &format!("{scenario}: (L0 SSTs, immutable memtables)\n{shape}"),
+        BOOK_DURABILITY,
+    );
+    check_model(&db, &model, scenario, BOOK_DURABILITY);
+    let wals: Vec<String> = files_with_ext(dir.path(), "wal")
+        .iter()
+        .map(|(_, p)| name_of(p))
+        .collect();
+    check_eq(
+        wals.len(),
+        1,
+        &format!("{scenario}: WAL files left ({wals:?}); only the new memtable's may remain"),
+        BOOK_DURABILITY,
+    );
+    let before = db.shape();
+    let db = reopen(db, dir.path(), scenario);
+    check_model(&db, &model, &format!("{scenario}, reopened"), BOOK_RECOVERY);
+    check_shape_restored(&before, &db, &format!("{scenario}, reopened"));
+}
+
+#[rstest]
+#[case::delete_after_flush(&[Step::Put(1, 1), Step::Flush, Step::Delete(1)], None)]
+#[case::overwrite_after_flush(&[Step::Put(1, 1), Step::Flush, Step::Put(1, 2)], Some(2))]
+#[case::delete_flushed_over_a_flushed_value(
+    &[Step::Put(1, 1), Step::Flush, Step::Delete(1), Step::Flush],
+    None
+)]
+#[case::delete_after_compaction(
+    &[Step::Put(1, 1), Step::Flush, Step::FullCompaction, Step::Delete(1)],
+    None
+)]
+#[case::delete_in_a_frozen_memtable_then_overwrite(
+    &[Step::Put(1, 1), Step::Flush, Step::Delete(1), Step::Freeze, Step::Put(1, 3)],
+    Some(3)
+)]
+fn recovery_never_brings_back_a_value_replaced_after_a_flush(
+    #[case] steps: &[Step],
+    #[case] generation: Option<usize>,
+) {
+    let dir = temp_dir();
+    let (mut db, model) = build(dir.path(), steps, 0);
+    let expected = generation.map(|g| value(1, g));
+    for round in 1..=2 {
+        let scenario = format!("{steps:?}, then close and reopen (round {round})");
+        db = reopen(db, dir.path(), &scenario);
+        let actual = ok(db.get(&key(1)), &scenario, BOOK_RECOVERY);
+        check_get(actual, expected.as_deref(), &scenario, BOOK_RECOVERY);
+        check_model(&db, &model, &scenario, BOOK_RECOVERY);
+    }
+}
+
+#[test]
+fn sync_with_the_wal_does_not_flush_and_a_copy_taken_after_it_recovers_everything() {
+    let dir = temp_dir();
+    let (db, model) = build(dir.path(), &[W, Step::Put(70, 1), Step::Delete(70)], 9);
+    let before = db.shape();
+    ok(db.sync(), "sync with the WAL on", BOOK_WAL);
+    let scenario = "sync with the WAL on";
+    check_eq(
+        db.shape(),
+        before,
+        &format!("{scenario}: the tree's shape (no freeze, no flush)"),
+        BOOK_WAL,
+    );
+    check_eq(
+        (db.stats().flushes, files_with_ext(dir.path(), "sst").len()),
+        (0, 0),
+        &format!("{scenario}: (flushes, SST files)"),
+        BOOK_WAL,
+    );
+    // A copy of the directory taken now is what a crash right after `sync` would leave.
+    let image = copy_dir(dir.path());
+    let recovered = open(image.path(), "a copy of the directory taken after sync");
+    let scenario = "a copy of the directory taken after sync, reopened";
+    check_model(&recovered, &model, scenario, BOOK_WAL);
+    check_eq(
+        recovered.recovery_report().memtables_recovered,
+        1,
+        &format!("{scenario}: recovery_report().memtables_recovered"),
+        BOOK_WAL,
+    );
+    check_model(&db, &model, "the original engine after sync", BOOK_WAL);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Torn and corrupted WAL and manifest records
+// ---------------------------------------------------------------------------------------------
+
+/// For every cut of the file `file` of `dir` inside `span` (`span.start..=span.end` when
+/// `include_ends`, else only strictly inside): truncates a fresh copy of `dir` there and calls
+/// `check` with the copy and the cut.
+fn for_each_cut(
+    dir: &Path,
+    file: &str,
+    span: &Range<usize>,
+    include_ends: bool,
+    mut check: impl FnMut(&Path, usize),
+) {
+    let cuts = if include_ends {
+        span.start..span.end + 1
+    } else {
+        span.start + 1..span.end
+    };
+    for cut in cuts {
+        let copy = copy_dir(dir);
+        truncate(&copy.path().join(file), cut);
+        check(copy.path(), cut);
+    }
+}
+
+#[test]
+fn a_write_batch_is_recovered_whole_or_not_at_all_at_every_cut() {
+    let dir = temp_dir();
+    let (db, before_batch) = build(
+        dir.path(),
+        &[Step::Put(0, 1), Step::Put(1, 1), Step::Put(2, 1)],
+        0,
+    );
+    let mut with_batch = before_batch.clone();
+    let batch = [
+        WriteBatchRecord::Put(key(10), value(10, 1)),
+        WriteBatchRecord::Delete(key(1)),
+        WriteBatchRecord::Put(key(11), Vec::new()),
+        WriteBatchRecord::Put(key(0), value(0, 2)),
+    ];
+    write_batch(&db, &mut with_batch, &batch);
+    close(db, "write a batch, then close");
+    let wal = newest_wal(dir.path());
+    let wal_name = name_of(&wal);
+    let last = spans_of(&wal, 4)[3].clone();
+    for_each_cut(dir.path(), &wal_name, &last, true, |copy, cut| {
+        let scenario = format!(
+            "{wal_name} cut at byte {cut}; the batch's record is bytes {}..{}",
+            last.start, last.end
+        );
+        let db = open(copy, &scenario);
+        let expected = if cut == last.end {
+            &with_batch
+        } else {
+            &before_batch
+        };
+        check_model(&db, expected, &scenario, BOOK_WAL);
+        let tails = &db.recovery_report().torn_tails;
+        if cut == last.start || cut == last.end {
+            check_no_torn_tail(&db, &scenario, BOOK_FRAMING);
+        } else {
+            check_torn_tail(tails, &wal_name, last.start, cut - last.start, &scenario);
+        }
+    });
+}
+
+#[test]
+fn torn_last_wal_record_is_dropped_at_every_cut_and_later_writes_survive() {
+    let dir = temp_dir();
+    let steps = [
+        Step::Put(0, 1),
+        Step::Put(1, 1),
+        Step::Put(2, 1),
+        Step::Put(3, 1),
+    ];
+    let (db, mut model) = build(dir.path(), &steps, 0);
+    close(db, "four single puts, then close");
+    model.remove(&key(3));
+    let wal = newest_wal(dir.path());
+    let wal_name = name_of(&wal);
+    let last = spans_of(&wal, 4)[3].clone();
+    for_each_cut(dir.path(), &wal_name, &last, false, |copy, cut| {
+        let scenario = format!(
+            "{wal_name} cut at byte {cut}, inside its last record (bytes {}..{})",
+            last.start, last.end
+        );
+        let db = open(copy, &scenario);
+        check_model(&db, &model, &scenario, BOOK_FRAMING);
+        let tails = &db.recovery_report().torn_tails;
+        check_torn_tail(tails, &wal_name, last.start, cut - last.start, &scenario);
+        let steps = [Step::Put(9, 2)];
+        write_and_reopen_cleanly(db, copy, &model, &steps, &scenario, BOOK_FRAMING);
+    });
+}
+
+#[rstest]
+#[case::fewer_zeros_than_a_header(5)]
+#[case::a_zeroed_header(12)]
+#[case::a_zeroed_page(4096)]
+fn zeros_after_the_last_wal_record_are_a_torn_tail(#[case] zeros: usize) {
+    let dir = temp_dir();
+    let (db, model) = build(dir.path(), &[Step::Write(20)], 3);
+    close(db, "writes, then close");
+    let wal = newest_wal(dir.path());
+    let mut bytes = read_bytes(&wal);
+    let len = bytes.len();
+    bytes.resize(len + zeros, 0);
+    write_bytes(&wal, &bytes);
+    let scenario = format!("{zeros} zero bytes appended to {}", name_of(&wal));
+    let db = open(dir.path(), &scenario);
+    check_model(&db, &model, &scenario, BOOK_FRAMING);
+    check_torn_tail(
+        &db.recovery_report().torn_tails,
+        &name_of(&wal),
+        len,
+        zeros,
+        &scenario,
+    );
+}
+
+#[rstest]
+#[case::payload_byte_of_the_first_record(0, RECORD_HEADER_SIZE)]
+#[case::length_of_the_first_record(0, 0)]
+#[case::payload_checksum_of_the_first_record(0, 8)]
+#[case::payload_byte_of_a_middle_record(1, RECORD_HEADER_SIZE + 5)]
+fn corrupted_wal_record_before_the_last_fails_open_with_corruption(
+    #[case] record: usize,
+    #[case] byte: usize,
+) {
+    let dir = temp_dir();
+    let steps = [Step::Put(0, 1), Step::Put(1, 1), Step::Put(2, 1)];
+    let (db, _) = build(dir.path(), &steps, 0);
+    close(db, "three single puts, then close");
+    let wal = newest_wal(dir.path());
+    let span = spans_of(&wal, 3)[record].clone();
+    flip_byte(&wal, span.start + byte);
+    let scenario = format!(
+        "byte {byte} of record {record} of 3 in {} flipped",
+        name_of(&wal)
+    );
+    check_open_is_corruption(
+        dir.path(),
+        &name_of(&wal),
+        span.start,
+        &scenario,
+        BOOK_FRAMING,
+    );
+}
+
+/// A tree with an SST, a frozen and an active memtable, closed, reopened and closed again, so
+/// that the manifest's last record is the one the second open wrote.
+fn tree_for_manifest_tests(dir: &Path) -> (Model, TreeShape) {
+    let (db, model) = build(dir, &[W, Step::Flush, W, Step::Freeze, W], 10);
+    let db = reopen(db, dir, "build a tree for the manifest tests");
+    let shape = db.shape();
+    close(db, "build a tree for the manifest tests");
+    (model, shape)
+}
+
+#[test]
+fn torn_last_manifest_record_is_dropped_at_every_cut_and_later_records_survive() {
+    let dir = temp_dir();
+    let (model, before) = tree_for_manifest_tests(dir.path());
+    let manifest = dir.path().join("MANIFEST");
+    let spans = spans_of(&manifest, 3);
+    let last = spans[spans.len() - 1].clone();
+    for_each_cut(dir.path(), "MANIFEST", &last, false, |copy, cut| {
+        let scenario = format!(
+            "MANIFEST cut at byte {cut}, inside its last record (bytes {}..{})",
+            last.start, last.end
+        );
+        let db = open(copy, &scenario);
+        check_model(&db, &model, &scenario, BOOK_MANIFEST);
+        let shape = db.shape();
+        check_eq(
+            (&shape.l0, &shape.levels),
+            (&before.l0, &before.levels),
+            &format!("{scenario}: (L0, levels)"),
+            BOOK_MANIFEST,
+        );
+        let tails = &db.recovery_report().torn_tails;
+        check_torn_tail(tails, "MANIFEST", last.start, cut - last.start, &scenario);
+        let steps = [Step::Put(KEYS - 1, 7), Step::Flush];
+        write_and_reopen_cleanly(db, copy, &model, &steps, &scenario, BOOK_MANIFEST);
+    });
+}
+
+#[rstest]
+#[case::payload_byte_of_the_first_record(0, RECORD_HEADER_SIZE)]
+#[case::id_byte_of_the_second_record(1, RECORD_HEADER_SIZE + 1)]
+#[case::length_checksum_of_the_first_record(0, 4)]
+fn corrupted_manifest_record_before_the_last_fails_open_with_corruption(
+    #[case] record: usize,
+    #[case] byte: usize,
+) {
+    let dir = temp_dir();
+    tree_for_manifest_tests(dir.path());
+    let manifest = dir.path().join("MANIFEST");
+    let span = spans_of(&manifest, 3)[record].clone();
+    flip_byte(&manifest, span.start + byte);
+    let scenario = format!("byte {byte} of MANIFEST record {record} flipped");
+    check_open_is_corruption(dir.path(), "MANIFEST", span.start, &scenario, BOOK_MANIFEST);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Orphans, missing files, the lock
+// ---------------------------------------------------------------------------------------------
+
+/// A file left in the directory that no manifest record refers to.
+#[derive(Debug, Clone, Copy)]
+enum Orphan {
+    /// `99999.sst` holding garbage.
+    GarbageSst,
+    /// A copy of the oldest SST (older values of the keys) under the unused id 90000.
+    CopiedOlderSst,
+    /// `99998.wal`, a valid WAL whose batch overwrites `key(0)` and deletes `key(1)`.
+    WalWithABatch,
+    /// An empty `99997.wal`.
+    EmptyWal,
+}
+
+/// Puts `orphan` in `dir`; returns its file name.
+fn plant(dir: &Path, orphan: Orphan) -> String {
+    let name = match orphan {
+        Orphan::GarbageSst => "99999.sst",
+        Orphan::CopiedOlderSst => "90000.sst",
+        Orphan::WalWithABatch => "99998.wal",
+        Orphan::EmptyWal => "99997.wal",
+    };
+    let path = dir.join(name);
+    match orphan {
+        Orphan::GarbageSst => write_bytes(&path, b"not an SST at all, just some bytes"),
+        Orphan::CopiedOlderSst => {
+            let ssts = files_with_ext(dir, "sst");
+            let Some((_, oldest)) = ssts.first() else {
+                fail(
+                    "find an SST to copy",
+                    "at least one SST",
+                    ssts,
+                    BOOK_ORPHANS,
+                );
+            };
+            io(std::fs::copy(oldest, &path), "copy an SST");
+        }
+        Orphan::WalWithABatch => {
+            let wal = ok(Wal::create(&path), "Wal::create of an orphan", BOOK_ORPHANS);
+            wal_put_batch(
+                &wal,
+                &wal_entries(&[("key_00000", Some("ghost")), ("key_00001", None)]),
+            );
+        }
+        Orphan::EmptyWal => write_bytes(&path, b""),
+    }
+    name.to_string()
+}
+
+#[rstest]
+#[case::garbage_sst(&[Orphan::GarbageSst])]
+#[case::copied_older_sst(&[Orphan::CopiedOlderSst])]
+#[case::wal_with_a_batch(&[Orphan::WalWithABatch])]
+#[case::all_of_them(&[
+    Orphan::GarbageSst, Orphan::CopiedOlderSst, Orphan::WalWithABatch, Orphan::EmptyWal,
+])]
+fn orphaned_files_are_removed_and_reported(#[case] orphans: &[Orphan]) {
+    let dir = temp_dir();
+    let steps = [
+        Step::Put(0, 1),
+        Step::Put(1, 1),
+        Step::Write(30),
+        Step::Flush,
+        Step::Put(0, 2),
+        Step::Put(1, 2),
+        Step::Flush,
+        Step::Write(10),
+    ];
+    let (db, model) = build(dir.path(), &steps, 12);
+    let before = db.shape();
+    close(db, "build a tree");
+    let planted: Vec<String> = orphans.iter().map(|&o| plant(dir.path(), o)).collect();
+    let scenario = format!("reopen with orphans {planted:?}");
+    let db = open(dir.path(), &scenario);
+    let removed: Vec<String> = db
+        .recovery_report()
+        .orphans_removed
+        .iter()
+        .map(|p| name_of(p))
+        .collect();
+    for name in &planted {
+        check_eq(
+            (removed.contains(name), dir.path().join(name).exists()),
+            (true, false),
+            &format!("{scenario}: ({name} in orphans_removed {removed:?}, {name} still on disk)"),
+            BOOK_ORPHANS,
+        );
+    }
+    check_model(&db, &model, &scenario, BOOK_ORPHANS);
+    check_shape_restored(&before, &db, &scenario);
+}
+
+#[rstest]
+#[case::newest_l0_sst(&[W, Step::Flush, W, Step::Flush], false)]
+#[case::sst_of_a_level(&[W, Step::Flush, W, Step::Flush, Step::FullCompaction], true)]
+fn missing_sst_named_by_the_manifest_fails_open_with_corruption(
+    #[case] steps: &[Step],
+    #[case] in_level: bool,
+) {
+    let dir = temp_dir();
+    let (db, _) = build(dir.path(), steps, 13);
+    let shape = db.shape();
+    close(db, "build a tree");
+    let level_ids = shape.levels.iter().flat_map(|l| &l.ssts).map(|s| s.id);
+    let id = if in_level {
+        level_ids.last()
+    } else {
+        shape.l0.first().map(|s| s.id)
+    };
+    let Some(id) = id else {
+        fail(
+            "pick an SST to delete",
+            "an SST in the tree",
+            shape,
+            BOOK_RECOVERY,
+        );
+    };
+    let name = format!("{id:05}.sst");
+    io(
+        std::fs::remove_file(dir.path().join(&name)),
+        "delete an SST",
+    );
+    let scenario = format!("reopen after deleting {name}, which the manifest refers to\n{shape}");
+    let expected = format!("Err(Corruption ..) mentioning {name}");
+    match open_error(dir.path(), &scenario, &expected, BOOK_RECOVERY) {
+        e @ Error::Corruption { .. } if e.to_string().contains(&name) => {}
+        other => fail(&scenario, expected, other, BOOK_RECOVERY),
+    }
+}
+
+#[test]
+fn second_open_of_a_locked_directory_fails_until_the_first_engine_is_dropped() {
+    let dir = temp_dir();
+    let (first, model) = build(dir.path(), &[Step::Write(10)], 14);
+    let scenario = "a second open while the first engine is open";
+    match MiniLsm::open(dir.path(), options()) {
+        Err(Error::Locked(_)) => {}
+        Ok(_) => fail(scenario, "Err(Locked)", "Ok(a second engine)", BOOK_LOCK),
+        Err(other) => fail(scenario, "Err(Locked)", other, BOOK_LOCK),
+    }
+    check_model(
+        &first,
+        &model,
+        "the first engine after a refused second open",
+        BOOK_LOCK,
+    );
+    close(first, "close and drop the first engine");
+    let second = open(
+        dir.path(),
+        "open after the first engine was closed and dropped",
+    );
+    check_model(
+        &second,
+        &model,
+        "open after the first engine was closed and dropped",
+        BOOK_LOCK,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The crash test
+// ---------------------------------------------------------------------------------------------
+
+const CRASH_TRIALS: u64 = 20;
+/// Trials run this many at a time: each mostly waits for its writer's `fsync`s.
+const CRASH_WORKERS: u64 = 4;
+
+/// Kills (SIGKILL) and reaps the writer process when dropped, also when a check fails.
+struct Writer(Child);
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // It may have exited on its own already: then there is nothing to kill.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `crash-writer` on `dir`, reads `lines` of its output and kills it; returns the last
+/// write it reported synced.
+fn run_writer_until(dir: &Path, seed: u64, lines: usize, scenario: &str) -> usize {
+    let child = Command::new(env!("CARGO_BIN_EXE_crash-writer"))
+        .arg(dir)
+        .arg("6")
+        .arg(seed.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut writer = Writer(io(child, &format!("{scenario}: start crash-writer")));
+    let Some(stdout) = writer.0.stdout.take() else {
+        fail(scenario, "the writer's stdout", "none", BOOK_CRASH);
+    };
+    let mut stdout = BufReader::new(stdout);
+    let mut synced = None;
+    for n in 0..lines {
+        let mut line = String::new();
+        if io(stdout.read_line(&mut line), "read the writer's output") == 0 {
+            let _ = writer.0.wait();
+            let mut stderr = String::new();
+            if let Some(mut pipe) = writer.0.stderr.take() {
+                let _ = pipe.read_to_string(&mut stderr);
+            }
+            fail(
+                scenario,
+                format!("{lines} lines of `synced N`"),
+                format!("the writer exited after {n} lines; stderr: {stderr}"),
+                BOOK_CRASH,
+            );
+        }
+        match line.trim().strip_prefix("synced ").map(str::parse) {
+            Some(Ok(i)) => synced = Some(i),
+            _ => fail(scenario, "a line `synced N`", line, BOOK_CRASH),
+        }
+    }
+    drop(writer);
+    synced.unwrap_or_default()
+}
+
+/// The write of the crash writer that deletes `key(j)`, if any: write `i` deletes `key(i / 2)`
+/// when `i % 7 == 6`, right after putting `key(i)`.
+fn deleting_write(j: usize) -> Option<usize> {
+    [2 * j, 2 * j + 1].into_iter().find(|i| i % 7 == 6)
+}
+
+/// The number `j` of a key `key(j)`, if `k` is one.
+fn key_number(k: &[u8]) -> Option<usize> {
+    let j = std::str::from_utf8(k)
+        .ok()?
+        .strip_prefix("key_")?
+        .parse()
+        .ok()?;
+    (key(j) == k).then_some(j)
+}
+
+/// One trial: a writer killed after a seeded number of `synced` lines, then the directory
+/// reopened and checked against what the writer reported.
+fn crash_trial(trial: u64) {
+    let dir = temp_dir();
+    let seed = 600 + trial;
+    // Mostly short runs; every fifth trial runs long enough for flushes and compactions.
+    let mut rng = Rng::new(seed);
+    let lines = if trial.is_multiple_of(5) {
+        30 + rng.below(171)
+    } else {
+        1 + rng.below(40)
+    };
+    let scenario = format!("crash trial {trial} (seed {seed}): writer killed after {lines} lines");
+    let synced = run_writer_until(dir.path(), seed, lines, &scenario);
+    let scenario = format!("{scenario}, the last `synced {synced}`; reopened");
+    let db = ok(
+        MiniLsm::open(dir.path(), options_for_day(6)),
+        &scenario,
+        BOOK_CRASH,
+    );
+    let mut scan = ok(
+        db.scan(Bound::Unbounded, Bound::Unbounded),
+        &scenario,
+        BOOK_CRASH,
+    );
+    let seen = ok(
+        drain(&mut scan, &scenario, BOOK_CRASH),
+        &scenario,
+        BOOK_CRASH,
+    );
+    // Everything present was written by the writer, with the value it wrote.
+    for (k, v) in &seen {
+        let expected = key_number(k).map(|j| value(j, seed as usize));
+        if expected.is_none() || v.as_ref() != expected.as_ref() {
+            fail(
+                &format!("{scenario}: an entry of the full scan"),
+                format!("{}=value_<n>_{seed}", show(k)),
+                format!("{}={}", show(k), show_value(v.as_deref())),
+                BOOK_CRASH,
+            );
+        }
+    }
+    // Every synced write is there; a synced delete too; later ones may or may not be.
+    for j in 0..=synced {
+        let s = format!("{scenario}: get({})", show(&key(j)));
+        let actual = ok(db.get(&key(j)), &s, BOOK_CRASH).map(|v| v.to_vec());
+        let in_scan = seen.iter().any(|(k, _)| *k == key(j));
+        let allowed = match deleting_write(j) {
+            Some(d) if d <= synced => "absent (its delete was synced)",
+            Some(_) => "present or absent (its delete was not synced)",
+            None => "present (its put was synced)",
+        };
+        let fine = match deleting_write(j) {
+            Some(d) if d <= synced => actual.is_none(),
+            Some(_) => true,
+            None => actual == Some(value(j, seed as usize)),
+        };
+        if !fine || actual.is_some() != in_scan {
+            fail(
+                &s,
+                format!("{allowed}, and the same in the full scan"),
+                format!(
+                    "{}, in the scan: {in_scan}",
+                    actual.as_deref().map_or_else(|| "absent".to_string(), show)
+                ),
+                BOOK_CRASH,
+            );
+        }
+    }
+}
+
+#[test]
+fn killed_writer_loses_no_synced_write() {
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..CRASH_WORKERS)
+            .map(|worker| {
+                scope.spawn(move || {
+                    for trial in (worker..CRASH_TRIALS).step_by(CRASH_WORKERS as usize) {
+                        crash_trial(trial);
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            if let Err(panic) = worker.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
+}
