@@ -68,6 +68,7 @@ pub(crate) const ENTRY_OVERHEAD: usize = 1 // kind
     + 2 // rest_len
     + 4; // value_len
 
+// ANCHOR: block-struct
 /// A decoded block: the entry bytes and where each entry starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block {
@@ -76,7 +77,9 @@ pub struct Block {
     /// The byte position of each entry within `data`.
     pub(crate) offsets: Vec<u32>,
 }
+// ANCHOR_END: block-struct
 
+// ANCHOR: block-entry_layout
 /// Where the parts of one entry lie inside [`Block::data`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EntryLayout {
@@ -89,8 +92,10 @@ pub(crate) struct EntryLayout {
     pub(crate) value_start: usize,
     pub(crate) value_end: usize,
 }
+// ANCHOR_END: block-entry_layout
 
 impl Block {
+    // ANCHOR: block-encode
     /// Serialises the block into the format in the module documentation.
     pub fn encode(&self) -> Bytes {
         // BEGIN SOLUTION day 1: Block::encode — the entry bytes, then every offset as a u32, then the count as a u32 (all little-endian)
@@ -103,7 +108,9 @@ impl Block {
         buf.into()
         // END SOLUTION
     }
+    // ANCHOR_END: block-encode
 
+    // ANCHOR: block-decode
     /// Parses bytes produced by [`Block::encode`], checking every length and offset so that a
     /// truncated or damaged block is an [`Error::Corruption`] (with the byte offset inside the
     /// block), never a panic.
@@ -134,6 +141,7 @@ impl Block {
         Ok(block)
         // END SOLUTION
     }
+    // ANCHOR_END: block-decode
 
     /// Number of entries in the block.
     pub fn len(&self) -> usize {

@@ -47,6 +47,7 @@ impl BlockCache {
         }
     }
 
+    // ANCHOR: block_cache-get_or_load
     /// The block `block_idx` of SST `sst_id`: from the cache when it is there (a hit), otherwise
     /// from `load`, whose result is then cached (a miss). A failed load caches nothing.
     pub fn get_or_load(
@@ -69,6 +70,7 @@ impl BlockCache {
         Ok(block)
         // END SOLUTION
     }
+    // ANCHOR_END: block_cache-get_or_load
 
     /// How many lookups found their block in the cache.
     pub fn hits(&self) -> u64 {

@@ -30,6 +30,7 @@ use crate::options::CompactionOptions;
 use crate::record_file::sync_dir;
 use crate::table::{SsTable, SsTableBuilder, SsTableIterator};
 
+// ANCHOR: compact-compaction_task
 /// What one compaction merges and where the result goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompactionTask {
@@ -42,6 +43,7 @@ pub struct CompactionTask {
     /// Whether `output_level` is the bottom level, the only place tombstones may be dropped.
     pub output_is_bottom_level: bool,
 }
+// ANCHOR_END: compact-compaction_task
 
 impl CompactionTask {
     /// Every input SST id.
@@ -52,6 +54,7 @@ impl CompactionTask {
 }
 
 impl LsmStorageInner {
+    // ANCHOR: compact-compact
     /// Runs `task`: merges its inputs and writes the output SSTs (not yet part of the tree).
     pub fn compact(&self, task: &CompactionTask) -> Result<Vec<Arc<SsTable>>> {
         // BEGIN SOLUTION day 5: LsmStorageInner::compact — merge L0 iterators with one concat iterator per level, skip bottom-level tombstones, cut SSTs at target_sst_size
@@ -92,6 +95,7 @@ impl LsmStorageInner {
         Ok(outputs)
         // END SOLUTION
     }
+    // ANCHOR_END: compact-compact
 
     /// Runs one compaction if the controller asks for one. Returns whether it did.
     pub fn trigger_compaction(&self) -> Result<bool> {
@@ -161,6 +165,7 @@ impl LsmStorageInner {
         self.delete_ssts(&task.input_ids())
     }
 
+    // ANCHOR: d6-compact-log_compaction
     /// Makes a compaction's result durable (day 6): the output files are synced; sync the
     /// directory so their names survive a crash, then record the swap in the manifest. Until
     /// that record is durable, recovery sees the inputs and deletes the outputs as orphans.
@@ -177,6 +182,7 @@ impl LsmStorageInner {
         })
         // END SOLUTION
     }
+    // ANCHOR_END: d6-compact-log_compaction
 
     /// Builds the SST in `builder` with a fresh id, through the block cache.
     pub(crate) fn write_sst(&self, builder: SsTableBuilder) -> Result<Arc<SsTable>> {

@@ -20,6 +20,7 @@ pub(crate) type LsmIteratorInner = TwoMergeIterator<
     MergeIterator<SstConcatIterator>,
 >;
 
+// ANCHOR: lsm_iterator-lsm_iterator
 /// The user's view of the tree: newest version of each key, tombstones hidden, nothing past the
 /// scan's upper bound. The lower bound is applied when the sources are created.
 pub struct LsmIterator {
@@ -29,8 +30,10 @@ pub struct LsmIterator {
     /// Whether the cursor stands on an entry the user may see.
     is_valid: bool,
 }
+// ANCHOR_END: lsm_iterator-lsm_iterator
 
 impl LsmIterator {
+    // ANCHOR: lsm_iterator-new
     /// Wraps `inner` and moves to its first visible entry at or before `upper`.
     pub(crate) fn new(inner: LsmIteratorInner, upper: Bound<Bytes>) -> Result<Self> {
         // BEGIN SOLUTION day 4: LsmIterator::new — remember the upper bound, then skip to the first live entry inside it
@@ -43,6 +46,7 @@ impl LsmIterator {
         Ok(iter)
         // END SOLUTION
     }
+    // ANCHOR_END: lsm_iterator-new
 
     // BEGIN SOLUTION HELPERS
     /// Steps past tombstones and decides whether the current entry is visible.
@@ -65,6 +69,7 @@ impl LsmIterator {
     // END SOLUTION
 }
 
+// ANCHOR: lsm_iterator-storage_iterator
 impl StorageIterator for LsmIterator {
     fn key(&self) -> &[u8] {
         // BEGIN SOLUTION day 4: LsmIterator::key — the inner merge's key
@@ -96,6 +101,7 @@ impl StorageIterator for LsmIterator {
         self.inner.num_active_iterators()
     }
 }
+// ANCHOR_END: lsm_iterator-storage_iterator
 
 /// The result of [`crate::MiniLsm::scan`]: a [`StorageIterator`] cursor, and also, through
 /// `IntoIterator`, a plain Rust iterator of `Result<(key, value)>` for `for` loops.

@@ -74,6 +74,7 @@ impl Manifest {
         })
     }
 
+    // ANCHOR: d6-manifest-recover
     /// Reads back every complete record of the manifest at `path` and opens it for appending.
     pub fn recover(path: &Path) -> Result<ManifestRecovery> {
         // BEGIN SOLUTION day 6: Manifest::recover — recover_file, then decode every payload into a ManifestRecord
@@ -90,7 +91,9 @@ impl Manifest {
         })
         // END SOLUTION
     }
+    // ANCHOR_END: d6-manifest-recover
 
+    // ANCHOR: d6-manifest-add_record
     /// Appends `record` and makes it durable before returning: the change it describes is part
     /// of the tree from then on.
     pub fn add_record(&self, record: &ManifestRecord) -> Result<()> {
@@ -100,9 +103,11 @@ impl Manifest {
         writer.sync()
         // END SOLUTION
     }
+    // ANCHOR_END: d6-manifest-add_record
 }
 
 impl ManifestRecord {
+    // ANCHOR: d6-manifest-record_encode
     /// The record's payload.
     pub fn encode(&self) -> Vec<u8> {
         // BEGIN SOLUTION day 6: ManifestRecord::encode — a tag byte, then the ids as u64 (and the level and counts as u32)
@@ -134,7 +139,9 @@ impl ManifestRecord {
         buf
         // END SOLUTION
     }
+    // ANCHOR_END: d6-manifest-record_encode
 
+    // ANCHOR: d6-manifest-record_decode
     /// Parses a payload written by [`ManifestRecord::encode`]; errors carry offsets within it.
     pub fn decode(payload: &Bytes) -> Result<Self> {
         // BEGIN SOLUTION day 6: ManifestRecord::decode — read the tag, then the fields it calls for; trailing bytes are corruption
@@ -168,6 +175,7 @@ impl ManifestRecord {
         Ok(record)
         // END SOLUTION
     }
+    // ANCHOR_END: d6-manifest-record_decode
 }
 
 // BEGIN SOLUTION HELPERS

@@ -64,6 +64,7 @@ pub struct RecoveredRecords {
     pub torn_tail: Option<TornTail>,
 }
 
+// ANCHOR: d6-record_file-encode_record
 /// Appends `payload` to `buf` as one framed record.
 pub fn encode_record(payload: &[u8], buf: &mut Vec<u8>) {
     // BEGIN SOLUTION day 6: record_file::encode_record — len, crc of the len bytes, crc of the payload, then the payload
@@ -74,7 +75,9 @@ pub fn encode_record(payload: &[u8], buf: &mut Vec<u8>) {
     buf.put_slice(payload);
     // END SOLUTION
 }
+// ANCHOR_END: d6-record_file-encode_record
 
+// ANCHOR: d6-record_file-decode_records
 /// Reads every record of `raw` (the whole content of the file at `path`, used in errors),
 /// following the torn-tail policy in the module documentation.
 pub fn decode_records(raw: &Bytes, path: &Path) -> Result<RecoveredRecords> {
@@ -113,6 +116,7 @@ pub fn decode_records(raw: &Bytes, path: &Path) -> Result<RecoveredRecords> {
     })
     // END SOLUTION
 }
+// ANCHOR_END: d6-record_file-decode_records
 
 // BEGIN SOLUTION HELPERS
 /// What [`decode_one`] found at a position.

@@ -38,6 +38,7 @@ pub(crate) struct Recovered {
     pub(crate) report: RecoveryReport,
 }
 
+// ANCHOR: d6-recovery-recover
 /// Rebuilds the tree in `dir` from its manifest and WALs (see the module documentation).
 pub(crate) fn recover(
     dir: &Path,
@@ -128,6 +129,7 @@ pub(crate) fn recover(
     })
     // END SOLUTION
 }
+// ANCHOR_END: d6-recovery-recover
 
 // BEGIN SOLUTION HELPERS
 /// Opens SST `id`, turning a missing file into a clear error.

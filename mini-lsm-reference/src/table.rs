@@ -60,6 +60,7 @@ pub const FOOTER_SIZE: usize = 8 // meta_offset
 /// file before anything else is trusted.
 pub const SST_MAGIC: u32 = u32::from_le_bytes(*b"mLSM");
 
+// ANCHOR: table-block_meta
 /// Where one block lies in the file and which keys it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockMeta {
@@ -72,8 +73,10 @@ pub struct BlockMeta {
     /// The largest key in the block.
     pub last_key: Bytes,
 }
+// ANCHOR_END: table-block_meta
 
 impl BlockMeta {
+    // ANCHOR: table-block_meta_encode_all
     /// Appends the meta section (the count, then every block's meta) to `buf`.
     pub fn encode_all(metas: &[BlockMeta], buf: &mut Vec<u8>) {
         // BEGIN SOLUTION day 2: BlockMeta::encode_all — num_blocks as u32, then offset u64, len u32, and both keys with a u16 length prefix
@@ -88,7 +91,9 @@ impl BlockMeta {
         }
         // END SOLUTION
     }
+    // ANCHOR_END: table-block_meta_encode_all
 
+    // ANCHOR: table-block_meta_decode_all
     /// Parses a meta section written by [`BlockMeta::encode_all`]; errors carry the offset within
     /// `raw`.
     pub fn decode_all(raw: &[u8]) -> Result<Vec<BlockMeta>> {
@@ -130,6 +135,7 @@ impl BlockMeta {
         Ok(metas)
         // END SOLUTION
     }
+    // ANCHOR_END: table-block_meta_decode_all
 }
 
 /// The footer's fields (see the module documentation).
@@ -153,6 +159,7 @@ impl Footer {
         buf.put_u32_le(crc);
     }
 
+    // ANCHOR: table-footer_decode
     /// Parses the last [`FOOTER_SIZE`] bytes of an SST; offsets in errors are within `raw`.
     pub(crate) fn decode(raw: &[u8]) -> Result<Footer> {
         let mut reader = Reader::new(raw);
@@ -174,6 +181,7 @@ impl Footer {
         }
         Ok(footer)
     }
+    // ANCHOR_END: table-footer_decode
 }
 
 /// A file opened for positional reads. Reads take `&self` (`pread`), so many readers share one
@@ -186,6 +194,7 @@ pub struct FileObject {
 }
 
 impl FileObject {
+    // ANCHOR: table-file_object_create
     /// Writes `data` to a new file at `path` and makes it durable (`fsync`) before returning.
     pub fn create(path: &Path, data: &[u8]) -> Result<Self> {
         // BEGIN SOLUTION day 2: FileObject::create — write all of data to a new file, sync it, and keep it open for reads
@@ -209,7 +218,9 @@ impl FileObject {
         })
         // END SOLUTION
     }
+    // ANCHOR_END: table-file_object_create
 
+    // ANCHOR: table-file_object_open
     /// Opens an existing file for reading.
     pub fn open(path: &Path) -> Result<Self> {
         // BEGIN SOLUTION day 2: FileObject::open — open read-only and remember the file's size
@@ -223,7 +234,9 @@ impl FileObject {
         })
         // END SOLUTION
     }
+    // ANCHOR_END: table-file_object_open
 
+    // ANCHOR: table-file_object_read
     /// Reads `len` bytes at `offset`. A range past the end of the file is [`Error::Corruption`]:
     /// the caller got it from the file's own metadata, which must have been damaged.
     pub fn read(&self, offset: u64, len: u64) -> Result<Vec<u8>> {
@@ -245,6 +258,7 @@ impl FileObject {
         Ok(buf)
         // END SOLUTION
     }
+    // ANCHOR_END: table-file_object_read
 
     /// The file's size in bytes.
     pub fn size(&self) -> u64 {
@@ -257,6 +271,7 @@ impl FileObject {
     }
 }
 
+// ANCHOR: table-sst_struct
 /// An open SST: its block index in memory, its blocks on disk (and in the block cache).
 #[derive(Debug)]
 pub struct SsTable {
@@ -271,8 +286,10 @@ pub struct SsTable {
     /// The SST's bloom filter (day 7), `None` if it was built without one.
     bloom: Option<Bloom>,
 }
+// ANCHOR_END: table-sst_struct
 
 impl SsTable {
+    // ANCHOR: table-sst_open
     /// Opens the SST in `file`: reads and checks the footer and the meta section. Data blocks are
     /// read later, on demand.
     pub fn open(id: usize, block_cache: Option<Arc<BlockCache>>, file: FileObject) -> Result<Self> {
@@ -318,7 +335,9 @@ impl SsTable {
         })
         // END SOLUTION
     }
+    // ANCHOR_END: table-sst_open
 
+    // ANCHOR: d7-table-read_bloom
     /// Reads the bloom section the footer points to, if there is one (day 7).
     fn read_bloom(file: &FileObject, footer: &Footer) -> Result<Option<Bloom>> {
         if footer.bloom_len == 0 {
@@ -345,6 +364,7 @@ impl SsTable {
             .map_err(|e| e.in_file(path, footer.bloom_offset))
         // END SOLUTION
     }
+    // ANCHOR_END: d7-table-read_bloom
 
     // BEGIN SOLUTION HELPERS
     /// Checks that the blocks lie back to back before the meta section, each followed by its
@@ -370,6 +390,7 @@ impl SsTable {
     }
     // END SOLUTION
 
+    // ANCHOR: table-read_block
     /// Reads block `block_idx` from disk, checking its checksum. Does not use the block cache.
     pub fn read_block(&self, block_idx: usize) -> Result<Arc<Block>> {
         // BEGIN SOLUTION day 2: SsTable::read_block — read len + 4 bytes at the block's offset, verify the crc, decode the rest
@@ -397,6 +418,7 @@ impl SsTable {
             .map_err(|e| e.in_file(self.file.path(), meta.offset))
         // END SOLUTION
     }
+    // ANCHOR_END: table-read_block
 
     /// Reads block `block_idx` through the block cache when the table has one, otherwise from
     /// disk. Every read of a data block on the engine's read path goes through here.
@@ -407,6 +429,7 @@ impl SsTable {
         }
     }
 
+    // ANCHOR: d7-table-may_contain
     /// Whether `key` may be in the table: `false` only when the bloom filter (day 7) rules it
     /// out. Always `true` for a table without a filter.
     pub fn may_contain(&self, key: &[u8]) -> bool {
@@ -414,12 +437,14 @@ impl SsTable {
             .as_ref()
             .is_none_or(|bloom| bloom.may_contain(key_hash(key)))
     }
+    // ANCHOR_END: d7-table-may_contain
 
     /// The table's bloom filter, if it has one.
     pub fn bloom(&self) -> Option<&Bloom> {
         self.bloom.as_ref()
     }
 
+    // ANCHOR: table-find_block_idx
     /// The index of the first block whose last key is `>= key`: the only block that can hold
     /// the first entry at or after `key`. Returns [`SsTable::num_blocks`] when every key in the
     /// table is smaller than `key`.
@@ -429,6 +454,7 @@ impl SsTable {
             .partition_point(|meta| meta.last_key.as_ref() < key)
         // END SOLUTION
     }
+    // ANCHOR_END: table-find_block_idx
 
     /// Number of data blocks.
     pub fn num_blocks(&self) -> usize {

@@ -53,6 +53,7 @@ pub struct WalRecovery {
 }
 
 impl Wal {
+    // ANCHOR: d6-wal-create
     /// Creates an empty log at `path`.
     pub fn create(path: &Path) -> Result<Self> {
         // BEGIN SOLUTION day 6: Wal::create — open the file for appending through a RecordWriter
@@ -61,7 +62,9 @@ impl Wal {
         })
         // END SOLUTION
     }
+    // ANCHOR_END: d6-wal-create
 
+    // ANCHOR: d6-wal-recover
     /// Reads back every complete batch of the log at `path` (dropping a torn tail) and opens it
     /// for appending.
     pub fn recover(path: &Path) -> Result<WalRecovery> {
@@ -79,7 +82,9 @@ impl Wal {
         })
         // END SOLUTION
     }
+    // ANCHOR_END: d6-wal-recover
 
+    // ANCHOR: d6-wal-put_batch
     /// Appends `entries` as one record. Not durable until [`Wal::sync`].
     pub fn put_batch(&self, entries: &[(&[u8], Option<&[u8]>)]) -> Result<()> {
         // BEGIN SOLUTION day 6: Wal::put_batch — encode the batch (count, then kind/key/value per entry) and append it as one record
@@ -100,13 +105,16 @@ impl Wal {
         self.writer.lock().append(&payload)
         // END SOLUTION
     }
+    // ANCHOR_END: d6-wal-put_batch
 
+    // ANCHOR: d6-wal-sync
     /// Makes every appended batch durable.
     pub fn sync(&self) -> Result<()> {
         // BEGIN SOLUTION day 6: Wal::sync — flush the writer's buffer and fsync the file
         self.writer.lock().sync()
         // END SOLUTION
     }
+    // ANCHOR_END: d6-wal-sync
 }
 
 // BEGIN SOLUTION HELPERS

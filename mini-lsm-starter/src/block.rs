@@ -78,6 +78,7 @@ pub(crate) const ENTRY_OVERHEAD: usize = 1 // kind
     + 2 // rest_len
     + 4; // value_len
 
+// ANCHOR: block-struct
 /// A decoded block: the entry bytes and where each entry starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block {
@@ -86,7 +87,9 @@ pub struct Block {
     /// The byte position of each entry within `data`.
     pub(crate) offsets: Vec<u32>,
 }
+// ANCHOR_END: block-struct
 
+// ANCHOR: block-entry_layout
 /// Where the parts of one entry lie inside [`Block::data`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EntryLayout {
@@ -99,15 +102,19 @@ pub(crate) struct EntryLayout {
     pub(crate) value_start: usize,
     pub(crate) value_end: usize,
 }
+// ANCHOR_END: block-entry_layout
 
 impl Block {
+    // ANCHOR: block-encode
     /// Serialises the block into the format in the module documentation.
     pub fn encode(&self) -> Bytes {
         todo!(
             "day 1: Block::encode — the entry bytes, then every offset as a u32, then the count as a u32 (all little-endian)"
         )
     }
+    // ANCHOR_END: block-encode
 
+    // ANCHOR: block-decode
     /// Parses bytes produced by [`Block::encode`], checking every length and offset so that a
     /// truncated or damaged block is an [`Error::Corruption`] (with the byte offset inside the
     /// block), never a panic.
@@ -116,6 +123,7 @@ impl Block {
             "day 1: Block::decode — read the count from the end, then the offsets, then check that every entry lies inside the data"
         )
     }
+    // ANCHOR_END: block-decode
 
     /// Number of entries in the block.
     pub fn len(&self) -> usize {

@@ -57,6 +57,7 @@ impl BlockCache {
         }
     }
 
+    // ANCHOR: block_cache-get_or_load
     /// The block `block_idx` of SST `sst_id`: from the cache when it is there (a hit), otherwise
     /// from `load`, whose result is then cached (a miss). A failed load caches nothing.
     pub fn get_or_load(
@@ -69,6 +70,7 @@ impl BlockCache {
             "day 4: BlockCache::get_or_load — look the key up; on a miss call load, insert its block, and count hits and misses"
         )
     }
+    // ANCHOR_END: block_cache-get_or_load
 
     /// How many lookups found their block in the cache.
     pub fn hits(&self) -> u64 {

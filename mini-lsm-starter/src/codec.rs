@@ -17,12 +17,15 @@
 
 use crate::error::{Error, Result};
 
+// ANCHOR: codec-reader
 /// A cursor over a byte buffer. Each read checks the length first and names the field on failure.
 pub(crate) struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
 }
+// ANCHOR_END: codec-reader
 
+// ANCHOR: codec-reader_impl
 impl<'a> Reader<'a> {
     pub(crate) fn new(buf: &'a [u8]) -> Self {
         Reader { buf, pos: 0 }
@@ -77,7 +80,9 @@ impl<'a> Reader<'a> {
         Ok(u64::from_le_bytes(le))
     }
 }
+// ANCHOR_END: codec-reader_impl
 
+// ANCHOR: codec-verify_crc32
 /// Checks that `data` hashes to `expected` under CRC32 (the IEEE polynomial, as `crc32fast`
 /// computes it). `what` names the checksummed structure and `offset` is where it starts.
 pub(crate) fn verify_crc32(data: &[u8], expected: u32, offset: u64, what: &str) -> Result<()> {
@@ -91,3 +96,4 @@ pub(crate) fn verify_crc32(data: &[u8], expected: u32, offset: u64, what: &str) 
         ))
     }
 }
+// ANCHOR_END: codec-verify_crc32

@@ -13,6 +13,7 @@ pub mod two_merge_iterator;
 
 use crate::error::Result;
 
+// ANCHOR: iterators-storage_iterator
 /// A cursor over entries in strictly increasing key order.
 ///
 /// # The contract
@@ -52,3 +53,4 @@ pub trait StorageIterator {
         1
     }
 }
+// ANCHOR_END: iterators-storage_iterator

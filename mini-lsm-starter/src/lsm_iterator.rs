@@ -30,6 +30,7 @@ pub(crate) type LsmIteratorInner = TwoMergeIterator<
     MergeIterator<SstConcatIterator>,
 >;
 
+// ANCHOR: lsm_iterator-lsm_iterator
 /// The user's view of the tree: newest version of each key, tombstones hidden, nothing past the
 /// scan's upper bound. The lower bound is applied when the sources are created.
 pub struct LsmIterator {
@@ -39,16 +40,20 @@ pub struct LsmIterator {
     /// Whether the cursor stands on an entry the user may see.
     is_valid: bool,
 }
+// ANCHOR_END: lsm_iterator-lsm_iterator
 
 impl LsmIterator {
+    // ANCHOR: lsm_iterator-new
     /// Wraps `inner` and moves to its first visible entry at or before `upper`.
     pub(crate) fn new(inner: LsmIteratorInner, upper: Bound<Bytes>) -> Result<Self> {
         todo!(
             "day 4: LsmIterator::new — remember the upper bound, then skip to the first live entry inside it"
         )
     }
+    // ANCHOR_END: lsm_iterator-new
 }
 
+// ANCHOR: lsm_iterator-storage_iterator
 impl StorageIterator for LsmIterator {
     fn key(&self) -> &[u8] {
         todo!("day 4: LsmIterator::key — the inner merge's key")
@@ -72,6 +77,7 @@ impl StorageIterator for LsmIterator {
         self.inner.num_active_iterators()
     }
 }
+// ANCHOR_END: lsm_iterator-storage_iterator
 
 /// The result of [`crate::MiniLsm::scan`]: a [`StorageIterator`] cursor, and also, through
 /// `IntoIterator`, a plain Rust iterator of `Result<(key, value)>` for `for` loops.

@@ -60,6 +60,7 @@ pub enum WriteBatchRecord<K: AsRef<[u8]>, V: AsRef<[u8]>> {
     Delete(K),
 }
 
+// ANCHOR: lsm_storage-state
 /// Which memtables and SSTs make up the tree at one moment. Never changed in place: a change
 /// builds a new state (see the module documentation).
 #[derive(Debug, Clone)]
@@ -75,6 +76,7 @@ pub struct LsmStorageState {
     /// Every live SST by id.
     pub sstables: HashMap<usize, Arc<SsTable>>,
 }
+// ANCHOR_END: lsm_storage-state
 
 impl LsmStorageState {
     /// An empty tree: one empty memtable, and the empty levels `options` call for.
@@ -103,6 +105,7 @@ pub(crate) struct Counters {
     pub(crate) bloom_skips: AtomicU64,
 }
 
+// ANCHOR: lsm_storage-inner
 /// The engine's storage: state, options, caches and counters. [`crate::MiniLsm`] wraps it with
 /// the background thread.
 pub struct LsmStorageInner {
@@ -130,6 +133,7 @@ pub struct LsmStorageInner {
     /// Wakes the background compaction thread after a flush; `None` when it is not running.
     pub(crate) compaction_signal: Mutex<Option<Sender<WorkerSignal>>>,
 }
+// ANCHOR_END: lsm_storage-inner
 
 /// What a background thread is told.
 pub(crate) enum WorkerSignal {
@@ -233,6 +237,7 @@ impl LsmStorageInner {
         Arc::clone(&self.state.read())
     }
 
+    // ANCHOR: lsm_storage-get
     /// The newest value of `key`, or `None` when it was never written or was deleted.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
         self.check_open()?;
@@ -241,7 +246,9 @@ impl LsmStorageInner {
             "day 4: LsmStorageInner::get — look in the memtable, then the frozen memtables and L0 SSTs newest first; a tombstone ends the search"
         )
     }
+    // ANCHOR_END: lsm_storage-get
 
+    // ANCHOR: lsm_storage-write_batch
     /// Applies `batch` in order. Every key and value is checked first, so an invalid record
     /// rejects the whole batch before anything is written.
     pub fn write_batch<K: AsRef<[u8]>, V: AsRef<[u8]>>(
@@ -262,6 +269,7 @@ impl LsmStorageInner {
             "day 4: LsmStorageInner::write_batch — insert every record into the memtable under the state read lock, then freeze if it reached memtable_size"
         )
     }
+    // ANCHOR_END: lsm_storage-write_batch
 
     /// Freezes the memtable if it has reached `memtable_size` and no other writer froze it since
     /// this one looked. Returns whether it froze.
@@ -293,13 +301,16 @@ impl LsmStorageInner {
         Ok(frozen)
     }
 
+    // ANCHOR: lsm_storage-freeze_locked
     /// The freeze itself. REQUIRES `state_lock` held.
     fn freeze_locked(&self) -> Result<bool> {
         todo!(
             "day 4: LsmStorageInner::freeze_locked — make the new memtable first (new_memtable), then swap it in and put the old one first among the immutable ones"
         )
     }
+    // ANCHOR_END: lsm_storage-freeze_locked
 
+    // ANCHOR: d6-lsm_storage-new_memtable
     /// A new, empty memtable with id `id`. From day 6 (WAL on) it gets its WAL file, and the
     /// manifest records it, WAL first: a crash in between leaves an orphan WAL, removed at open.
     fn new_memtable(&self, id: usize) -> Result<Arc<MemTable>> {
@@ -310,6 +321,7 @@ impl LsmStorageInner {
             "day 6: LsmStorageInner::new_memtable — create the memtable with its WAL, fsync the directory, then record NewMemtable in the manifest"
         )
     }
+    // ANCHOR_END: d6-lsm_storage-new_memtable
 
     /// Flushes the oldest immutable memtable into a new L0 SST, then wakes the compaction thread.
     /// Returns whether there was a memtable to flush.
@@ -322,13 +334,16 @@ impl LsmStorageInner {
         Ok(flushed)
     }
 
+    // ANCHOR: lsm_storage-flush_next_imm_memtable
     /// The flush itself: the oldest immutable memtable into a new L0 SST.
     fn flush_next_imm_memtable(&self) -> Result<bool> {
         todo!(
             "day 4: LsmStorageInner::flush_next_imm_memtable — build an SST from the oldest frozen memtable without holding the state lock, then swap it in"
         )
     }
+    // ANCHOR_END: lsm_storage-flush_next_imm_memtable
 
+    // ANCHOR: d6-lsm_storage-log_flush
     /// Makes a flush of memtable `id` durable (day 6): the SST file is already synced; sync the
     /// directory so its name survives a crash, then record the flush in the manifest.
     fn log_flush(&self, id: usize) -> Result<()> {
@@ -337,7 +352,9 @@ impl LsmStorageInner {
         };
         todo!("day 6: LsmStorageInner::log_flush — fsync the directory, then add a Flush record")
     }
+    // ANCHOR_END: d6-lsm_storage-log_flush
 
+    // ANCHOR: d6-lsm_storage-delete_wal
     /// Deletes the WAL of flushed memtable `id` (day 6). Only after the manifest recorded the
     /// flush: before that, the WAL is the only durable copy of the memtable.
     fn delete_wal(&self, id: usize) -> Result<()> {
@@ -346,12 +363,14 @@ impl LsmStorageInner {
         }
         todo!("day 6: LsmStorageInner::delete_wal — remove the WAL file, then fsync the directory")
     }
+    // ANCHOR_END: d6-lsm_storage-delete_wal
 
     /// Number of immutable memtables right now.
     pub(crate) fn num_imm_memtables(&self) -> usize {
         self.state.read().imm_memtables.len()
     }
 
+    // ANCHOR: lsm_storage-scan
     /// A cursor over the live keys in `(lower, upper)`, in key order. An empty or inverted range
     /// gives an empty scan.
     pub fn scan(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Scan> {
@@ -360,7 +379,10 @@ impl LsmStorageInner {
             "day 4: LsmStorageInner::scan — merge memtable scans with iterators over the L0 SSTs whose key range overlaps the bounds"
         )
     }
+    // ANCHOR_END: lsm_storage-scan
 
+    // ANCHOR: lsm_storage-sync
+    // ANCHOR: d6-lsm_storage-sync
     /// Makes every earlier write durable: with the WAL (day 6) by syncing it; before, by flushing
     /// every memtable into an SST.
     pub fn sync(&self) -> Result<()> {
@@ -372,6 +394,8 @@ impl LsmStorageInner {
         }
         todo!("day 4: LsmStorageInner::sync — freeze the memtable and flush every frozen memtable")
     }
+    // ANCHOR_END: d6-lsm_storage-sync
+    // ANCHOR_END: lsm_storage-sync
 
     /// A snapshot of the tree's shape.
     pub fn shape(&self) -> TreeShape {

@@ -33,6 +33,7 @@ use crate::wal::Wal;
 /// figure for the skip-list node, so that many tiny entries still add up.
 const ENTRY_OVERHEAD: usize = 16;
 
+// ANCHOR: mem_table-struct
 /// A mutable (until frozen) sorted map from keys to values or tombstones.
 #[derive(Debug)]
 pub struct MemTable {
@@ -42,6 +43,7 @@ pub struct MemTable {
     id: usize,
     approximate_size: AtomicUsize,
 }
+// ANCHOR_END: mem_table-struct
 
 impl MemTable {
     /// An empty memtable with id `id`.
@@ -54,16 +56,20 @@ impl MemTable {
         }
     }
 
+    // ANCHOR: d6-mem_table-create_with_wal
     /// An empty memtable with id `id` that logs every batch to a new WAL at `wal_path` (day 6).
     pub fn create_with_wal(id: usize, wal_path: &Path) -> Result<Self> {
         todo!("day 6: MemTable::create_with_wal — an empty memtable holding a new Wal")
     }
+    // ANCHOR_END: d6-mem_table-create_with_wal
 
+    // ANCHOR: d6-mem_table-recover_from_wal
     /// Rebuilds memtable `id` by replaying the WAL at `wal_path`, which stays attached for new
     /// writes (day 6). Returns the torn tail the WAL recovery dropped, if any.
     pub fn recover_from_wal(id: usize, wal_path: &Path) -> Result<(Self, Option<TornTail>)> {
         todo!("day 6: MemTable::recover_from_wal — Wal::recover, then insert every batch in order")
     }
+    // ANCHOR_END: d6-mem_table-recover_from_wal
 
     /// Makes every batch written so far durable; nothing to do without a WAL.
     pub fn sync_wal(&self) -> Result<()> {
@@ -73,6 +79,7 @@ impl MemTable {
         }
     }
 
+    // ANCHOR: mem_table-get
     /// The newest entry for `key`: `None` when this memtable has no entry for it, `Some(None)`
     /// when the key was deleted here (a tombstone), `Some(Some(value))` otherwise.
     pub fn get(&self, key: &[u8]) -> Option<Option<Bytes>> {
@@ -80,12 +87,15 @@ impl MemTable {
             "day 3: MemTable::get — look the key up in the skip map and clone the Bytes (cheap: a reference count)"
         )
     }
+    // ANCHOR_END: mem_table-get
 
     /// Inserts or overwrites `key`; `value` is `None` to record a delete (a tombstone).
     pub fn put(&self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
         self.put_batch(&[(key, value)])
     }
 
+    // ANCHOR: d6-mem_table-put_batch
+    // ANCHOR: mem_table-put_batch
     /// Inserts a batch of entries (`None` values are tombstones). From day 6 the batch is first
     /// logged to the WAL as one record, so a crash recovers all of it or none.
     pub fn put_batch(&self, entries: &[(&[u8], Option<&[u8]>)]) -> Result<()> {
@@ -96,7 +106,10 @@ impl MemTable {
             "day 3: MemTable::put_batch — insert each entry into the skip map and add its size to approximate_size"
         )
     }
+    // ANCHOR_END: mem_table-put_batch
+    // ANCHOR_END: d6-mem_table-put_batch
 
+    // ANCHOR: mem_table-scan
     /// A cursor over the entries with keys inside `(lower, upper)`, tombstones included. An empty
     /// or inverted range gives a cursor that is invalid from the start.
     pub fn scan(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> MemTableIterator {
@@ -104,13 +117,16 @@ impl MemTable {
             "day 3: MemTable::scan — remember the upper bound and position on the first entry at or after lower"
         )
     }
+    // ANCHOR_END: mem_table-scan
 
+    // ANCHOR: mem_table-flush
     /// Writes every entry, in key order, into `builder` (the first step of a flush).
     pub fn flush(&self, builder: &mut SsTableBuilder) -> Result<()> {
         todo!(
             "day 3: MemTable::flush — walk the skip map in order and add each entry to the builder"
         )
     }
+    // ANCHOR_END: mem_table-flush
 
     /// The memtable's id: memtables and SSTs draw ids from one counter, so a larger id is newer.
     pub fn id(&self) -> usize {
@@ -139,6 +155,7 @@ pub(crate) fn own_bound(bound: Bound<&[u8]>) -> Bound<Bytes> {
     bound.map(Bytes::copy_from_slice)
 }
 
+// ANCHOR: mem_table-iterator_struct
 /// A cursor over a range of a [`MemTable`], following the [`StorageIterator`] contract.
 ///
 /// Why it re-seeks instead of holding a skip-list iterator: a `SkipMap` range iterator borrows the
@@ -153,7 +170,9 @@ pub struct MemTableIterator {
     /// The current entry; `None` once the cursor is past the end of its range.
     current: Option<(Bytes, Option<Bytes>)>,
 }
+// ANCHOR_END: mem_table-iterator_struct
 
+// ANCHOR: mem_table-iterator_storage_iterator
 impl StorageIterator for MemTableIterator {
     fn key(&self) -> &[u8] {
         todo!("day 3: MemTableIterator::key — the current entry's key")
@@ -173,3 +192,4 @@ impl StorageIterator for MemTableIterator {
         )
     }
 }
+// ANCHOR_END: mem_table-iterator_storage_iterator

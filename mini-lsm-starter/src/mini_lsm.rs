@@ -217,6 +217,7 @@ fn stop_worker(
     })?
 }
 
+// ANCHOR: mini_lsm-flush_work
 /// The flush thread's work: flush the oldest immutable memtables until at most
 /// `max_immutable_memtables` remain.
 fn flush_work(inner: &LsmStorageInner) -> Result<()> {
@@ -225,6 +226,7 @@ fn flush_work(inner: &LsmStorageInner) -> Result<()> {
     }
     Ok(())
 }
+// ANCHOR_END: mini_lsm-flush_work
 
 /// The compaction thread's work: compact until the controller is satisfied.
 fn compact_work(inner: &LsmStorageInner) -> Result<()> {

@@ -74,13 +74,16 @@ pub struct RecoveredRecords {
     pub torn_tail: Option<TornTail>,
 }
 
+// ANCHOR: d6-record_file-encode_record
 /// Appends `payload` to `buf` as one framed record.
 pub fn encode_record(payload: &[u8], buf: &mut Vec<u8>) {
     todo!(
         "day 6: record_file::encode_record — len, crc of the len bytes, crc of the payload, then the payload"
     )
 }
+// ANCHOR_END: d6-record_file-encode_record
 
+// ANCHOR: d6-record_file-decode_records
 /// Reads every record of `raw` (the whole content of the file at `path`, used in errors),
 /// following the torn-tail policy in the module documentation.
 pub fn decode_records(raw: &Bytes, path: &Path) -> Result<RecoveredRecords> {
@@ -88,6 +91,7 @@ pub fn decode_records(raw: &Bytes, path: &Path) -> Result<RecoveredRecords> {
         "day 6: record_file::decode_records — read records until the end; an incomplete or bad last record is a torn tail, a bad record before others is Corruption"
     )
 }
+// ANCHOR_END: d6-record_file-decode_records
 
 /// Reads the records of the file at `path` and truncates a torn tail away, so that new records
 /// are appended after the last complete one.

@@ -48,6 +48,7 @@ pub(crate) struct Recovered {
     pub(crate) report: RecoveryReport,
 }
 
+// ANCHOR: d6-recovery-recover
 /// Rebuilds the tree in `dir` from its manifest and WALs (see the module documentation).
 pub(crate) fn recover(
     dir: &Path,
@@ -58,3 +59,4 @@ pub(crate) fn recover(
         "day 6: recovery::recover — replay the manifest, open the SSTs, replay live WALs into memtables, start a new memtable, remove orphans"
     )
 }
+// ANCHOR_END: d6-recovery-recover

@@ -70,6 +70,7 @@ pub const FOOTER_SIZE: usize = 8 // meta_offset
 /// file before anything else is trusted.
 pub const SST_MAGIC: u32 = u32::from_le_bytes(*b"mLSM");
 
+// ANCHOR: table-block_meta
 /// Where one block lies in the file and which keys it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockMeta {
@@ -82,15 +83,19 @@ pub struct BlockMeta {
     /// The largest key in the block.
     pub last_key: Bytes,
 }
+// ANCHOR_END: table-block_meta
 
 impl BlockMeta {
+    // ANCHOR: table-block_meta_encode_all
     /// Appends the meta section (the count, then every block's meta) to `buf`.
     pub fn encode_all(metas: &[BlockMeta], buf: &mut Vec<u8>) {
         todo!(
             "day 2: BlockMeta::encode_all — num_blocks as u32, then offset u64, len u32, and both keys with a u16 length prefix"
         )
     }
+    // ANCHOR_END: table-block_meta_encode_all
 
+    // ANCHOR: table-block_meta_decode_all
     /// Parses a meta section written by [`BlockMeta::encode_all`]; errors carry the offset within
     /// `raw`.
     pub fn decode_all(raw: &[u8]) -> Result<Vec<BlockMeta>> {
@@ -98,6 +103,7 @@ impl BlockMeta {
             "day 2: BlockMeta::decode_all — read fields back with codec::Reader, which turns a short buffer into Corruption"
         )
     }
+    // ANCHOR_END: table-block_meta_decode_all
 }
 
 /// The footer's fields (see the module documentation).
@@ -121,6 +127,7 @@ impl Footer {
         buf.put_u32_le(crc);
     }
 
+    // ANCHOR: table-footer_decode
     /// Parses the last [`FOOTER_SIZE`] bytes of an SST; offsets in errors are within `raw`.
     pub(crate) fn decode(raw: &[u8]) -> Result<Footer> {
         let mut reader = Reader::new(raw);
@@ -142,6 +149,7 @@ impl Footer {
         }
         Ok(footer)
     }
+    // ANCHOR_END: table-footer_decode
 }
 
 /// A file opened for positional reads. Reads take `&self` (`pread`), so many readers share one
@@ -154,23 +162,29 @@ pub struct FileObject {
 }
 
 impl FileObject {
+    // ANCHOR: table-file_object_create
     /// Writes `data` to a new file at `path` and makes it durable (`fsync`) before returning.
     pub fn create(path: &Path, data: &[u8]) -> Result<Self> {
         todo!(
             "day 2: FileObject::create — write all of data to a new file, sync it, and keep it open for reads"
         )
     }
+    // ANCHOR_END: table-file_object_create
 
+    // ANCHOR: table-file_object_open
     /// Opens an existing file for reading.
     pub fn open(path: &Path) -> Result<Self> {
         todo!("day 2: FileObject::open — open read-only and remember the file's size")
     }
+    // ANCHOR_END: table-file_object_open
 
+    // ANCHOR: table-file_object_read
     /// Reads `len` bytes at `offset`. A range past the end of the file is [`Error::Corruption`]:
     /// the caller got it from the file's own metadata, which must have been damaged.
     pub fn read(&self, offset: u64, len: u64) -> Result<Vec<u8>> {
         todo!("day 2: FileObject::read — check the range against the size, then read_exact_at")
     }
+    // ANCHOR_END: table-file_object_read
 
     /// The file's size in bytes.
     pub fn size(&self) -> u64 {
@@ -183,6 +197,7 @@ impl FileObject {
     }
 }
 
+// ANCHOR: table-sst_struct
 /// An open SST: its block index in memory, its blocks on disk (and in the block cache).
 #[derive(Debug)]
 pub struct SsTable {
@@ -197,8 +212,10 @@ pub struct SsTable {
     /// The SST's bloom filter (day 7), `None` if it was built without one.
     bloom: Option<Bloom>,
 }
+// ANCHOR_END: table-sst_struct
 
 impl SsTable {
+    // ANCHOR: table-sst_open
     /// Opens the SST in `file`: reads and checks the footer and the meta section. Data blocks are
     /// read later, on demand.
     pub fn open(id: usize, block_cache: Option<Arc<BlockCache>>, file: FileObject) -> Result<Self> {
@@ -206,7 +223,9 @@ impl SsTable {
             "day 2: SsTable::open — read the footer from the end, verify it, then read, verify and decode the meta section"
         )
     }
+    // ANCHOR_END: table-sst_open
 
+    // ANCHOR: d7-table-read_bloom
     /// Reads the bloom section the footer points to, if there is one (day 7).
     fn read_bloom(file: &FileObject, footer: &Footer) -> Result<Option<Bloom>> {
         if footer.bloom_len == 0 {
@@ -216,13 +235,16 @@ impl SsTable {
             "day 7: SsTable::read_bloom — check the section lies between the meta section and the footer, read it with its crc, verify, decode"
         )
     }
+    // ANCHOR_END: d7-table-read_bloom
 
+    // ANCHOR: table-read_block
     /// Reads block `block_idx` from disk, checking its checksum. Does not use the block cache.
     pub fn read_block(&self, block_idx: usize) -> Result<Arc<Block>> {
         todo!(
             "day 2: SsTable::read_block — read len + 4 bytes at the block's offset, verify the crc, decode the rest"
         )
     }
+    // ANCHOR_END: table-read_block
 
     /// Reads block `block_idx` through the block cache when the table has one, otherwise from
     /// disk. Every read of a data block on the engine's read path goes through here.
@@ -233,6 +255,7 @@ impl SsTable {
         }
     }
 
+    // ANCHOR: d7-table-may_contain
     /// Whether `key` may be in the table: `false` only when the bloom filter (day 7) rules it
     /// out. Always `true` for a table without a filter.
     pub fn may_contain(&self, key: &[u8]) -> bool {
@@ -240,12 +263,14 @@ impl SsTable {
             .as_ref()
             .is_none_or(|bloom| bloom.may_contain(key_hash(key)))
     }
+    // ANCHOR_END: d7-table-may_contain
 
     /// The table's bloom filter, if it has one.
     pub fn bloom(&self) -> Option<&Bloom> {
         self.bloom.as_ref()
     }
 
+    // ANCHOR: table-find_block_idx
     /// The index of the first block whose last key is `>= key`: the only block that can hold
     /// the first entry at or after `key`. Returns [`SsTable::num_blocks`] when every key in the
     /// table is smaller than `key`.
@@ -254,6 +279,7 @@ impl SsTable {
             "day 2: SsTable::find_block_idx — binary search on the blocks' last keys (partition_point)"
         )
     }
+    // ANCHOR_END: table-find_block_idx
 
     /// Number of data blocks.
     pub fn num_blocks(&self) -> usize {

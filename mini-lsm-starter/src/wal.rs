@@ -63,11 +63,14 @@ pub struct WalRecovery {
 }
 
 impl Wal {
+    // ANCHOR: d6-wal-create
     /// Creates an empty log at `path`.
     pub fn create(path: &Path) -> Result<Self> {
         todo!("day 6: Wal::create — open the file for appending through a RecordWriter")
     }
+    // ANCHOR_END: d6-wal-create
 
+    // ANCHOR: d6-wal-recover
     /// Reads back every complete batch of the log at `path` (dropping a torn tail) and opens it
     /// for appending.
     pub fn recover(path: &Path) -> Result<WalRecovery> {
@@ -75,16 +78,21 @@ impl Wal {
             "day 6: Wal::recover — recover_file, decode each payload as a batch, then reopen for appending"
         )
     }
+    // ANCHOR_END: d6-wal-recover
 
+    // ANCHOR: d6-wal-put_batch
     /// Appends `entries` as one record. Not durable until [`Wal::sync`].
     pub fn put_batch(&self, entries: &[(&[u8], Option<&[u8]>)]) -> Result<()> {
         todo!(
             "day 6: Wal::put_batch — encode the batch (count, then kind/key/value per entry) and append it as one record"
         )
     }
+    // ANCHOR_END: d6-wal-put_batch
 
+    // ANCHOR: d6-wal-sync
     /// Makes every appended batch durable.
     pub fn sync(&self) -> Result<()> {
         todo!("day 6: Wal::sync — flush the writer's buffer and fsync the file")
     }
+    // ANCHOR_END: d6-wal-sync
 }

@@ -31,6 +31,8 @@ impl BlockBuilder {
         }
     }
 
+    // ANCHOR: block_builder-add
+    // ANCHOR: d7-block_builder-add
     /// Adds an entry; `value` is `None` for a tombstone. Returns `false`, and adds nothing, when
     /// the entry would make the encoded block larger than `block_size`, except that the first
     /// entry of a block is always accepted, however large: otherwise an oversized entry could
@@ -78,6 +80,8 @@ impl BlockBuilder {
         true
         // END SOLUTION
     }
+    // ANCHOR_END: d7-block_builder-add
+    // ANCHOR_END: block_builder-add
 
     /// Whether no entry has been added yet.
     pub fn is_empty(&self) -> bool {
@@ -89,6 +93,7 @@ impl BlockBuilder {
         self.data.len() + self.offsets.len() * OFFSET_SIZE + COUNT_SIZE
     }
 
+    // ANCHOR: block_builder-build
     /// Finishes the block.
     ///
     /// # Panics
@@ -105,6 +110,7 @@ impl BlockBuilder {
         }
         // END SOLUTION
     }
+    // ANCHOR_END: block_builder-build
 }
 
 // BEGIN SOLUTION HELPERS

@@ -8,6 +8,7 @@ use super::{Block, KIND_TOMBSTONE};
 use crate::error::Result;
 use crate::iterators::StorageIterator;
 
+// ANCHOR: block_iterator-struct
 /// A cursor over one [`Block`], following the [`StorageIterator`] contract.
 #[derive(Debug)]
 pub struct BlockIterator {
@@ -23,6 +24,7 @@ pub struct BlockIterator {
     /// Whether the current entry is a tombstone.
     is_tombstone: bool,
 }
+// ANCHOR_END: block_iterator-struct
 
 impl BlockIterator {
     fn new(block: Arc<Block>) -> Self {
@@ -49,13 +51,16 @@ impl BlockIterator {
         iter
     }
 
+    // ANCHOR: block_iterator-seek_to_first
     /// Moves to the first entry.
     pub fn seek_to_first(&mut self) {
         // BEGIN SOLUTION day 1: BlockIterator::seek_to_first — position on entry 0
         self.seek_to_index(0);
         // END SOLUTION
     }
+    // ANCHOR_END: block_iterator-seek_to_first
 
+    // ANCHOR: block_iterator-seek_to_key
     /// Moves to the first entry whose key is `>= key`; the cursor becomes invalid when every key
     /// in the block is smaller.
     pub fn seek_to_key(&mut self, key: &[u8]) {
@@ -75,6 +80,7 @@ impl BlockIterator {
         self.seek_to_index(low);
         // END SOLUTION
     }
+    // ANCHOR_END: block_iterator-seek_to_key
 
     // BEGIN SOLUTION HELPERS
     /// Positions the cursor on entry `idx`, or makes it invalid when `idx` is past the end.
@@ -106,6 +112,7 @@ impl BlockIterator {
     // END SOLUTION
 }
 
+// ANCHOR: block_iterator-storage_iterator
 impl StorageIterator for BlockIterator {
     fn key(&self) -> &[u8] {
         // BEGIN SOLUTION day 1: BlockIterator::key — the current entry's key
@@ -141,3 +148,4 @@ impl StorageIterator for BlockIterator {
         // END SOLUTION
     }
 }
+// ANCHOR_END: block_iterator-storage_iterator

@@ -21,6 +21,7 @@ impl<I: StorageIterator> FusedStorageIterator<I> {
     }
 }
 
+// ANCHOR: fused_storage_iterator-storage_iterator
 impl<I: StorageIterator> StorageIterator for FusedStorageIterator<I> {
     fn key(&self) -> &[u8] {
         // BEGIN SOLUTION day 4: FusedStorageIterator::key — panic with a clear message when invalid, else the inner key
@@ -64,3 +65,4 @@ impl<I: StorageIterator> StorageIterator for FusedStorageIterator<I> {
         self.iter.num_active_iterators()
     }
 }
+// ANCHOR_END: fused_storage_iterator-storage_iterator

@@ -24,6 +24,7 @@ impl<I: StorageIterator> PartialOrd for HeapWrapper<I> {
     }
 }
 
+// ANCHOR: merge_iterator-heap_wrapper_ord
 impl<I: StorageIterator> Ord for HeapWrapper<I> {
     /// `BinaryHeap` is a max-heap, so the order is reversed: the *smallest* key is the greatest
     /// element, and among equal keys the *newest* source (smallest index) is.
@@ -35,7 +36,9 @@ impl<I: StorageIterator> Ord for HeapWrapper<I> {
             .reverse()
     }
 }
+// ANCHOR_END: merge_iterator-heap_wrapper_ord
 
+// ANCHOR: merge_iterator-struct
 /// Merges cursors into one cursor in key order. Sources earlier in the input are newer: when
 /// several hold the same key, only the newest source's entry is returned (tombstones included, so
 /// a delete still hides older values) and the others are skipped.
@@ -45,8 +48,10 @@ pub struct MergeIterator<I: StorageIterator> {
     /// The source the cursor's entry comes from; `None` when the merge is exhausted or broken.
     current: Option<HeapWrapper<I>>,
 }
+// ANCHOR_END: merge_iterator-struct
 
 impl<I: StorageIterator> MergeIterator<I> {
+    // ANCHOR: merge_iterator-create
     /// Merges `iters`, newest first. Invalid sources are dropped at once.
     pub fn create(iters: Vec<Box<I>>) -> Self {
         // BEGIN SOLUTION day 3: MergeIterator::create — push every valid source into the heap with its index, then pop the smallest as current
@@ -63,8 +68,10 @@ impl<I: StorageIterator> MergeIterator<I> {
         }
         // END SOLUTION
     }
+    // ANCHOR_END: merge_iterator-create
 }
 
+// ANCHOR: merge_iterator-storage_iterator
 impl<I: StorageIterator> StorageIterator for MergeIterator<I> {
     fn key(&self) -> &[u8] {
         // BEGIN SOLUTION day 3: MergeIterator::key — the current source's key
@@ -148,3 +155,4 @@ impl<I: StorageIterator> StorageIterator for MergeIterator<I> {
                 .map_or(0, |current| current.1.num_active_iterators())
     }
 }
+// ANCHOR_END: merge_iterator-storage_iterator

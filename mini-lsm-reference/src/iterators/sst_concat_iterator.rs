@@ -20,6 +20,7 @@ pub struct SstConcatIterator {
 }
 
 impl SstConcatIterator {
+    // ANCHOR: sst_concat_iterator-create_and_seek_to_first
     /// A cursor on the first entry of the first table. REQUIRES `tables` sorted by key with
     /// disjoint ranges.
     pub fn create_and_seek_to_first(tables: Vec<Arc<SsTable>>) -> Result<Self> {
@@ -33,7 +34,9 @@ impl SstConcatIterator {
         Ok(iter)
         // END SOLUTION
     }
+    // ANCHOR_END: sst_concat_iterator-create_and_seek_to_first
 
+    // ANCHOR: sst_concat_iterator-create_and_seek_to_key
     /// A cursor on the first entry whose key is `>= key`. REQUIRES `tables` sorted by key with
     /// disjoint ranges.
     pub fn create_and_seek_to_key(tables: Vec<Arc<SsTable>>, key: &[u8]) -> Result<Self> {
@@ -48,6 +51,7 @@ impl SstConcatIterator {
         Ok(iter)
         // END SOLUTION
     }
+    // ANCHOR_END: sst_concat_iterator-create_and_seek_to_key
 
     // BEGIN SOLUTION HELPERS
     /// Opens table `idx`, seeking to `seek_key` if given (only the first table opened needs a
@@ -73,6 +77,7 @@ impl SstConcatIterator {
     // END SOLUTION
 }
 
+// ANCHOR: sst_concat_iterator-storage_iterator
 impl StorageIterator for SstConcatIterator {
     fn key(&self) -> &[u8] {
         // BEGIN SOLUTION day 5: SstConcatIterator::key — the current table's key
@@ -118,3 +123,4 @@ impl StorageIterator for SstConcatIterator {
         usize::from(self.current.is_some())
     }
 }
+// ANCHOR_END: sst_concat_iterator-storage_iterator

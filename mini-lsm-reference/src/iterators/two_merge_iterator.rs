@@ -3,6 +3,7 @@
 use super::StorageIterator;
 use crate::error::Result;
 
+// ANCHOR: two_merge_iterator-struct
 /// Merges two cursors in key order; `a` is newer than `b`, so on equal keys `a`'s entry is
 /// returned and `b`'s skipped. Unlike [`super::merge_iterator::MergeIterator`], the two sources
 /// may have different types (memtables and SSTs, say), and no heap is needed for two.
@@ -14,8 +15,10 @@ pub struct TwoMergeIterator<A: StorageIterator, B: StorageIterator> {
     /// Set when `next` failed: a failure in `b` leaves `a` valid, yet the merge is broken.
     failed: bool,
 }
+// ANCHOR_END: two_merge_iterator-struct
 
 impl<A: StorageIterator, B: StorageIterator> TwoMergeIterator<A, B> {
+    // ANCHOR: two_merge_iterator-create
     /// Merges `a` (newer) with `b` (older).
     pub fn create(a: A, b: B) -> Result<Self> {
         // BEGIN SOLUTION day 3: TwoMergeIterator::create — skip b's entry if a stands on the same key, then pick the smaller side
@@ -30,6 +33,7 @@ impl<A: StorageIterator, B: StorageIterator> TwoMergeIterator<A, B> {
         Ok(iter)
         // END SOLUTION
     }
+    // ANCHOR_END: two_merge_iterator-create
 
     // BEGIN SOLUTION HELPERS
     /// When both sources stand on the same key, `b`'s entry is an older version: step past it.
@@ -50,6 +54,7 @@ impl<A: StorageIterator, B: StorageIterator> TwoMergeIterator<A, B> {
     // END SOLUTION
 }
 
+// ANCHOR: two_merge_iterator-storage_iterator
 impl<A: StorageIterator, B: StorageIterator> StorageIterator for TwoMergeIterator<A, B> {
     fn key(&self) -> &[u8] {
         // BEGIN SOLUTION day 3: TwoMergeIterator::key — the chosen side's key
@@ -103,3 +108,4 @@ impl<A: StorageIterator, B: StorageIterator> StorageIterator for TwoMergeIterato
         self.a.num_active_iterators() + self.b.num_active_iterators()
     }
 }
+// ANCHOR_END: two_merge_iterator-storage_iterator

@@ -40,6 +40,7 @@ pub struct Bloom {
     num_probes: u8,
 }
 
+// ANCHOR: d7-bloom-key_hash
 /// The 64-bit hash of a key that filters are built and probed with (see the module docs).
 pub fn key_hash(key: &[u8]) -> u64 {
     // FNV-1a, 64-bit: offset basis and prime from the FNV specification.
@@ -53,8 +54,10 @@ pub fn key_hash(key: &[u8]) -> u64 {
     hash = (hash ^ (hash >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     hash ^ (hash >> 31)
 }
+// ANCHOR_END: d7-bloom-key_hash
 
 impl Bloom {
+    // ANCHOR: d7-bloom-build
     /// A filter over the keys whose [`key_hash`]es are given, with about `bits_per_key` bits per
     /// key (at least 64 bits in all, rounded up to whole bytes).
     pub fn build(key_hashes: &[u64], bits_per_key: usize) -> Bloom {
@@ -74,7 +77,9 @@ impl Bloom {
         }
         // END SOLUTION
     }
+    // ANCHOR_END: d7-bloom-build
 
+    // ANCHOR: d7-bloom-may_contain
     /// Whether a key with this hash may be in the set: `false` means certainly not.
     pub fn may_contain(&self, key_hash: u64) -> bool {
         // BEGIN SOLUTION day 7: Bloom::may_contain — true only if every probe bit is set
@@ -83,6 +88,7 @@ impl Bloom {
             .all(|bit| self.bits[bit / 8] & (1 << (bit % 8)) != 0)
         // END SOLUTION
     }
+    // ANCHOR_END: d7-bloom-may_contain
 
     /// Appends the filter in the format of the module documentation.
     pub fn encode(&self, buf: &mut Vec<u8>) {

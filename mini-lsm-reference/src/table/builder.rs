@@ -11,6 +11,7 @@ use crate::block::BlockBuilder;
 use crate::block_cache::BlockCache;
 use crate::error::{Error, Result};
 
+// ANCHOR: table_builder-struct
 /// Builds an SST from entries added in strictly increasing key order.
 #[derive(Debug)]
 pub struct SsTableBuilder {
@@ -29,6 +30,7 @@ pub struct SsTableBuilder {
     /// The [`key_hash`] of every key added, for the bloom filter.
     key_hashes: Vec<u64>,
 }
+// ANCHOR_END: table_builder-struct
 
 impl SsTableBuilder {
     /// A builder whose blocks hold about `block_size` bytes each.
@@ -51,6 +53,8 @@ impl SsTableBuilder {
         self
     }
 
+    // ANCHOR: table_builder-add
+    // ANCHOR: d7-table_builder-add
     /// Adds an entry (`None` for a tombstone). When the current block is full it is finished and a
     /// new block is started with this entry.
     pub fn add(&mut self, key: &[u8], value: Option<&[u8]>) {
@@ -72,6 +76,8 @@ impl SsTableBuilder {
             // END SOLUTION
         }
     }
+    // ANCHOR_END: d7-table_builder-add
+    // ANCHOR_END: table_builder-add
 
     // BEGIN SOLUTION HELPERS
     /// Encodes the current block with its checksum into `data` and records its meta.
@@ -94,6 +100,7 @@ impl SsTableBuilder {
     }
     // END SOLUTION
 
+    // ANCHOR: d7-table_builder-append_bloom
     /// Appends the bloom section and its crc when the builder makes a filter (day 7); returns its
     /// offset and length (both 0 without a filter).
     fn append_bloom(&self, buf: &mut Vec<u8>) -> Result<(u64, u32)> {
@@ -111,6 +118,7 @@ impl SsTableBuilder {
         Ok((offset as u64, len))
         // END SOLUTION
     }
+    // ANCHOR_END: d7-table_builder-append_bloom
 
     /// Whether no entry has been added.
     pub fn is_empty(&self) -> bool {
@@ -123,6 +131,7 @@ impl SsTableBuilder {
         self.data.len() + self.builder.estimated_size()
     }
 
+    // ANCHOR: table_builder-build
     /// Writes the SST to `path` (durably) and opens it with id `id`.
     ///
     /// An SST always has at least one entry: building an empty one is
@@ -160,4 +169,5 @@ impl SsTableBuilder {
         SsTable::open(id, block_cache, file)
         // END SOLUTION
     }
+    // ANCHOR_END: table_builder-build
 }

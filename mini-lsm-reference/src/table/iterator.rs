@@ -9,6 +9,7 @@ use crate::block::BlockIterator;
 use crate::error::Result;
 use crate::iterators::StorageIterator;
 
+// ANCHOR: table_iterator-struct
 /// A cursor over one [`SsTable`], following the [`StorageIterator`] contract. It holds one block
 /// at a time and reads the next only when the current one is exhausted.
 #[derive(Debug)]
@@ -19,6 +20,7 @@ pub struct SsTableIterator {
     /// Index of the current block.
     block_idx: usize,
 }
+// ANCHOR_END: table_iterator-struct
 
 impl SsTableIterator {
     /// A cursor on the first entry of `table`.
@@ -43,13 +45,16 @@ impl SsTableIterator {
         Ok(iter)
     }
 
+    // ANCHOR: table_iterator-seek_to_first
     /// Moves to the first entry of the table.
     pub fn seek_to_first(&mut self) -> Result<()> {
         // BEGIN SOLUTION day 2: SsTableIterator::seek_to_first — load block 0 and seek to its first entry
         self.load_block(0)
         // END SOLUTION
     }
+    // ANCHOR_END: table_iterator-seek_to_first
 
+    // ANCHOR: table_iterator-seek_to_key
     /// Moves to the first entry whose key is `>= key`.
     pub fn seek_to_key(&mut self, key: &[u8]) -> Result<()> {
         // BEGIN SOLUTION day 2: SsTableIterator::seek_to_key — find_block_idx picks the block; seek inside it
@@ -61,6 +66,7 @@ impl SsTableIterator {
         Ok(())
         // END SOLUTION
     }
+    // ANCHOR_END: table_iterator-seek_to_key
 
     /// The table this cursor reads.
     pub fn table(&self) -> &Arc<SsTable> {
@@ -89,6 +95,7 @@ impl SsTableIterator {
     // END SOLUTION
 }
 
+// ANCHOR: table_iterator-storage_iterator
 impl StorageIterator for SsTableIterator {
     fn key(&self) -> &[u8] {
         // BEGIN SOLUTION day 2: SsTableIterator::key — the current block iterator's key
@@ -128,3 +135,4 @@ impl StorageIterator for SsTableIterator {
         // END SOLUTION
     }
 }
+// ANCHOR_END: table_iterator-storage_iterator

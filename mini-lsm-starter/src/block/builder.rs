@@ -41,6 +41,8 @@ impl BlockBuilder {
         }
     }
 
+    // ANCHOR: block_builder-add
+    // ANCHOR: d7-block_builder-add
     /// Adds an entry; `value` is `None` for a tombstone. Returns `false`, and adds nothing, when
     /// the entry would make the encoded block larger than `block_size`, except that the first
     /// entry of a block is always accepted, however large: otherwise an oversized entry could
@@ -54,6 +56,8 @@ impl BlockBuilder {
             "day 1: BlockBuilder::add — refuse the entry if it would push the estimated size past block_size, unless the block is empty (until day 7, store overlap 0 and the whole key)"
         )
     }
+    // ANCHOR_END: d7-block_builder-add
+    // ANCHOR_END: block_builder-add
 
     /// Whether no entry has been added yet.
     pub fn is_empty(&self) -> bool {
@@ -65,6 +69,7 @@ impl BlockBuilder {
         self.data.len() + self.offsets.len() * OFFSET_SIZE + COUNT_SIZE
     }
 
+    // ANCHOR: block_builder-build
     /// Finishes the block.
     ///
     /// # Panics
@@ -72,4 +77,5 @@ impl BlockBuilder {
     pub fn build(self) -> Block {
         todo!("day 1: BlockBuilder::build — move the entry bytes and offsets into a Block")
     }
+    // ANCHOR_END: block_builder-build
 }

@@ -18,6 +18,7 @@ use super::{Block, KIND_TOMBSTONE};
 use crate::error::Result;
 use crate::iterators::StorageIterator;
 
+// ANCHOR: block_iterator-struct
 /// A cursor over one [`Block`], following the [`StorageIterator`] contract.
 #[derive(Debug)]
 pub struct BlockIterator {
@@ -33,6 +34,7 @@ pub struct BlockIterator {
     /// Whether the current entry is a tombstone.
     is_tombstone: bool,
 }
+// ANCHOR_END: block_iterator-struct
 
 impl BlockIterator {
     fn new(block: Arc<Block>) -> Self {
@@ -59,11 +61,14 @@ impl BlockIterator {
         iter
     }
 
+    // ANCHOR: block_iterator-seek_to_first
     /// Moves to the first entry.
     pub fn seek_to_first(&mut self) {
         todo!("day 1: BlockIterator::seek_to_first — position on entry 0")
     }
+    // ANCHOR_END: block_iterator-seek_to_first
 
+    // ANCHOR: block_iterator-seek_to_key
     /// Moves to the first entry whose key is `>= key`; the cursor becomes invalid when every key
     /// in the block is smaller.
     pub fn seek_to_key(&mut self, key: &[u8]) {
@@ -71,8 +76,10 @@ impl BlockIterator {
             "day 1: BlockIterator::seek_to_key — binary search over the entry offsets for the first key >= target"
         )
     }
+    // ANCHOR_END: block_iterator-seek_to_key
 }
 
+// ANCHOR: block_iterator-storage_iterator
 impl StorageIterator for BlockIterator {
     fn key(&self) -> &[u8] {
         todo!("day 1: BlockIterator::key — the current entry's key")
@@ -92,3 +99,4 @@ impl StorageIterator for BlockIterator {
         )
     }
 }
+// ANCHOR_END: block_iterator-storage_iterator

@@ -37,6 +37,7 @@ impl LeveledCompactionController {
         LeveledCompactionController { options }
     }
 
+    // ANCHOR: leveled-target_sizes
     /// The target size in bytes of each level `1..=max_levels` (index 0 is level 1); 0 for the
     /// levels above the base level, which stay empty.
     pub fn target_sizes(&self, state: &LsmStorageState) -> Vec<u64> {
@@ -44,7 +45,9 @@ impl LeveledCompactionController {
             "day 5: LeveledCompactionController::target_sizes — bottom level: max(real size, base size); each level above: the one below / multiplier, while the one below exceeds the base size"
         )
     }
+    // ANCHOR_END: leveled-target_sizes
 
+    // ANCHOR: leveled-generate_task
     /// The next compaction to run, or `None` when the tree is within its targets:
     /// 1. L0 into the base level once L0 holds `level0_file_num_compaction_trigger` SSTs;
     /// 2. otherwise, among levels over their target, the one with the highest ratio
@@ -59,6 +62,7 @@ impl LeveledCompactionController {
             "day 5: LeveledCompactionController::generate_task — L0 trigger first, then the level with the highest size/target ratio above 1"
         )
     }
+    // ANCHOR_END: leveled-generate_task
 }
 
 /// The SST ids of `level` (1-based), in key order.

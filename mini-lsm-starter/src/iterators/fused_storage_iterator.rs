@@ -31,6 +31,7 @@ impl<I: StorageIterator> FusedStorageIterator<I> {
     }
 }
 
+// ANCHOR: fused_storage_iterator-storage_iterator
 impl<I: StorageIterator> StorageIterator for FusedStorageIterator<I> {
     fn key(&self) -> &[u8] {
         todo!(
@@ -60,3 +61,4 @@ impl<I: StorageIterator> StorageIterator for FusedStorageIterator<I> {
         self.iter.num_active_iterators()
     }
 }
+// ANCHOR_END: fused_storage_iterator-storage_iterator

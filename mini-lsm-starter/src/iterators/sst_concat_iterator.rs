@@ -30,6 +30,7 @@ pub struct SstConcatIterator {
 }
 
 impl SstConcatIterator {
+    // ANCHOR: sst_concat_iterator-create_and_seek_to_first
     /// A cursor on the first entry of the first table. REQUIRES `tables` sorted by key with
     /// disjoint ranges.
     pub fn create_and_seek_to_first(tables: Vec<Arc<SsTable>>) -> Result<Self> {
@@ -37,7 +38,9 @@ impl SstConcatIterator {
             "day 5: SstConcatIterator::create_and_seek_to_first — open the first table and move on past any that end up invalid"
         )
     }
+    // ANCHOR_END: sst_concat_iterator-create_and_seek_to_first
 
+    // ANCHOR: sst_concat_iterator-create_and_seek_to_key
     /// A cursor on the first entry whose key is `>= key`. REQUIRES `tables` sorted by key with
     /// disjoint ranges.
     pub fn create_and_seek_to_key(tables: Vec<Arc<SsTable>>, key: &[u8]) -> Result<Self> {
@@ -45,8 +48,10 @@ impl SstConcatIterator {
             "day 5: SstConcatIterator::create_and_seek_to_key — binary search for the first table whose last key is >= key, seek inside it"
         )
     }
+    // ANCHOR_END: sst_concat_iterator-create_and_seek_to_key
 }
 
+// ANCHOR: sst_concat_iterator-storage_iterator
 impl StorageIterator for SstConcatIterator {
     fn key(&self) -> &[u8] {
         todo!("day 5: SstConcatIterator::key — the current table's key")
@@ -70,3 +75,4 @@ impl StorageIterator for SstConcatIterator {
         usize::from(self.current.is_some())
     }
 }
+// ANCHOR_END: sst_concat_iterator-storage_iterator

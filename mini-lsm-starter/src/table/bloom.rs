@@ -50,6 +50,7 @@ pub struct Bloom {
     num_probes: u8,
 }
 
+// ANCHOR: d7-bloom-key_hash
 /// The 64-bit hash of a key that filters are built and probed with (see the module docs).
 pub fn key_hash(key: &[u8]) -> u64 {
     // FNV-1a, 64-bit: offset basis and prime from the FNV specification.
@@ -63,8 +64,10 @@ pub fn key_hash(key: &[u8]) -> u64 {
     hash = (hash ^ (hash >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     hash ^ (hash >> 31)
 }
+// ANCHOR_END: d7-bloom-key_hash
 
 impl Bloom {
+    // ANCHOR: d7-bloom-build
     /// A filter over the keys whose [`key_hash`]es are given, with about `bits_per_key` bits per
     /// key (at least 64 bits in all, rounded up to whole bytes).
     pub fn build(key_hashes: &[u64], bits_per_key: usize) -> Bloom {
@@ -72,11 +75,14 @@ impl Bloom {
             "day 7: Bloom::build — size the bit array, pick num_probes = bits_per_key * ln 2, set each key's probe bits"
         )
     }
+    // ANCHOR_END: d7-bloom-build
 
+    // ANCHOR: d7-bloom-may_contain
     /// Whether a key with this hash may be in the set: `false` means certainly not.
     pub fn may_contain(&self, key_hash: u64) -> bool {
         todo!("day 7: Bloom::may_contain — true only if every probe bit is set")
     }
+    // ANCHOR_END: d7-bloom-may_contain
 
     /// Appends the filter in the format of the module documentation.
     pub fn encode(&self, buf: &mut Vec<u8>) {

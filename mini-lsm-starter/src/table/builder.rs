@@ -21,6 +21,7 @@ use crate::block::BlockBuilder;
 use crate::block_cache::BlockCache;
 use crate::error::{Error, Result};
 
+// ANCHOR: table_builder-struct
 /// Builds an SST from entries added in strictly increasing key order.
 #[derive(Debug)]
 pub struct SsTableBuilder {
@@ -39,6 +40,7 @@ pub struct SsTableBuilder {
     /// The [`key_hash`] of every key added, for the bloom filter.
     key_hashes: Vec<u64>,
 }
+// ANCHOR_END: table_builder-struct
 
 impl SsTableBuilder {
     /// A builder whose blocks hold about `block_size` bytes each.
@@ -61,6 +63,8 @@ impl SsTableBuilder {
         self
     }
 
+    // ANCHOR: table_builder-add
+    // ANCHOR: d7-table_builder-add
     /// Adds an entry (`None` for a tombstone). When the current block is full it is finished and a
     /// new block is started with this entry.
     pub fn add(&mut self, key: &[u8], value: Option<&[u8]>) {
@@ -71,7 +75,10 @@ impl SsTableBuilder {
             todo!("day 7: SsTableBuilder::add — remember the key's hash for the bloom filter")
         }
     }
+    // ANCHOR_END: d7-table_builder-add
+    // ANCHOR_END: table_builder-add
 
+    // ANCHOR: d7-table_builder-append_bloom
     /// Appends the bloom section and its crc when the builder makes a filter (day 7); returns its
     /// offset and length (both 0 without a filter).
     fn append_bloom(&self, buf: &mut Vec<u8>) -> Result<(u64, u32)> {
@@ -82,6 +89,7 @@ impl SsTableBuilder {
             "day 7: SsTableBuilder::append_bloom — build the filter from the key hashes, append it and its crc"
         )
     }
+    // ANCHOR_END: d7-table_builder-append_bloom
 
     /// Whether no entry has been added.
     pub fn is_empty(&self) -> bool {
@@ -94,6 +102,7 @@ impl SsTableBuilder {
         self.data.len() + self.builder.estimated_size()
     }
 
+    // ANCHOR: table_builder-build
     /// Writes the SST to `path` (durably) and opens it with id `id`.
     ///
     /// An SST always has at least one entry: building an empty one is
@@ -108,4 +117,5 @@ impl SsTableBuilder {
             "day 2: SsTableBuilder::build — finish the last block, append meta + crc and the footer, write the file, open it"
         )
     }
+    // ANCHOR_END: table_builder-build
 }

@@ -19,6 +19,7 @@ use crate::block::BlockIterator;
 use crate::error::Result;
 use crate::iterators::StorageIterator;
 
+// ANCHOR: table_iterator-struct
 /// A cursor over one [`SsTable`], following the [`StorageIterator`] contract. It holds one block
 /// at a time and reads the next only when the current one is exhausted.
 #[derive(Debug)]
@@ -29,6 +30,7 @@ pub struct SsTableIterator {
     /// Index of the current block.
     block_idx: usize,
 }
+// ANCHOR_END: table_iterator-struct
 
 impl SsTableIterator {
     /// A cursor on the first entry of `table`.
@@ -53,17 +55,21 @@ impl SsTableIterator {
         Ok(iter)
     }
 
+    // ANCHOR: table_iterator-seek_to_first
     /// Moves to the first entry of the table.
     pub fn seek_to_first(&mut self) -> Result<()> {
         todo!("day 2: SsTableIterator::seek_to_first — load block 0 and seek to its first entry")
     }
+    // ANCHOR_END: table_iterator-seek_to_first
 
+    // ANCHOR: table_iterator-seek_to_key
     /// Moves to the first entry whose key is `>= key`.
     pub fn seek_to_key(&mut self, key: &[u8]) -> Result<()> {
         todo!(
             "day 2: SsTableIterator::seek_to_key — find_block_idx picks the block; seek inside it"
         )
     }
+    // ANCHOR_END: table_iterator-seek_to_key
 
     /// The table this cursor reads.
     pub fn table(&self) -> &Arc<SsTable> {
@@ -71,6 +77,7 @@ impl SsTableIterator {
     }
 }
 
+// ANCHOR: table_iterator-storage_iterator
 impl StorageIterator for SsTableIterator {
     fn key(&self) -> &[u8] {
         todo!("day 2: SsTableIterator::key — the current block iterator's key")
@@ -90,3 +97,4 @@ impl StorageIterator for SsTableIterator {
         )
     }
 }
+// ANCHOR_END: table_iterator-storage_iterator
