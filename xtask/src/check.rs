@@ -4,6 +4,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
+use crate::book;
 use crate::grade::{Subject, todo_stub};
 use crate::libtest::{self, TestRun};
 use crate::starter;
@@ -36,14 +37,24 @@ const CARGO_STEPS: [&[&str]; 4] = [
     &["test", "--workspace"],
 ];
 
-/// Runs every check in the workspace at `root`.
-pub fn check(root: &Path) -> Result<()> {
+/// Runs every check in the workspace at `root`; with `repeat`, also runs the graded suite on
+/// the reference that many times and fails on any flaky test.
+pub fn check(root: &Path, repeat: Option<u32>) -> Result<()> {
     for args in CARGO_STEPS {
         cargo_step(root, args)?;
     }
+    if let Some(times) = repeat {
+        step(
+            &format!("graded suite on the reference, {times} times"),
+            || crate::repeat::repeat_reference(root, times),
+        )?;
+    }
     step("cargo x starter --check", || starter::check(root).map(drop))?;
     step("pristine starter", || pristine_starter(root))?;
-    step("mdbook build book", || build_book(root))?;
+    step(
+        "book (citations, links, includes, stubs; mdbook build)",
+        || book::check_book(root),
+    )?;
     println!("all checks passed");
     Ok(())
 }
@@ -123,26 +134,6 @@ fn pristine_problems(run: &TestRun) -> Vec<String> {
         ));
     }
     problems
-}
-
-/// Builds the book with mdBook, if there is a book.
-fn build_book(root: &Path) -> Result<()> {
-    if !root.join("book").join("book.toml").is_file() {
-        println!("no book/book.toml: skipped");
-        return Ok(());
-    }
-    let mut command = std::process::Command::new("mdbook");
-    command.args(["build", "book"]).current_dir(root);
-    match command.status() {
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            bail!(
-                "mdbook is not installed: install mdbook (`cargo install mdbook`) to build the book"
-            )
-        }
-        Err(error) => Err(error).context("could not start mdbook"),
-        Ok(status) if status.success() => Ok(()),
-        Ok(status) => bail!("`mdbook build book` failed ({status})"),
-    }
 }
 
 #[cfg(test)]

@@ -1,18 +1,25 @@
-//! `cargo x grade`: runs the graded tests of each day against the starter (or the reference) and
-//! prints one line per day, with why the day's failed tests failed.
+//! `cargo x grade`: builds the graded tests once, runs every test in its own process with a
+//! timeout (see [`crate::runner`]), and prints a table of days with passed/total and points (see
+//! [`crate::report`]).
 //!
-//! Running tests is behind the [`Runner`] trait; [`CargoTestRunner`] runs one `cargo test` per
-//! day. A runner with a per-test timeout can replace it without touching the report.
+//! What is graded: the starter (default), the reference (`--reference`), a student's copy of
+//! `mini-lsm-starter` (`--submission PATH`, in a temporary workspace, see [`crate::sandbox`]), or
+//! every sub-folder of a directory (`--roster DIR`, see [`crate::roster`]). `--watch` re-grades
+//! the starter on every save (see [`crate::watch`]); `--format json` also writes a
+//! Gradescope `results.json` (see [`crate::gradescope`]).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
-use crate::libtest::{self, Outcome, TestResult, TestRun};
-use crate::workspace::{self, TESTS_PACKAGE};
+use crate::points::Points;
+use crate::runner::{self, Built, Place, RunSettings, TestOutcome};
+use crate::workspace::{self, REFERENCE_DIR, STARTER_DIR, TESTS_PACKAGE};
+use crate::{gradescope, report, roster, sandbox, watch};
 
 /// The title of each day, index 0 for day 1.
-const DAY_TITLES: [&str; 7] = [
+pub const DAY_TITLES: [&str; 7] = [
     "Blocks",
     "SSTs",
     "MemTable + merging",
@@ -22,16 +29,76 @@ const DAY_TITLES: [&str; 7] = [
     "Bloom filters + key compression",
 ];
 
-/// At most this many failed tests are listed per day.
-const MAX_LISTED_FAILURES: usize = 5;
-
 /// What `todo!("…")` panics with, before its message.
 const TODO_PREFIX: &str = "not yet implemented: ";
+
+/// The arguments of `cargo x grade`.
+#[derive(Debug, clap::Args)]
+pub struct GradeArgs {
+    /// Grade mini-lsm-reference instead of mini-lsm-starter.
+    #[arg(long, conflicts_with_all = ["submission", "roster", "watch"])]
+    reference: bool,
+    /// Grade a student's copy of mini-lsm-starter (the crate directory, or a directory holding
+    /// mini-lsm-starter/) with this repository's tests.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["roster", "watch"])]
+    submission: Option<PathBuf>,
+    /// Grade every sub-folder of DIR as a submission and write roster.csv (or --output).
+    #[arg(long, value_name = "DIR", conflicts_with = "watch")]
+    roster: Option<PathBuf>,
+    /// Grade only this day.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=7), conflicts_with = "days")]
+    day: Option<u8>,
+    /// Grade a range of days, e.g. `1-4` (or one day, `3`).
+    #[arg(long, value_name = "N-M", value_parser = parse_days)]
+    days: Option<(u8, u8)>,
+    /// Kill a test that runs longer than this, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
+    /// `json` also writes a Gradescope results.json (to --output).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Where --format json writes (default results.json) or --roster writes (default roster.csv).
+    #[arg(long, value_name = "PATH")]
+    output: Option<PathBuf>,
+    /// Re-grade the starter whenever its sources change: the first day that does not pass yet,
+    /// and its next failing test. Ctrl-C stops.
+    #[arg(long)]
+    watch: bool,
+    /// List every failed test (default: the first few of each day).
+    #[arg(long)]
+    verbose: bool,
+}
+
+/// The output format of `cargo x grade`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The table on stdout.
+    Text,
+    /// The table on stdout and a Gradescope results.json.
+    Json,
+}
+
+/// A `--days` value: `N` or `N-M` with 1 <= N <= M <= 7.
+fn parse_days(text: &str) -> Result<(u8, u8), String> {
+    let (first, last) = text.split_once('-').unwrap_or((text, text));
+    let day = |text: &str| {
+        text.trim()
+            .parse::<u8>()
+            .ok()
+            .filter(|day| (1..=7).contains(day))
+            .ok_or_else(|| format!("`{text}` is not a day (1 to 7)"))
+    };
+    let (first, last) = (day(first)?, day(last)?);
+    if first > last {
+        return Err(format!("{first}-{last} is an empty range"));
+    }
+    Ok((first, last))
+}
 
 /// The crate under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subject {
-    /// `mini-lsm-starter` (feature `starter` of the tests package).
+    /// `mini-lsm-starter` (feature `starter` of the tests package), or a submission in its place.
     Starter,
     /// `mini-lsm-reference` (feature `reference`, the default).
     Reference,
@@ -47,200 +114,245 @@ impl Subject {
     }
 
     /// The crate's directory name.
-    fn crate_name(self) -> &'static str {
+    pub fn crate_name(self) -> &'static str {
         match self {
-            Subject::Starter => workspace::STARTER_DIR,
-            Subject::Reference => workspace::REFERENCE_DIR,
+            Subject::Starter => STARTER_DIR,
+            Subject::Reference => REFERENCE_DIR,
         }
     }
 }
 
-/// What running one day's graded tests gave.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DayRun {
-    /// The tests did not compile; the first compiler error.
-    DoesNotCompile {
-        /// The compiler's message, from `error…` to the next blank line.
-        error: String,
-    },
-    /// The tests ran.
-    Ran(TestRun),
+/// The grade of one day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayGrade {
+    /// The day, 1 ..= 7.
+    pub day: u8,
+    /// Every test of the day and how it ended; `None` when the tests did not compile.
+    pub tests: Option<Vec<TestOutcome>>,
+    /// The day's points (from `xtask/points.toml`).
+    pub max_points: f64,
 }
 
-/// Runs one day's graded tests.
-pub trait Runner {
-    /// Runs the test target `dayN` and reports every test's result.
-    fn run_day(&self, day: u8) -> Result<DayRun>;
+impl DayGrade {
+    /// The number of passed tests.
+    pub fn passed(&self) -> usize {
+        self.tests
+            .iter()
+            .flatten()
+            .filter(|test| test.status.passed())
+            .count()
+    }
+
+    /// The number of tests (0 when they did not compile).
+    pub fn total(&self) -> usize {
+        self.tests.as_ref().map_or(0, Vec::len)
+    }
+
+    /// Whether the day passed: it compiled, it has tests, and every test passed.
+    pub fn fully_passed(&self) -> bool {
+        self.total() > 0 && self.passed() == self.total()
+    }
+
+    /// The points earned: the day's points split equally among its tests.
+    pub fn points(&self) -> f64 {
+        if self.total() == 0 {
+            0.0
+        } else {
+            self.max_points * self.passed() as f64 / self.total() as f64
+        }
+    }
+
+    /// What one test of the day is worth.
+    pub fn points_per_test(&self) -> f64 {
+        if self.total() == 0 {
+            0.0
+        } else {
+            self.max_points / self.total() as f64
+        }
+    }
+
+    /// The day's title.
+    pub fn title(&self) -> &'static str {
+        DAY_TITLES[usize::from(self.day - 1)]
+    }
 }
 
-/// Runs a day's tests with one `cargo test … --test dayN -- --test-threads=2`.
-pub struct CargoTestRunner {
-    /// The workspace root.
-    root: PathBuf,
-    /// The crate under test.
+/// The grade of a crate over the selected days.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grade {
+    /// What was graded, e.g. `mini-lsm-starter` or a submission's path.
+    pub label: String,
+    /// The selected days, in order.
+    pub days: Vec<DayGrade>,
+    /// The compiler's first error, when the tests did not compile.
+    pub compile_error: Option<String>,
+    /// The timeout each test had.
+    pub timeout: Duration,
+}
+
+impl Grade {
+    /// Whether every selected day passed fully.
+    pub fn all_passed(&self) -> bool {
+        !self.days.is_empty() && self.days.iter().all(DayGrade::fully_passed)
+    }
+
+    /// The points earned over the selected days.
+    pub fn points(&self) -> f64 {
+        self.days.iter().map(DayGrade::points).sum()
+    }
+
+    /// The points of the selected days.
+    pub fn max_points(&self) -> f64 {
+        self.days.iter().map(|day| day.max_points).sum()
+    }
+}
+
+/// Builds the tests of `days` for `subject` at `place` once, then runs each test in its own
+/// process.
+pub fn evaluate(
+    place: &Place,
     subject: Subject,
-}
-
-impl CargoTestRunner {
-    /// A runner for `subject` in the workspace at `root`.
-    pub fn new(root: &Path, subject: Subject) -> Self {
-        CargoTestRunner {
-            root: root.to_path_buf(),
-            subject,
-        }
-    }
-}
-
-impl Runner for CargoTestRunner {
-    fn run_day(&self, day: u8) -> Result<DayRun> {
-        let target = format!("day{day}");
-        let mut args = vec!["test", "--package", TESTS_PACKAGE];
-        args.extend(self.subject.feature_args());
-        args.extend(["--test", &target, "--", "--test-threads=2"]);
-        let output = workspace::capture(workspace::cargo(&self.root, &args))?;
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let run = libtest::parse(&stdout);
-        if !output.status.success() && run.total() == 0 {
-            let error = workspace::first_compiler_error(&stderr)
-                .unwrap_or_else(|| format!("cargo test failed ({}):\n{stderr}", output.status));
-            return Ok(DayRun::DoesNotCompile { error });
-        }
-        Ok(DayRun::Ran(run))
-    }
-}
-
-/// Grades `days` (every day with a test file when `None`) of `subject` in the workspace at
-/// `root`; `Ok(true)` when every graded day passed all its tests.
-pub fn grade(root: &Path, subject: Subject, day: Option<u8>) -> Result<bool> {
-    let days = match day {
-        Some(day) if workspace::day_test_file(root, day).is_file() => vec![day],
-        Some(day) => bail!(
-            "day {day} has no graded tests: {} does not exist",
-            workspace::day_test_file(root, day).display()
-        ),
-        None => workspace::graded_days(root),
+    label: &str,
+    days: &[u8],
+    settings: RunSettings,
+) -> Result<Grade> {
+    let points = Points::table()?;
+    let mut grade = Grade {
+        label: label.to_string(),
+        days: Vec::new(),
+        compile_error: None,
+        timeout: settings.timeout,
     };
+    let executables = match runner::build(place, subject.feature_args(), days)? {
+        Built::Executables(executables) => executables,
+        Built::DoesNotCompile { error } => {
+            grade.compile_error = Some(error);
+            grade.days = days
+                .iter()
+                .map(|&day| DayGrade {
+                    day,
+                    tests: None,
+                    max_points: points.day(day),
+                })
+                .collect();
+            return Ok(grade);
+        }
+    };
+    let dir = place.tests_dir();
+    let cases = runner::list_cases(&executables, &dir)?;
+    let outcomes = runner::run_all(&cases, &dir, settings);
+    grade.days = days
+        .iter()
+        .map(|&day| DayGrade {
+            day,
+            tests: Some(
+                outcomes
+                    .iter()
+                    .filter(|outcome| outcome.case.day == day)
+                    .cloned()
+                    .collect(),
+            ),
+            max_points: points.day(day),
+        })
+        .collect();
+    Ok(grade)
+}
+
+/// The days selected by `--day`/`--days` (every day with a test file when neither is given).
+fn selected_days(root: &Path, args: &GradeArgs) -> Result<Vec<u8>> {
+    let days: Vec<u8> = match (args.day, args.days) {
+        (Some(day), _) => vec![day],
+        (None, Some((first, last))) => (first..=last).collect(),
+        (None, None) => workspace::graded_days(root),
+    };
+    if let Some(missing) = days
+        .iter()
+        .find(|day| !workspace::day_test_file(root, **day).is_file())
+    {
+        bail!(
+            "day {missing} has no graded tests: {} does not exist",
+            workspace::day_test_file(root, *missing).display()
+        );
+    }
     if days.is_empty() {
         bail!("no graded tests: {TESTS_PACKAGE}/tests/day1.rs … day7.rs do not exist");
     }
-    println!(
-        "grading {} (cargo test -p {TESTS_PACKAGE} {})",
-        subject.crate_name(),
-        subject.feature_args().join(" ")
-    );
-    let runner = CargoTestRunner::new(root, subject);
-    let mut all_passed = true;
-    for day in days {
-        let run = runner.run_day(day)?;
-        for line in report_day(day, &run) {
-            println!("{line}");
-        }
-        all_passed &= day_passed(&run);
-    }
-    println!(
-        "{}",
-        if all_passed {
-            "every graded day passes"
-        } else {
-            "some days do not pass yet"
-        }
-    );
-    Ok(all_passed)
+    Ok(days)
 }
 
-/// Whether a day passed: it compiled, at least one test ran, and every test passed.
-fn day_passed(run: &DayRun) -> bool {
-    match run {
-        DayRun::DoesNotCompile { .. } => false,
-        DayRun::Ran(tests) => tests.total() > 0 && tests.passed() == tests.total(),
-    }
+/// The shared target directory of every submission graded from this repository: the
+/// dependencies are built once for all of them.
+pub fn submissions_target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root.join("target"), PathBuf::from)
+        .join("grade-submissions")
 }
 
-/// The report of one day: its score line, then why its tests failed.
-fn report_day(day: u8, run: &DayRun) -> Vec<String> {
-    let title = DAY_TITLES[usize::from(day - 1)];
-    let width = DAY_TITLES
-        .iter()
-        .map(|title| title.len())
-        .max()
-        .unwrap_or(0)
-        + 2;
-    let tests = match run {
-        DayRun::DoesNotCompile { error } => {
-            let mut lines = vec![format!(
-                "day {day}  {title:<width$}0/0 passed — does not compile"
-            )];
-            lines.extend(error.lines().map(|line| format!("    {line}")));
-            return lines;
-        }
-        DayRun::Ran(tests) => tests,
+/// Grades the submission at `path` (see [`sandbox::find_crate`]) on `days` in a temporary
+/// workspace, built in the shared [`submissions_target_dir`]. Two gradings of submissions never
+/// run at once (they would overwrite each other's test binaries): the second waits.
+pub fn grade_submission(
+    root: &Path,
+    path: &Path,
+    label: &str,
+    days: &[u8],
+    settings: RunSettings,
+) -> Result<Grade> {
+    let submission = sandbox::find_crate(path)?;
+    let sandbox = sandbox::Sandbox::new(root, &submission)?;
+    let target_dir = submissions_target_dir(root);
+    let _lock = sandbox::lock_dir(&target_dir)?;
+    let place = Place {
+        root: sandbox.root().to_path_buf(),
+        target_dir: Some(target_dir),
     };
-    let mut lines = vec![format!(
-        "day {day}  {title:<width$}{}/{} passed",
-        tests.passed(),
-        tests.total()
-    )];
-    // Sorted by name: tests run in parallel and report in no fixed order.
-    let mut failures: Vec<&TestResult> = tests
-        .results
-        .iter()
-        .filter(|result| result.outcome != Outcome::Passed)
-        .collect();
-    failures.sort_by(|a, b| a.name.cmp(&b.name));
-    if let Some((earlier, stubs)) = blocked_by(day, &failures) {
-        lines.push(format!("  blocked by day {earlier}: {}", stubs.join(", ")));
-    } else {
-        lines.extend(
-            failures
-                .iter()
-                .take(MAX_LISTED_FAILURES)
-                .map(|result| format!("  ✗ {}: {}", result.name, first_line(result))),
-        );
-        if failures.len() > MAX_LISTED_FAILURES {
-            lines.push(format!(
-                "  … and {} more failed tests",
-                failures.len() - MAX_LISTED_FAILURES
-            ));
+    evaluate(&place, Subject::Starter, label, days, settings)
+}
+
+/// Runs `cargo x grade` in the workspace at `root`; `Ok(true)` when every graded day passed.
+pub fn run(root: &Path, args: GradeArgs) -> Result<bool> {
+    let days = selected_days(root, &args)?;
+    let settings = RunSettings::new(Duration::from_secs(args.timeout));
+    if args.watch {
+        watch::watch(root, &days, settings)?;
+        return Ok(true);
+    }
+    if let Some(dir) = &args.roster {
+        let output = args.output.clone().unwrap_or_else(|| "roster.csv".into());
+        return roster::grade_roster(root, dir, &days, settings, &output);
+    }
+    let grade = match &args.submission {
+        Some(path) => {
+            println!("building {} with this repository's tests …", path.display());
+            grade_submission(root, path, &path.display().to_string(), &days, settings)?
         }
+        None => {
+            let subject = if args.reference {
+                Subject::Reference
+            } else {
+                Subject::Starter
+            };
+            let place = Place {
+                root: root.to_path_buf(),
+                target_dir: None,
+            };
+            println!("building the tests of {} …", subject.crate_name());
+            evaluate(&place, subject, subject.crate_name(), &days, settings)?
+        }
+    };
+    let table = report::table(&grade, args.verbose);
+    for line in &table {
+        println!("{line}");
     }
-    if tests.unreported() > 0 {
-        lines.push(format!(
-            "  ✗ {} tests never reported a result: the test binary crashed (run `cargo test -p {TESTS_PACKAGE} --test day{day}` to see why)",
-            tests.unreported()
-        ));
+    if args.format == Format::Json {
+        let output = args.output.unwrap_or_else(|| "results.json".into());
+        let json = gradescope::results(&grade, &table.join("\n"));
+        let text = serde_json::to_string_pretty(&json)? + "\n";
+        std::fs::write(&output, text)
+            .with_context(|| format!("could not write {}", output.display()))?;
+        println!("wrote {}", output.display());
     }
-    lines
-}
-
-/// The first line of a failed test's message (or why a test that did not fail is listed).
-fn first_line(result: &TestResult) -> &str {
-    match &result.outcome {
-        Outcome::Failed { message } => message.lines().next().unwrap_or("(no message)"),
-        Outcome::Ignored => "ignored (a graded test must not be)",
-        Outcome::Passed => "passed",
-    }
-}
-
-/// When every failure of `day` is a `todo!()` of an earlier day: the earliest such day and its
-/// stubs (`Type::method`) that the tests hit.
-fn blocked_by(day: u8, failures: &[&TestResult]) -> Option<(u8, Vec<String>)> {
-    let todos: Vec<(u8, String)> = failures
-        .iter()
-        .map(|result| result.failure_message().and_then(todo_stub))
-        .collect::<Option<_>>()?;
-    let earliest = todos.iter().map(|(todo_day, _)| *todo_day).min()?;
-    if todos.iter().any(|(todo_day, _)| *todo_day >= day) {
-        return None;
-    }
-    let mut stubs: Vec<String> = todos
-        .into_iter()
-        .filter(|(todo_day, _)| *todo_day == earliest)
-        .map(|(_, stub)| stub)
-        .collect();
-    stubs.sort();
-    stubs.dedup();
-    Some((earliest, stubs))
+    Ok(grade.all_passed())
 }
 
 /// The day and `Type::method` of a `todo!("day K: Type::method — hint")` panic message.
@@ -252,30 +364,13 @@ pub fn todo_stub(message: &str) -> Option<(u8, String)> {
         .strip_prefix("day ")?;
     let (day, rest) = rest.split_once(": ")?;
     let stub = rest.split_once(" — ").map_or(rest, |(stub, _)| stub);
-    Some((day.parse().ok()?, stub.to_string()))
+    Some((day.parse().ok()?, stub.trim().to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A failed test with `message`.
-    fn failed(name: &str, message: &str) -> TestResult {
-        TestResult {
-            name: name.to_string(),
-            outcome: Outcome::Failed {
-                message: message.to_string(),
-            },
-        }
-    }
-
-    /// A passed test.
-    fn passed(name: &str) -> TestResult {
-        TestResult {
-            name: name.to_string(),
-            outcome: Outcome::Passed,
-        }
-    }
+    use crate::runner::{Status, TestCase};
 
     #[test]
     fn a_todo_message_names_its_day_and_stub() {
@@ -284,78 +379,63 @@ mod tests {
             todo_stub(message),
             Some((1, "BlockIterator::seek_to_key".to_string()))
         );
-        assert_eq!(todo_stub("assertion failed"), None);
-    }
-
-    #[test]
-    fn a_day_failing_only_on_earlier_todos_is_blocked_by_the_earliest() {
-        let run = DayRun::Ran(TestRun {
-            results: vec![
-                failed("a", "not yet implemented: day 2: SsTable::open — x"),
-                failed("b", "not yet implemented: day 1: Block::decode — y"),
-                failed("c", "not yet implemented: day 1: Block::decode — y"),
-            ],
-            declared: 3,
-        });
-        let report = report_day(3, &run);
-        assert!(report[0].ends_with("0/3 passed"), "{report:?}");
-        assert_eq!(report[1], "  blocked by day 1: Block::decode");
-        assert_eq!(report.len(), 2);
-    }
-
-    #[test]
-    fn a_day_failing_on_its_own_todo_lists_the_failures() {
-        let run = DayRun::Ran(TestRun {
-            results: vec![
-                passed("ok"),
-                failed("a", "not yet implemented: day 3: MemTable::get — x"),
-                failed("b", "not yet implemented: day 1: Block::decode — y"),
-            ],
-            declared: 3,
-        });
-        let report = report_day(3, &run);
-        assert!(
-            report[0].starts_with("day 3  MemTable + merging "),
-            "{report:?}"
-        );
-        assert!(report[0].ends_with("1/3 passed"), "{report:?}");
         assert_eq!(
-            report[1],
-            "  ✗ a: not yet implemented: day 3: MemTable::get — x"
+            todo_stub("not yet implemented: day 3: MemTable::get"),
+            Some((3, "MemTable::get".to_string()))
         );
-        assert!(!day_passed(&run));
+        assert_eq!(todo_stub("assertion failed"), None);
+        assert_eq!(todo_stub("not yet implemented"), None);
     }
 
-    #[test]
-    fn only_a_day_whose_tests_all_pass_passes() {
-        let all = DayRun::Ran(TestRun {
-            results: vec![passed("a")],
-            declared: 1,
-        });
-        assert!(day_passed(&all));
-        assert!(!day_passed(&DayRun::Ran(TestRun::default())));
-        let crashed = DayRun::Ran(TestRun {
-            results: vec![passed("a")],
-            declared: 2,
-        });
-        assert!(!day_passed(&crashed));
-        assert!(!day_passed(&DayRun::DoesNotCompile {
-            error: "error".to_string()
-        }));
-    }
-
-    #[test]
-    fn a_compile_error_is_shown() {
-        let report = report_day(
-            1,
-            &DayRun::DoesNotCompile {
-                error: "error[E1]: bad\n --> x.rs".to_string(),
+    /// A day with `passed` passed and `failed` failed tests, worth `max_points`.
+    fn day(passed: usize, failed: usize, max_points: f64) -> DayGrade {
+        let test = |index: usize, status: Status| TestOutcome {
+            case: TestCase {
+                day: 1,
+                name: format!("t{index}"),
+                exe: PathBuf::new(),
             },
-        );
+            status,
+        };
+        let tests = (0..passed)
+            .map(|index| test(index, Status::Passed))
+            .chain((passed..passed + failed).map(|index| test(index, Status::Failed("x".into()))))
+            .collect();
+        DayGrade {
+            day: 1,
+            tests: Some(tests),
+            max_points,
+        }
+    }
+
+    #[test]
+    fn a_day_s_points_are_split_equally_among_its_tests() {
+        let grade = day(10, 30, 10.0);
+        assert_eq!(grade.points_per_test(), 0.25);
+        assert_eq!(grade.points(), 2.5);
+        assert!(!grade.fully_passed());
+        let full = day(3, 0, 15.0);
+        assert_eq!(full.points(), 15.0);
+        assert!(full.fully_passed());
+        let none = DayGrade {
+            day: 2,
+            tests: None,
+            max_points: 10.0,
+        };
+        assert_eq!((none.points(), none.total()), (0.0, 0));
+        assert!(!none.fully_passed());
         assert!(
-            report[0].ends_with("0/0 passed — does not compile"),
-            "{report:?}"
+            !day(0, 0, 10.0).fully_passed(),
+            "a day without tests does not pass"
         );
-        assert_eq!(report[1..], ["    error[E1]: bad", "     --> x.rs"]);
+    }
+
+    #[test]
+    fn days_are_one_day_or_a_range() {
+        assert_eq!(parse_days("3"), Ok((3, 3)));
+        assert_eq!(parse_days("1-4"), Ok((1, 4)));
+        assert!(parse_days("4-1").is_err());
+        assert!(parse_days("0-2").is_err());
+        assert!(parse_days("8").is_err());
     }
 }

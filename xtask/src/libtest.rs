@@ -37,14 +37,6 @@ pub enum Outcome {
 }
 
 impl TestRun {
-    /// The number of tests that passed.
-    pub fn passed(&self) -> usize {
-        self.results
-            .iter()
-            .filter(|result| result.outcome == Outcome::Passed)
-            .count()
-    }
-
     /// The number of tests the binaries announced, reported or not.
     pub fn total(&self) -> usize {
         self.declared.max(self.results.len())
@@ -179,6 +171,27 @@ fn section_message(lines: &[&str]) -> String {
     }
 }
 
+/// The test names of `<test binary> --list --format terse`: every `NAME: test` line
+/// (benchmarks and other lines are skipped).
+pub fn parse_terse_list(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|line| line.strip_suffix(": test"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The message of the first panic in `text`, the output of one test (`---- NAME stdout ----`
+/// sections or a bare panic on stderr): the lines after `thread '…' panicked at …:` up to the
+/// backtrace note. `None` when nothing in `text` panicked.
+pub fn panic_message(text: &str) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    lines
+        .iter()
+        .any(|line| line.starts_with("thread '") && line.contains(" panicked at "))
+        .then(|| section_message(&lines))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,7 +230,8 @@ test result: FAILED. 1 passed; 2 failed; 1 ignored; 0 measured; 0 filtered out; 
     fn results_and_messages_are_parsed() {
         let run = parse(OUTPUT);
         assert_eq!(run.declared, 4);
-        assert_eq!(run.passed(), 1);
+        let passed = run.results.iter().filter(|r| r.outcome == Outcome::Passed);
+        assert_eq!(passed.count(), 1);
         assert_eq!(run.unreported(), 0);
         let names: Vec<&str> = run
             .results
@@ -242,6 +256,20 @@ test result: FAILED. 1 passed; 2 failed; 1 ignored; 0 measured; 0 filtered out; 
             Some("assertion `left == right` failed: the scenario\n  left: 1\n right: 2")
         );
         assert_eq!(run.results[3].outcome, Outcome::Ignored);
+    }
+
+    #[test]
+    fn a_terse_list_names_every_test() {
+        let list = "a::case_1_x: test\nb: test\nslow: bench\n\n";
+        assert_eq!(parse_terse_list(list), ["a::case_1_x", "b"]);
+        assert!(parse_terse_list("").is_empty());
+    }
+
+    #[test]
+    fn the_first_panic_message_is_extracted() {
+        let stderr = "thread 'main' panicked at src/lib.rs:1:1:\nboom\nsecond line\nnote: run with `RUST_BACKTRACE=1`\nthread 'x' panicked at y:\nlater";
+        assert_eq!(panic_message(stderr).unwrap(), "boom\nsecond line");
+        assert_eq!(panic_message("fatal runtime error: stack overflow"), None);
     }
 
     #[test]

@@ -1,15 +1,29 @@
 //! `cargo x …`: the project's maintenance tasks.
 //!
 //! - `cargo x starter [--check]`: generate `mini-lsm-starter/` from the reference, or verify it.
-//! - `cargo x grade [--reference] [--day N]`: run the graded tests and print a score per day.
-//! - `cargo x check`: everything CI runs.
+//! - `cargo x grade [--reference | --submission PATH | --roster DIR | --watch] [--day N | --days N-M]
+//!   [--timeout SECS] [--format json] [--output PATH]`: run each graded test in its own process and
+//!   print passed/total and points per day.
+//! - `cargo x check [--repeat N]`: everything CI runs (`--repeat`: also N runs of the graded suite
+//!   on the reference, failing on any flaky test).
+//! - `cargo x bugs [--bug NAME] [--list]`: check that the graded tests kill every planted bug.
 
+mod book;
+mod bugs;
 mod check;
 mod diff;
 mod grade;
+mod gradescope;
 mod libtest;
 mod markers;
+mod points;
+mod repeat;
+mod report;
+mod roster;
+mod runner;
+mod sandbox;
 mod starter;
+mod watch;
 mod workspace;
 
 use std::process::ExitCode;
@@ -38,17 +52,27 @@ enum Task {
         #[arg(long)]
         check: bool,
     },
-    /// Run the graded tests against the starter and print passed/total per day.
-    Grade {
-        /// Grade mini-lsm-reference instead of mini-lsm-starter.
-        #[arg(long)]
-        reference: bool,
-        /// Grade only this day (default: every day that has a test file).
-        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=7))]
-        day: Option<u8>,
-    },
+    /// Run the graded tests against the starter (or the reference, a submission, a roster) and
+    /// print passed/total and points per day.
+    Grade(grade::GradeArgs),
     /// Run everything CI runs: fmt, clippy, tests, starter drift, pristine starter, book.
-    Check,
+    Check {
+        /// Also run the graded suite on the reference N times; fail on any flaky test.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        repeat: Option<u32>,
+    },
+    /// Plant each bug of xtask/bugs.toml in a copy of the reference; its day's graded tests must fail.
+    Bugs {
+        /// Run only this bug (repeat for several).
+        #[arg(long = "bug", value_name = "NAME")]
+        only: Vec<String>,
+        /// Print the list of bugs without running them.
+        #[arg(long)]
+        list: bool,
+        /// Seconds one bug's test run may take; a run stopped by it counts as a kill (a hang).
+        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+        timeout: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -70,15 +94,20 @@ fn run(cli: Cli) -> Result<bool> {
         Task::Starter { check: true } => {
             starter::check(&root)?;
         }
-        Task::Grade { reference, day } => {
-            let subject = if reference {
-                grade::Subject::Reference
-            } else {
-                grade::Subject::Starter
+        Task::Grade(args) => return grade::run(&root, args),
+        Task::Check { repeat } => check::check(&root, repeat)?,
+        Task::Bugs {
+            only,
+            list,
+            timeout,
+        } => {
+            let options = bugs::Options {
+                only,
+                list,
+                timeout: std::time::Duration::from_secs(timeout),
             };
-            return grade::grade(&root, subject, day);
+            return bugs::bugs(&root, &options);
         }
-        Task::Check => check::check(&root)?,
     }
     Ok(true)
 }

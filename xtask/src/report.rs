@@ -1,0 +1,350 @@
+//! The text report of `cargo x grade`: one line per day (passed/total and points), then why the
+//! day's tests failed. A day whose failures are all `todo!()`s of earlier days says
+//! "blocked by day K: Type::method" instead of listing its tests.
+
+use crate::grade::{DAY_TITLES, DayGrade, Grade, todo_stub};
+use crate::runner::{Status, TestOutcome};
+
+/// At most this many failed tests are listed per day (all of them with `--verbose`).
+const MAX_LISTED_FAILURES: usize = 8;
+
+/// At most this many stubs are named in a "blocked by" line.
+const MAX_BLOCKING_STUBS: usize = 3;
+
+/// At most this many lines of a failure message are shown.
+const MAX_MESSAGE_LINES: usize = 3;
+
+/// The width of the title column.
+fn title_width() -> usize {
+    DAY_TITLES
+        .iter()
+        .map(|title| title.len())
+        .max()
+        .unwrap_or(0)
+}
+
+/// The whole report: a header, one line per day with its failures, the total, and the
+/// compiler's error when the tests did not compile.
+pub fn table(grade: &Grade, verbose: bool) -> Vec<String> {
+    let tests: usize = grade.days.iter().map(DayGrade::total).sum();
+    let mut lines = vec![
+        format!(
+            "{}: {tests} tests, each in its own process, timeout {} s",
+            grade.label,
+            grade.timeout.as_secs()
+        ),
+        format!(
+            "day  {:<width$}  {:>7}  {:>9}",
+            "title",
+            "passed",
+            "points",
+            width = title_width()
+        ),
+    ];
+    let listed = if verbose {
+        usize::MAX
+    } else {
+        MAX_LISTED_FAILURES
+    };
+    for day in &grade.days {
+        lines.push(day_line(day));
+        if day.tests.is_some() {
+            lines.extend(failure_lines(day, listed));
+        }
+    }
+    let passed: usize = grade.days.iter().map(DayGrade::passed).sum();
+    lines.push(format!(
+        "{:<width$}  {:>7}  {:>9}",
+        "total",
+        format!("{passed}/{tests}"),
+        format!("{}/{}", number(grade.points()), number(grade.max_points())),
+        width = title_width() + 5
+    ));
+    if let Some(error) = &grade.compile_error {
+        lines.push(String::new());
+        lines.push("does not compile; the compiler's first error:".to_string());
+        lines.extend(error.lines().map(|line| format!("    {line}")));
+    } else if grade.all_passed() {
+        lines.push("every graded day passes".to_string());
+    }
+    lines
+}
+
+/// The line of one day: number, title, passed/total, points, and a mark.
+pub fn day_line(day: &DayGrade) -> String {
+    let passed = match day.tests {
+        Some(_) => format!("{}/{}", day.passed(), day.total()),
+        None => "-".to_string(),
+    };
+    let points = format!("{}/{}", number(day.points()), number(day.max_points));
+    let mark = match &day.tests {
+        None => "  does not compile",
+        Some(_) if day.fully_passed() => "  ✓",
+        Some(_) => "",
+    };
+    format!(
+        "{:>3}  {:<width$}  {passed:>7}  {points:>9}{mark}",
+        day.day,
+        day.title(),
+        width = title_width()
+    )
+}
+
+/// Why `day`'s tests failed: a "blocked by" line, or up to `listed` failed tests with the first
+/// lines of their messages.
+pub fn failure_lines(day: &DayGrade, listed: usize) -> Vec<String> {
+    let failures: Vec<&TestOutcome> = day
+        .tests
+        .iter()
+        .flatten()
+        .filter(|test| !test.status.passed())
+        .collect();
+    if failures.is_empty() {
+        return Vec::new();
+    }
+    if let Some((earlier, stubs)) = blocked_by(day.day, &failures) {
+        return vec![format!("     {}", blocked_line(earlier, &stubs))];
+    }
+    let mut lines: Vec<String> = failures
+        .iter()
+        .take(listed)
+        .flat_map(|test| test_lines(day.day, test))
+        .collect();
+    if failures.len() > listed {
+        lines.push(format!(
+            "     … and {} more failed tests (--verbose lists them all)",
+            failures.len() - listed
+        ));
+    }
+    lines
+}
+
+/// A failed test: `✗ name: first line`, then the next lines of its message, indented.
+pub fn test_lines(day: u8, test: &TestOutcome) -> Vec<String> {
+    let reason = short_reason(day, &test.status);
+    let mut reason = reason.iter();
+    let first = reason.next().map_or("", String::as_str);
+    let mut lines = vec![format!("     ✗ {}: {first}", test.case.name)];
+    lines.extend(reason.map(|line| format!("         {line}")));
+    lines
+}
+
+/// `blocked by day K: A, B, C` (and how many more stubs).
+fn blocked_line(day: u8, stubs: &[String]) -> String {
+    let mut named = stubs
+        .iter()
+        .take(MAX_BLOCKING_STUBS)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if stubs.len() > MAX_BLOCKING_STUBS {
+        named.push_str(&format!(" (+{} more)", stubs.len() - MAX_BLOCKING_STUBS));
+    }
+    format!("blocked by day {day}: {named}")
+}
+
+/// The first lines of why a test of `day` did not pass; a `todo!()` is shortened to its stub.
+pub fn short_reason(day: u8, status: &Status) -> Vec<String> {
+    let reason = status.reason();
+    if let Some((todo_day, stub)) = todo_stub(&reason) {
+        let line = if todo_day == day {
+            format!("not implemented yet: {stub}")
+        } else if todo_day < day {
+            blocked_line(todo_day, &[stub])
+        } else {
+            format!("not implemented yet: day {todo_day}: {stub}")
+        };
+        return vec![line];
+    }
+    let lines: Vec<String> = reason
+        .lines()
+        .take(MAX_MESSAGE_LINES)
+        .map(str::to_string)
+        .collect();
+    if lines.is_empty() {
+        vec!["failed (no message)".to_string()]
+    } else {
+        lines
+    }
+}
+
+/// When every failure of `day` is a `todo!()` of an earlier day: the earliest such day and its
+/// distinct stubs (`Type::method`), sorted.
+pub fn blocked_by(day: u8, failures: &[&TestOutcome]) -> Option<(u8, Vec<String>)> {
+    let todos: Vec<(u8, String)> = failures
+        .iter()
+        .map(|test| match &test.status {
+            Status::Failed(message) => todo_stub(message),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    if todos.iter().any(|(todo_day, _)| *todo_day >= day) {
+        return None;
+    }
+    let earliest = todos.iter().map(|(todo_day, _)| *todo_day).min()?;
+    let mut stubs: Vec<String> = todos
+        .into_iter()
+        .filter(|(todo_day, _)| *todo_day == earliest)
+        .map(|(_, stub)| stub)
+        .collect();
+    stubs.sort();
+    stubs.dedup();
+    Some((earliest, stubs))
+}
+
+/// A number of points: at most two decimals, without trailing zeros (`10`, `2.5`, `1.47`).
+pub fn number(points: f64) -> String {
+    let text = format!("{points:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::runner::TestCase;
+
+    /// A test of `day` named `name` that ended with `status`.
+    fn test(day: u8, name: &str, status: Status) -> TestOutcome {
+        TestOutcome {
+            case: TestCase {
+                day,
+                name: name.to_string(),
+                exe: PathBuf::new(),
+            },
+            status,
+        }
+    }
+
+    /// A test that failed with `message`.
+    fn failed(day: u8, name: &str, message: &str) -> TestOutcome {
+        test(day, name, Status::Failed(message.to_string()))
+    }
+
+    /// A day of `tests` worth 10 points.
+    fn day(day: u8, tests: Vec<TestOutcome>) -> DayGrade {
+        DayGrade {
+            day,
+            tests: Some(tests),
+            max_points: 10.0,
+        }
+    }
+
+    #[test]
+    fn a_day_failing_only_on_earlier_todos_is_blocked_by_the_earliest() {
+        let grade = day(
+            3,
+            vec![
+                failed(3, "a", "not yet implemented: day 2: SsTable::open — x"),
+                failed(3, "b", "not yet implemented: day 1: Block::decode — y"),
+                failed(3, "c", "not yet implemented: day 1: Block::decode — y"),
+                failed(3, "d", "not yet implemented: day 1: Block::encode — y"),
+                test(3, "e", Status::Passed),
+            ],
+        );
+        assert!(
+            day_line(&grade).ends_with("1/5       2/10"),
+            "{}",
+            day_line(&grade)
+        );
+        assert_eq!(
+            failure_lines(&grade, 10),
+            ["     blocked by day 1: Block::decode, Block::encode"]
+        );
+    }
+
+    #[test]
+    fn at_most_three_blocking_stubs_are_named() {
+        let stubs: Vec<String> = ["A::a", "B::b", "C::c", "D::d", "E::e"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            blocked_line(1, &stubs),
+            "blocked by day 1: A::a, B::b, C::c (+2 more)"
+        );
+    }
+
+    #[test]
+    fn a_day_failing_on_its_own_todo_lists_the_failures_shortened() {
+        let grade = day(
+            3,
+            vec![
+                failed(3, "a", "not yet implemented: day 3: MemTable::get — x"),
+                failed(3, "b", "not yet implemented: day 1: Block::decode — y"),
+                test(3, "c", Status::TimedOut(Duration::from_secs(10))),
+                test(
+                    3,
+                    "d",
+                    Status::Crashed {
+                        signal: 6,
+                        detail: String::new(),
+                    },
+                ),
+                failed(
+                    3,
+                    "e",
+                    "assertion failed: one\n  left: 1\n right: 2\nfourth",
+                ),
+            ],
+        );
+        assert_eq!(
+            failure_lines(&grade, 10),
+            [
+                "     ✗ a: not implemented yet: MemTable::get",
+                "     ✗ b: blocked by day 1: Block::decode",
+                "     ✗ c: timed out after 10 s",
+                "     ✗ d: crashed (signal 6)",
+                "     ✗ e: assertion failed: one",
+                "           left: 1",
+                "          right: 2",
+            ]
+        );
+        let listed = failure_lines(&grade, 2);
+        assert_eq!(
+            listed.last().unwrap(),
+            "     … and 3 more failed tests (--verbose lists them all)"
+        );
+    }
+
+    #[test]
+    fn a_compile_error_grades_every_day_zero_and_is_shown() {
+        let grade = Grade {
+            label: "x".to_string(),
+            days: vec![
+                DayGrade {
+                    day: 1,
+                    tests: None,
+                    max_points: 10.0,
+                },
+                DayGrade {
+                    day: 2,
+                    tests: None,
+                    max_points: 15.0,
+                },
+            ],
+            compile_error: Some("error[E1]: bad\n --> x.rs".to_string()),
+            timeout: Duration::from_secs(10),
+        };
+        let lines = table(&grade, false);
+        assert!(
+            lines[2].ends_with("-       0/10  does not compile"),
+            "{lines:?}"
+        );
+        assert!(lines[4].ends_with("0/0       0/25"), "{lines:?}");
+        assert_eq!(
+            lines[lines.len() - 2..],
+            ["    error[E1]: bad", "     --> x.rs"]
+        );
+        assert!(!grade.all_passed());
+    }
+
+    #[test]
+    fn points_are_shown_with_at_most_two_decimals() {
+        assert_eq!(number(10.0), "10");
+        assert_eq!(number(2.5), "2.5");
+        assert_eq!(number(20.0 / 3.0), "6.67");
+        assert_eq!(number(0.0), "0");
+    }
+}
