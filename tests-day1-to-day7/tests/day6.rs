@@ -35,6 +35,12 @@ use tests_day1_to_day7::lsm::wal::{Wal, WalEntry};
 use tests_day1_to_day7::lsm::{Error, LsmOptions, MiniLsm, TreeShape, WriteBatchRecord};
 use tests_day1_to_day7::*;
 
+/// The crash writer built for the crate under test (see the `[[bin]]`s in Cargo.toml).
+#[cfg(feature = "reference")]
+const CRASH_WRITER: &str = env!("CARGO_BIN_EXE_crash-writer-reference");
+#[cfg(not(feature = "reference"))]
+const CRASH_WRITER: &str = env!("CARGO_BIN_EXE_crash-writer-starter");
+
 const BOOK_WAL: &str = "day6-recovery.md#the-wal";
 const BOOK_FRAMING: &str = "day6-recovery.md#record-framing-and-torn-tails";
 const BOOK_MANIFEST: &str = "day6-recovery.md#the-manifest";
@@ -1176,6 +1182,58 @@ fn orphaned_files_are_removed_and_reported(#[case] orphans: &[Orphan]) {
     check_shape_restored(&before, &db, &scenario);
 }
 
+/// A crash between the manifest's Flush record and the WAL's deletion leaves the WAL of an
+/// already flushed memtable on disk. Recovery must treat it as an orphan: replaying it would put
+/// the memtable's old entries back on top of everything written after the flush.
+#[test]
+fn wal_of_a_flushed_memtable_left_by_a_crash_is_an_orphan_not_replayed() {
+    let dir = temp_dir();
+    let scenario = "put k=old, freeze, keep a copy of the frozen WAL, flush, put k=new, flush, \
+                    put the old WAL back (as a crash before its deletion would), reopen";
+    let db = open(dir.path(), scenario);
+    ok(db.put(b"k", b"old"), scenario, BOOK_DURABILITY);
+    ok(db.put(b"gone", b"x"), scenario, BOOK_DURABILITY);
+    ok(db.force_freeze_memtable(), scenario, BOOK_DURABILITY);
+    let frozen_id = db.shape().immutable_memtables[0].id;
+    let wal = dir.path().join(format!("{frozen_id:05}.wal"));
+    let saved = read_bytes(&wal);
+    ok(db.force_flush(), scenario, BOOK_DURABILITY);
+    ok(db.put(b"k", b"new"), scenario, BOOK_DURABILITY);
+    ok(db.delete(b"gone"), scenario, BOOK_DURABILITY);
+    ok(db.force_flush(), scenario, BOOK_DURABILITY);
+    close(db, scenario);
+    write_bytes(&wal, &saved);
+
+    let db = open(dir.path(), scenario);
+    check_get(
+        ok(db.get(b"k"), scenario, BOOK_RECOVERY),
+        Some(b"new"),
+        scenario,
+        BOOK_RECOVERY,
+    );
+    check_get(
+        ok(db.get(b"gone"), scenario, BOOK_RECOVERY),
+        None,
+        scenario,
+        BOOK_RECOVERY,
+    );
+    let removed: Vec<String> = db
+        .recovery_report()
+        .orphans_removed
+        .iter()
+        .map(|p| name_of(p))
+        .collect();
+    check_eq(
+        removed.contains(&name_of(&wal)),
+        true,
+        &format!(
+            "{scenario}: {} listed in orphans_removed {removed:?}",
+            name_of(&wal)
+        ),
+        BOOK_ORPHANS,
+    );
+}
+
 #[rstest]
 #[case::newest_l0_sst(&[W, Step::Flush, W, Step::Flush], false)]
 #[case::sst_of_a_level(&[W, Step::Flush, W, Step::Flush, Step::FullCompaction], true)]
@@ -1265,7 +1323,7 @@ impl Drop for Writer {
 /// Starts `crash-writer` on `dir`, reads `lines` of its output and kills it; returns the last
 /// write it reported synced.
 fn run_writer_until(dir: &Path, seed: u64, lines: usize, scenario: &str) -> usize {
-    let child = Command::new(env!("CARGO_BIN_EXE_crash-writer"))
+    let child = Command::new(CRASH_WRITER)
         .arg(dir)
         .arg("6")
         .arg(seed.to_string())

@@ -1,7 +1,7 @@
 //! A writer for the crash tests of days 6 and 7: opens the engine in a directory and writes
 //! forever, reporting on stdout every write that `sync` made durable, until it is killed.
 //!
-//! Usage: `crash-writer DIR DAY SEED`. Each line it prints is `synced N`, meaning writes
+//! Usage: `crash-writer-{reference,starter} DIR DAY SEED`. Each line it prints is `synced N`, meaning writes
 //! `0..=N` were acknowledged and synced. Write `i` puts `key(i)` = `value(i, SEED)`; every
 //! seventh write also deletes an earlier key (`key(i / 2)`), so that recovery must also keep
 //! deletes. The test kills it with SIGKILL after a seeded number of lines, reopens the directory
