@@ -14,10 +14,14 @@
 //! 5. every `cargo x grade --day N` in the book names a day in `1..=7`;
 //! 6. no placeholder text (TODO, TBD, FIXME, lorem ipsum, "coming soon") in the chapters' prose
 //!    (code spans and code blocks may quote such words, e.g. the starter's `TODO(you)` lines);
+//! 7. every snake_case name with two or more underscores quoted in a code span of the prose
+//!    (a test name such as `seek_past_the_last_key_is_invalid`, an option such as
+//!    `max_immutable_memtables`) occurs in the graded tests or the reference: a renamed test or
+//!    option cannot leave the book pointing at nothing;
 //!
 //! and then
 //!
-//! 7. `mdbook build book` (mdBook [`MDBOOK_VERSION`]) succeeds without a warning.
+//! 8. `mdbook build book` (mdBook [`MDBOOK_VERSION`]) succeeds without a warning.
 //!
 //! Heading ids are computed the way mdBook 0.4 does: the heading's rendered text, lowercased,
 //! keeping alphanumerics, `-` and `_`, turning whitespace into `-` and dropping everything else;
@@ -38,13 +42,22 @@ pub const MDBOOK_VERSION: &str = "0.4.52";
 /// message as `[scenario] expected …, got … (book: chapter.md#section)`); not checked.
 const EXAMPLE_CITATIONS: [&str; 1] = ["chapter.md#section"];
 
+/// Names of other projects' APIs and options that the chapters quote on purpose (RocksDB options,
+/// moka methods); step 7 does not look for them in our code.
+const EXTERNAL_CODE_NAMES: [&str; 4] = [
+    "level_compaction_dynamic_level_bytes",
+    "max_write_buffer_number",
+    "optimize_filters_for_hits",
+    "try_get_with",
+];
+
 /// Words that mark unfinished prose. Matched case-sensitively as whole words.
 const PLACEHOLDER_WORDS: [&str; 3] = ["TODO", "TBD", "FIXME"];
 
 /// Phrases that mark unfinished prose. Matched case-insensitively.
 const PLACEHOLDER_PHRASES: [&str; 2] = ["lorem", "coming soon"];
 
-/// Checks the book against the code (steps 1–6 of the module documentation), then builds it.
+/// Checks the book against the code (steps 1–7 of the module documentation), then builds it.
 pub fn check_book(root: &Path) -> Result<()> {
     let problems = book_problems(root)?;
     if !problems.is_empty() {
@@ -58,7 +71,7 @@ pub fn check_book(root: &Path) -> Result<()> {
     build(root)
 }
 
-/// Every problem steps 1–6 find, one line each.
+/// Every problem steps 1–7 find, one line each.
 fn book_problems(root: &Path) -> Result<Vec<String>> {
     let book = Book::load(&root.join("book"))?;
     let mut problems = Vec::new();
@@ -71,6 +84,7 @@ fn book_problems(root: &Path) -> Result<Vec<String>> {
     problems.extend(stub_problems(root, &book, &stubs));
     problems.extend(grade_day_problems(&book));
     problems.extend(placeholder_problems(&book));
+    problems.extend(code_name_problems(&book, &sources));
     Ok(problems)
 }
 
@@ -851,7 +865,57 @@ fn placeholder_problems(book: &Book) -> Vec<String> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Step 7: the build.
+// Step 7: quoted code names.
+
+/// The code spans of the prose of `text` that hold one snake_case name with at least two
+/// underscores (the shape of test names and most option fields), with their offsets.
+fn quoted_code_names(text: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (start, line) in prose_lines(text) {
+        for (i, span) in line.split('`').enumerate() {
+            // Odd pieces are inside backticks.
+            if i % 2 == 1 && is_long_snake_case(span) {
+                found.push((start, span.to_string()));
+            }
+        }
+    }
+    found
+}
+
+/// `a_b_c`: lowercase ASCII letters, digits and underscores, starting with a letter, at least
+/// two underscores, none doubled or at an end.
+fn is_long_snake_case(word: &str) -> bool {
+    let parts: Vec<&str> = word.split('_').collect();
+    parts.len() >= 3
+        && word.starts_with(|c: char| c.is_ascii_lowercase())
+        && parts.iter().all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+}
+
+/// Step 7: quoted code names that occur nowhere in the tests or the reference.
+fn code_name_problems(book: &Book, sources: &[SourceFile]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, text) in &book.chapters {
+        for (offset, word) in quoted_code_names(text) {
+            let known = EXTERNAL_CODE_NAMES.contains(&word.as_str())
+                || sources.iter().any(|source| names(&source.text, &word));
+            if !known {
+                problems.push(format!(
+                    "  book/src/{name}:{}: `{word}` is not a name in the graded tests or the reference",
+                    line_of(text, offset)
+                ));
+            }
+        }
+    }
+    problems
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step 8: the build.
 
 /// Runs `mdbook build book` and fails on an error, a warning, or another mdBook version.
 fn build(root: &Path) -> Result<()> {
@@ -908,6 +972,19 @@ fn build_complaints(log: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_long_snake_case_names_are_found_in_prose_only() {
+        let text = "Run `seek_past_the_last_key_is_invalid` and `key`, `a_b`, `x_y_z`.\n\
+                    ```\n`not_in_prose_here`\n```\n";
+        let names: Vec<String> = quoted_code_names(text)
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect();
+        assert_eq!(names, ["seek_past_the_last_key_is_invalid", "x_y_z"]);
+        assert!(!is_long_snake_case("Type_name_x"));
+        assert!(!is_long_snake_case("a__b_c"));
+    }
 
     #[test]
     fn heading_ids_follow_mdbook() {
