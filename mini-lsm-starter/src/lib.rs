@@ -10,12 +10,14 @@
 //! | 6   | recovery                       | [`wal`], [`manifest`], [`record_file`]                       |
 //! | 7   | bloom filters, key compression | [`table::bloom`], [`block`] (prefix-compressed keys)         |
 //! Shared by all days: [`error`] (the one error type), [`options`], [`inspect`] (the tree's
-//! shape and counters, for tests and tools).
+//! shape and counters, for tests and tools), and [`cli`] (`mini-lsm-cli`, a shell to play with the
+//! engine).
 
 #![deny(missing_docs)]
 
 pub mod block;
 pub mod block_cache;
+pub mod cli;
 mod codec;
 pub mod compact;
 pub mod error;

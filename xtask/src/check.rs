@@ -37,11 +37,27 @@ const CARGO_STEPS: [&[&str]; 4] = [
     &["test", "--workspace"],
 ];
 
+/// The reference's long tests, `#[ignore]`d in `cargo test`: the full corruption sweep and the
+/// long model-based runs (`mini-lsm-reference/tests/corruption_sweep.rs`, `model.rs`).
+const LONG_STEP: &[&str] = &[
+    "test",
+    "--package",
+    "mini-lsm-reference",
+    "--release",
+    "--",
+    "--ignored",
+    "--nocapture",
+];
+
 /// Runs every check in the workspace at `root`; with `repeat`, also runs the graded suite on
-/// the reference that many times and fails on any flaky test.
-pub fn check(root: &Path, repeat: Option<u32>) -> Result<()> {
+/// the reference that many times and fails on any flaky test; with `long`, also the reference's
+/// long tests.
+pub fn check(root: &Path, repeat: Option<u32>, long: bool) -> Result<()> {
     for args in CARGO_STEPS {
         cargo_step(root, args)?;
+    }
+    if long {
+        cargo_step(root, LONG_STEP)?;
     }
     if let Some(times) = repeat {
         step(

@@ -4,9 +4,11 @@
 //! - `cargo x grade [--reference | --submission PATH | --roster DIR | --watch] [--day N | --days N-M]
 //!   [--timeout SECS] [--format json] [--output PATH]`: run each graded test in its own process and
 //!   print passed/total and points per day.
-//! - `cargo x check [--repeat N]`: everything CI runs (`--repeat`: also N runs of the graded suite
-//!   on the reference, failing on any flaky test).
+//! - `cargo x check [--repeat N] [--long]`: everything CI runs (`--repeat`: also N runs of the
+//!   graded suite on the reference, failing on any flaky test; `--long`: also the reference's
+//!   long `#[ignore]`d tests, the full corruption sweep and the long model-based runs).
 //! - `cargo x bugs [--bug NAME] [--list]`: check that the graded tests kill every planted bug.
+//! - `cargo x bench [ARGS]`: `cargo run --release -p mini-lsm-bench -- ARGS`.
 
 mod book;
 mod bugs;
@@ -60,6 +62,10 @@ enum Task {
         /// Also run the graded suite on the reference N times; fail on any flaky test.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         repeat: Option<u32>,
+        /// Also run the reference's long tests (`cargo test -p mini-lsm-reference --release --
+        /// --ignored`): the full corruption sweep and the long model-based runs.
+        #[arg(long)]
+        long: bool,
     },
     /// Plant each bug of xtask/bugs.toml in a copy of the reference; its day's graded tests must fail.
     Bugs {
@@ -72,6 +78,13 @@ enum Task {
         /// Seconds one bug's test run may take; a run stopped by it counts as a kill (a hang).
         #[arg(long, value_name = "SECONDS", default_value_t = 120)]
         timeout: u64,
+    },
+    /// Run the benchmarks: `cargo run --release -p mini-lsm-bench -- ARGS`
+    /// (see mini-lsm-bench/README.md; `cargo x bench -- --help` lists ARGS).
+    Bench {
+        /// Arguments passed to mini-lsm-bench.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
 }
 
@@ -95,7 +108,7 @@ fn run(cli: Cli) -> Result<bool> {
             starter::check(&root)?;
         }
         Task::Grade(args) => return grade::run(&root, args),
-        Task::Check { repeat } => check::check(&root, repeat)?,
+        Task::Check { repeat, long } => check::check(&root, repeat, long)?,
         Task::Bugs {
             only,
             list,
@@ -107,6 +120,12 @@ fn run(cli: Cli) -> Result<bool> {
                 timeout: std::time::Duration::from_secs(timeout),
             };
             return bugs::bugs(&root, &options);
+        }
+        Task::Bench { args } => {
+            let mut command =
+                workspace::cargo(&root, &["run", "--release", "-p", "mini-lsm-bench", "--"]);
+            command.args(args);
+            workspace::run(command)?;
         }
     }
     Ok(true)
