@@ -1,0 +1,313 @@
+//! mini-lsm-bench: LevelDB `db_bench`-style workloads run against the reference engine and
+//! against fjall, redb and (with the `rocksdb` feature) RocksDB, configured for comparable work.
+//! See README.md for the method and the measured results.
+
+pub mod engines;
+pub mod output;
+pub mod stats;
+pub mod workloads;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, ensure};
+use clap::{Parser, ValueEnum};
+
+use engines::EngineConfig;
+use output::Record;
+use workloads::Dataset;
+
+/// On or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+/// The report's format on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// The command line.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "mini-lsm-bench",
+    about = "db_bench-style benchmarks of mini-lsm against fjall, redb (and RocksDB)"
+)]
+pub struct Args {
+    /// Number of keys.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub num: usize,
+    /// Key size in bytes (zero-padded decimal numbers).
+    #[arg(long, default_value_t = 16)]
+    pub key_size: usize,
+    /// Value size in bytes (random, incompressible).
+    #[arg(long, default_value_t = 100)]
+    pub value_size: usize,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 301)]
+    pub seed: u64,
+    /// Engines to run, comma-separated: mini-lsm, fjall, redb, rocksdb (feature `rocksdb`).
+    #[arg(long, value_delimiter = ',', default_value = "mini-lsm,fjall,redb")]
+    pub engines: Vec<String>,
+    /// Workloads to run in this order, comma-separated (default: all).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "fillseq,fillrandom,overwrite,readrandom,readmissing,seekrandom,readseq,mixed,deleterandom"
+    )]
+    pub workloads: Vec<String>,
+    /// Fsync after every N writes (0: never; writes are buffered, not fsynced).
+    #[arg(long, default_value_t = 0)]
+    pub sync_every: usize,
+    /// Threads of the `mixed` workload.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Data block size in bytes.
+    #[arg(long, default_value_t = 4096)]
+    pub block_size: usize,
+    /// Target SST size in bytes.
+    #[arg(long, default_value_t = 2 << 20)]
+    pub sst_size: usize,
+    /// Memtable size in bytes.
+    #[arg(long, default_value_t = 2 << 20)]
+    pub memtable_size: usize,
+    /// Block cache size in bytes.
+    #[arg(long, default_value_t = 64 << 20)]
+    pub cache_size: usize,
+    /// Bloom filter bits per key (0: no filter).
+    #[arg(long, default_value_t = 10)]
+    pub bloom_bits: usize,
+    /// Background (leveled) compaction.
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    pub compaction: Switch,
+    /// Directory for the databases (default: a temporary directory, deleted at the end).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Report format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write one SVG bar chart per metric into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
+}
+
+impl Args {
+    fn engine_config(&self) -> EngineConfig {
+        EngineConfig {
+            block_size: self.block_size,
+            sst_size: self.sst_size,
+            memtable_size: self.memtable_size,
+            cache_size: self.cache_size,
+            bloom_bits: self.bloom_bits,
+            compaction: self.compaction == Switch::On,
+        }
+    }
+
+    /// The configuration block printed before the results.
+    pub fn describe(&self) -> String {
+        let config = self.engine_config();
+        let mut text = format!(
+            "keys {} x ({} B key + {} B value), seed {}, fsync {}, mixed: {} threads\n",
+            self.num,
+            self.key_size,
+            self.value_size,
+            self.seed,
+            if self.sync_every == 0 {
+                "never per write (once at the end of each write workload)".to_string()
+            } else {
+                format!("every {} writes", self.sync_every)
+            },
+            self.threads
+        );
+        for engine in &self.engines {
+            text.push_str(&format!(
+                "{engine}: {}\n",
+                engines::describe(engine, &config)
+            ));
+        }
+        text
+    }
+}
+
+/// Runs every workload of `args` on every engine of `args`, in order; one record each.
+pub fn run(args: &Args) -> Result<Vec<Record>> {
+    for workload in &args.workloads {
+        ensure!(
+            workloads::ALL.contains(&workload.as_str()),
+            "unknown workload {workload:?}; known: {}",
+            workloads::ALL.join(", ")
+        );
+    }
+    let known = engines::available();
+    for engine in &args.engines {
+        ensure!(
+            known.contains(&engine.as_str()) || engine == "rocksdb",
+            "unknown engine {engine:?}; known: {}",
+            known.join(", ")
+        );
+    }
+    let temp;
+    let root = match &args.dir {
+        Some(dir) => dir.clone(),
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("mini-lsm-bench")
+                .tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    let config = args.engine_config();
+    let mut records = Vec::new();
+    for name in &args.engines {
+        let dir = root.join(name);
+        let data = Dataset::new(
+            args.num,
+            args.key_size,
+            args.value_size,
+            args.seed,
+            args.sync_every,
+            args.threads,
+        )?;
+        // Start every engine from an empty directory.
+        remove_dir(&dir)?;
+        let mut engine = engines::open(name, &dir, &config)?;
+        let mut filled = false;
+        for workload in &args.workloads {
+            if workloads::is_fill(workload) && filled {
+                engine.close()?;
+                remove_dir(&dir)?;
+                data.clear();
+                engine = engines::open(name, &dir, &config)?;
+            }
+            if !workloads::is_fill(workload) && !filled {
+                eprintln!("{name}: {workload} needs data: running fillrandom first (not reported)");
+                workloads::run(
+                    "fillrandom",
+                    engine.as_ref(),
+                    &data,
+                    &format!("{name} preload"),
+                )?;
+                engine.sync()?;
+            }
+            filled = true;
+            let label = format!("{name} {workload}");
+            eprintln!("{label} ...");
+            records.push(measure(
+                workload,
+                engine.as_ref(),
+                &data,
+                &dir,
+                name,
+                &label,
+            )?);
+        }
+        engine.close()?;
+        if args.dir.is_none() {
+            remove_dir(&dir)?;
+        }
+    }
+    Ok(records)
+}
+
+/// Runs one workload and turns its outcome into a record.
+fn measure(
+    workload: &str,
+    engine: &dyn engines::Engine,
+    data: &Dataset,
+    dir: &std::path::Path,
+    name: &str,
+    label: &str,
+) -> Result<Record> {
+    let dir_before = stats::dir_size(dir);
+    let wchar_before = stats::process_bytes_written();
+    let engine_before = engine.engine_bytes_written();
+    let outcome = workloads::run(workload, engine, data, label)
+        .with_context(|| format!("{name}: {workload}"))?;
+    // Write workloads end with an fsync, outside the timed operations, so that the bytes they
+    // wrote are on disk before the directory is measured.
+    let write_amp = if outcome.logical_bytes_written > 0 {
+        let synced = Instant::now();
+        engine.sync()?;
+        let sync_time = synced.elapsed();
+        let written = match (wchar_before, stats::process_bytes_written()) {
+            (Some(before), Some(after)) => after.saturating_sub(before),
+            _ => stats::dir_size(dir).saturating_sub(dir_before),
+        };
+        if sync_time.as_secs() >= 1 {
+            eprintln!(
+                "  {label}: final sync took {:.1} s",
+                sync_time.as_secs_f64()
+            );
+        }
+        Some(written as f64 / outcome.logical_bytes_written as f64)
+    } else {
+        None
+    };
+    let sst_write_amp = match (engine_before, engine.engine_bytes_written()) {
+        (Some(before), Some(after)) if outcome.logical_bytes_written > 0 => {
+            Some(after.saturating_sub(before) as f64 / outcome.logical_bytes_written as f64)
+        }
+        _ => None,
+    };
+    let space_bytes = stats::dir_size(dir);
+    let live = data.live_bytes();
+    let [p50_us, p99_us, p999_us] = outcome.latencies.percentiles_us();
+    let record = Record {
+        engine: name.to_string(),
+        workload: workload.to_string(),
+        ops_per_sec: outcome.ops as f64 / outcome.elapsed.as_secs_f64().max(1e-9),
+        p50_us,
+        p99_us,
+        p999_us,
+        write_amp,
+        space_bytes,
+        ops: outcome.ops,
+        space_amp: (live > 0).then(|| space_bytes as f64 / live as f64),
+        sst_write_amp,
+        note: outcome.note,
+    };
+    eprintln!(
+        "  {label}: {:.0} ops/s in {:.2} s",
+        record.ops_per_sec,
+        outcome.elapsed.as_secs_f64()
+    );
+    Ok(record)
+}
+
+fn remove_dir(dir: &std::path::Path) -> Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            Err(error).with_context(|| format!("removing {}", dir.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The whole program: run, then print the report (and write the charts).
+pub fn main_with(args: &Args) -> Result<()> {
+    let description = args.describe();
+    eprint!("{description}");
+    let records = run(args)?;
+    match args.format {
+        Format::Table => {
+            print!("{description}\n{}", output::table(&records));
+            println!(
+                "write amp: bytes this process passed to write(2) during the workload (and its final \
+                 fsync) / logical bytes written; in parentheses for mini-lsm: SST bytes from stats() \
+                 (flushed + compacted, no WAL).\ns-amp: disk blocks of the files in the directory / live keys x \
+                 (key + value)."
+            );
+        }
+        Format::Json => println!("{}", output::json(&records)?),
+    }
+    if let Some(dir) = &args.plot {
+        for path in output::plot(&records, dir)? {
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    Ok(())
+}
