@@ -23,6 +23,7 @@ pub use mini_lsm_reference as lsm;
 #[cfg(all(feature = "starter", not(feature = "reference")))]
 pub use mini_lsm_starter as lsm;
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::ops::Bound;
 
@@ -360,4 +361,17 @@ pub fn in_range(key: &[u8], lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> bool {
         Bound::Unbounded => true,
     };
     above_lower && below_upper
+}
+
+/// A model of the engine's contents for the engine-level tests: every live key and its value.
+pub type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// The model's entries inside `(lower, upper)`, as a scan should return them (an inverted range
+/// gives none, and no panic).
+pub fn model_range(model: &Model, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Entries {
+    model
+        .iter()
+        .filter(|(k, _)| in_range(k, lower, upper))
+        .map(|(k, v)| (k.clone(), Some(v.clone())))
+        .collect()
 }

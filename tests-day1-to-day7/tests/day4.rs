@@ -14,7 +14,6 @@
 //! - concurrent writers and readers during freezes and flushes (under a watchdog), the background
 //!   flush thread finishing its work on `close`, `Closed` after close, opening a regular file.
 
-use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
@@ -113,8 +112,6 @@ fn apply(db: &MiniLsm, ops: &[Op]) {
     }
 }
 
-type Model = BTreeMap<Vec<u8>, Vec<u8>>;
-
 /// What the live keys are after `ops`.
 fn model_of(ops: &[Op]) -> Model {
     let mut model = Model::new();
@@ -130,15 +127,6 @@ fn model_of(ops: &[Op]) -> Model {
         }
     }
     model
-}
-
-/// The model's entries inside `(lower, upper)` (an inverted range gives none; no panic).
-fn model_range(model: &Model, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Entries {
-    model
-        .iter()
-        .filter(|(k, _)| in_range(k, lower, upper))
-        .map(|(k, v)| (k.clone(), Some(v.clone())))
-        .collect()
 }
 
 /// Checks `get(key)` against `expected`.

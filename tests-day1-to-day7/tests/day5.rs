@@ -20,7 +20,7 @@
 //! - counters (`compactions`, `bytes_compacted`, write amplification) and the background
 //!   compaction thread finishing its work on `close`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
@@ -226,9 +226,6 @@ fn open(dir: &Path, options: LsmOptions) -> Arc<MiniLsm> {
 /// The bounds of one scan.
 type ScanRange<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
 
-/// The live keys and their values.
-type Model = BTreeMap<Vec<u8>, Vec<u8>>;
-
 fn put(db: &MiniLsm, model: &mut Model, key: Vec<u8>, value: Vec<u8>) {
     ok(
         db.put(&key, &value),
@@ -287,15 +284,6 @@ fn put_all(
     for i in keys {
         put(db, model, key(i), long_value(i, generation, len));
     }
-}
-
-/// The model's entries inside `(lower, upper)`, as the scan should return them.
-fn model_range(model: &Model, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Entries {
-    model
-        .iter()
-        .filter(|(k, _)| in_range(k, lower, upper))
-        .map(|(k, v)| (k.clone(), Some(v.clone())))
-        .collect()
 }
 
 /// Checks `get` of every key `0..keyspace` and a few scans against the model.

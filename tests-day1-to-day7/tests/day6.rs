@@ -18,7 +18,6 @@
 //! - the directory lock (`Error::Locked`), `sync` without flushing, and a crash test: a writer
 //!   process killed with SIGKILL loses nothing it reported as synced.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::ops::{Bound, Range};
 use std::path::{Path, PathBuf};
@@ -195,9 +194,6 @@ fn spans_of(path: &Path, min: usize) -> Vec<Range<usize>> {
 /// The bounds of one scan.
 type ScanRange<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
 
-/// The live keys and their values.
-type Model = BTreeMap<Vec<u8>, Vec<u8>>;
-
 /// Day-6 options (WAL on, no background work, no size-triggered freeze) with small blocks and
 /// SSTs, so that flushes and compactions make multi-block, multi-SST trees.
 fn options() -> LsmOptions {
@@ -331,15 +327,6 @@ fn build(dir: &Path, steps: &[Step], seed: u64) -> (Arc<MiniLsm>, Model) {
         apply(&db, &mut model, &mut rng, step);
     }
     (db, model)
-}
-
-/// The model's entries inside `(lower, upper)`, as a scan should return them.
-fn model_range(model: &Model, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Entries {
-    model
-        .iter()
-        .filter(|(k, _)| in_range(k, lower, upper))
-        .map(|(k, v)| (k.clone(), Some(v.clone())))
-        .collect()
 }
 
 /// Checks `get` of every key of the key space, a full scan and a range scan against the model.
