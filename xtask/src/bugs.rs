@@ -23,22 +23,12 @@ use anyhow::{Context, Result, bail, ensure};
 use serde::Deserialize;
 
 use crate::libtest::{self, TestRun};
-use crate::workspace::{self, REFERENCE_DIR, STARTER_DIR, TESTS_PACKAGE};
+use crate::workspace::{
+    self, REFERENCE_DIR, STARTER_DIR, TESTS_PACKAGE, WORKSPACE_FILES_BUT_STARTER,
+};
 
 /// The list of planted bugs, relative to the workspace root.
 pub const LIST: &str = "xtask/bugs.toml";
-
-/// What is copied from the workspace root: everything `cargo test -p tests-day1-to-day7` needs
-/// to load the workspace (every member's manifest), but no `target/` and no `book/`.
-const COPIED: [&str; 7] = [
-    "Cargo.toml",
-    "Cargo.lock",
-    ".cargo",
-    REFERENCE_DIR,
-    STARTER_DIR,
-    TESTS_PACKAGE,
-    "xtask",
-];
 
 /// How long waiting for a test run sleeps between two looks at it.
 const POLL: Duration = Duration::from_millis(50);
@@ -338,13 +328,14 @@ fn lock(target_dir: &Path) -> Result<File> {
     }
 }
 
-/// Replaces `copy` with a fresh copy of the parts of the workspace in [`COPIED`].
+/// Replaces `copy` with a fresh copy of the workspace: the starter and
+/// [`WORKSPACE_FILES_BUT_STARTER`] (no `target/`, no `book/`).
 fn copy_workspace(root: &Path, copy: &Path) -> Result<()> {
     if copy.exists() {
         fs::remove_dir_all(copy).with_context(|| format!("cannot remove {}", copy.display()))?;
     }
     fs::create_dir_all(copy).with_context(|| format!("cannot create {}", copy.display()))?;
-    for name in COPIED {
+    for name in WORKSPACE_FILES_BUT_STARTER.iter().chain([&STARTER_DIR]) {
         copy_tree(&root.join(name), &copy.join(name))?;
     }
     Ok(())

@@ -1,5 +1,5 @@
 //! A temporary workspace for grading a submission: this repository's workspace files (manifest,
-//! lock file, `.cargo/`, the reference, the graded tests, xtask) with the submission in place of
+//! lock file, `.cargo/`, every member but the starter) with the submission in place of
 //! `mini-lsm-starter/`. The tests always come from this repository, never from the submission.
 
 use std::fs;
@@ -8,17 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use tempfile::TempDir;
 
-use crate::workspace::{REFERENCE_DIR, STARTER_DIR, TESTS_PACKAGE};
-
-/// The files and directories of this repository copied into every sandbox.
-const WORKSPACE_ENTRIES: [&str; 6] = [
-    "Cargo.toml",
-    "Cargo.lock",
-    ".cargo",
-    REFERENCE_DIR,
-    TESTS_PACKAGE,
-    "xtask",
-];
+use crate::workspace::{STARTER_DIR, WORKSPACE_FILES_BUT_STARTER};
 
 /// Directories never copied: build output and version control.
 const SKIPPED_DIRS: [&str; 2] = ["target", ".git"];
@@ -37,7 +27,7 @@ impl Sandbox {
             .prefix("mini-lsm-grade-")
             .tempdir()
             .context("could not create a temporary workspace")?;
-        for entry in WORKSPACE_ENTRIES {
+        for entry in WORKSPACE_FILES_BUT_STARTER {
             let from = repo.join(entry);
             if from.exists() {
                 copy_tree(&from, &dir.path().join(entry))?;
@@ -118,6 +108,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workspace::TESTS_PACKAGE;
 
     #[test]
     fn a_sandbox_holds_the_repository_and_the_submission() {

@@ -14,6 +14,22 @@ pub const REFERENCE_DIR: &str = "mini-lsm-reference";
 /// The package holding one integration-test target per day.
 pub const TESTS_PACKAGE: &str = "tests-day1-to-day7";
 
+/// The benchmark crate's directory.
+pub const BENCH_DIR: &str = "mini-lsm-bench";
+
+/// What a copy of the workspace needs besides the starter for cargo to load it (every member's
+/// manifest must exist): the manifest, the lock file, `.cargo/` and every member but the starter.
+/// The grader's sandbox and the planted-bug runner both copy these.
+pub const WORKSPACE_FILES_BUT_STARTER: [&str; 7] = [
+    "Cargo.toml",
+    "Cargo.lock",
+    ".cargo",
+    REFERENCE_DIR,
+    TESTS_PACKAGE,
+    "xtask",
+    BENCH_DIR,
+];
+
 /// The workspace root: the parent of this crate's directory.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
