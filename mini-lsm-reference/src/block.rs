@@ -128,11 +128,12 @@ impl Block {
                 )
             })?;
         let data_len = count_at - offsets_len;
-        let mut reader = Reader::at(&raw, data_len);
-        let mut offsets = Vec::with_capacity(count);
-        for _ in 0..count {
-            offsets.push(reader.u32("block offset array")?);
-        }
+        // The length check above covers the whole offset array, so it is read without further
+        // checks, four bytes at a time.
+        let offsets = raw[data_len..count_at]
+            .chunks_exact(OFFSET_SIZE)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
         let block = Block {
             data: raw.slice(..data_len),
             offsets,
@@ -163,15 +164,24 @@ impl Block {
     ///
     /// Both ways of making a block ([`BlockBuilder::build`] and [`Block::decode`]) guarantee
     /// well-formed entries, so parsing one again cannot fail.
+    #[inline]
     pub(crate) fn entry(&self, index: usize) -> EntryLayout {
         Self::parse_entry(&self.data, self.offsets[index] as usize)
             .expect("block entries are validated when the block is built or decoded")
     }
 
     /// The block's first key (stored whole: its overlap is 0).
+    ///
+    /// Every step of a block iterator needs it to rebuild a key, so it reads the first entry's
+    /// `rest_len` straight from its header instead of parsing the whole entry. (Both ways of
+    /// making a block check that entry 0 exists and starts at byte 0.)
+    #[inline]
     pub(crate) fn first_key(&self) -> &[u8] {
-        let first = self.entry(0);
-        &self.data[first.rest_start..first.rest_end]
+        const REST_LEN_AT: usize = 3; // after kind (u8) and overlap (u16)
+        let rest_len =
+            u16::from_le_bytes([self.data[REST_LEN_AT], self.data[REST_LEN_AT + 1]]) as usize;
+        let rest_start = REST_LEN_AT + 2;
+        &self.data[rest_start..rest_start + rest_len]
     }
 
     /// Reads the entry count from the last four bytes and checks that it is at least 1.
@@ -237,17 +247,21 @@ impl Block {
     }
 
     /// Parses the entry starting at `offset`, checking every field against the data length.
+    /// Every search step runs this, so it is `#[inline]` and checks the fixed-size header
+    /// (kind, overlap, rest_len: 5 bytes) with one length check rather than three.
+    #[inline]
     fn parse_entry(data: &[u8], offset: usize) -> Result<EntryLayout> {
         let mut reader = Reader::at(data, offset);
-        let kind = reader.u8("block entry kind")?;
+        let header = reader.bytes(5, "block entry header (kind, overlap, rest_len)")?;
+        let kind = header[0];
         if kind != KIND_VALUE && kind != KIND_TOMBSTONE {
             return Err(Error::corruption(
                 offset as u64,
                 format!("block entry has unknown kind {kind}"),
             ));
         }
-        let overlap = reader.u16("block entry overlap")? as usize;
-        let rest_len = reader.u16("block entry rest_len")? as usize;
+        let overlap = u16::from_le_bytes([header[1], header[2]]) as usize;
+        let rest_len = u16::from_le_bytes([header[3], header[4]]) as usize;
         let rest_start = reader.position();
         reader.bytes(rest_len, "block entry key rest")?;
         let value_len = reader.u32("block entry value_len")? as usize;

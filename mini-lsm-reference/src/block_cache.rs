@@ -6,6 +6,7 @@
 //! in size), and keyed by `(SST id, block index)`: SST ids are never reused, so a key never names
 //! two different blocks.
 
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -14,7 +15,7 @@ use crate::error::Result;
 
 /// Decoded blocks by `(SST id, block index)`, with hit and miss counters.
 pub struct BlockCache {
-    cache: moka::sync::Cache<(usize, usize), Arc<Block>>,
+    cache: moka::sync::Cache<(usize, usize), Arc<Block>, BuildHasherDefault<BlockKeyHasher>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -39,7 +40,7 @@ impl BlockCache {
             .weigher(|_key: &(usize, usize), block: &Arc<Block>| {
                 u32::try_from(block.encoded_len()).unwrap_or(u32::MAX)
             })
-            .build();
+            .build_with_hasher(BuildHasherDefault::default());
         BlockCache {
             cache,
             hits: AtomicU64::new(0),
@@ -80,5 +81,38 @@ impl BlockCache {
     /// How many lookups had to read their block from disk.
     pub fn misses(&self) -> u64 {
         self.misses.load(Ordering::Relaxed)
+    }
+}
+
+/// Hashes a cache key, two small integers, for moka's hash table.
+///
+/// The standard hasher (SipHash) is built to resist keys chosen by an attacker, and costs more
+/// than the rest of a cache hit. Only the engine chooses SST ids and block indexes, so a cheap
+/// hash is safe: the two integers are packed into one word (both are far below 2^32 in practice,
+/// and a collision would only cost speed, never correctness) and scrambled by SplitMix64's
+/// finaliser, as the bloom filter's `key_hash` does, so every bit of the result depends on
+/// every bit of the key.
+#[derive(Default)]
+struct BlockKeyHasher {
+    state: u64,
+}
+
+impl Hasher for BlockKeyHasher {
+    fn write_usize(&mut self, n: usize) {
+        self.state = self.state.rotate_left(32) ^ n as u64;
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used by `(usize, usize)` keys; correct for any other key all the same.
+        for &byte in bytes {
+            self.state = self.state.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        let mut hash = self.state;
+        hash = (hash ^ (hash >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        hash = (hash ^ (hash >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        hash ^ (hash >> 31)
     }
 }

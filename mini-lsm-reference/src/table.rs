@@ -412,7 +412,7 @@ impl SsTable {
             raw[crc_at + 3],
         ]);
         raw.truncate(crc_at);
-        verify_crc32(&raw, crc, 0, &format!("block {block_idx}"))
+        verify_crc32(&raw, crc, 0, format_args!("block {block_idx}"))
             .and_then(|()| Block::decode(Bytes::from(raw)))
             .map(Arc::new)
             .map_err(|e| e.in_file(self.file.path(), meta.offset))

@@ -49,8 +49,11 @@ pub struct LsmOptions {
     /// A memtable is frozen once its approximate size reaches this many bytes (day 4).
     pub memtable_size: usize,
     /// The background flush thread flushes the oldest immutable memtable whenever there are more
-    /// than this many (day 4). `usize::MAX` leaves flushing to [`crate::MiniLsm::force_flush`]
-    /// and `sync`, which tests use to control the tree's shape exactly.
+    /// than this many (day 4). The default, 0, flushes every frozen memtable as soon as the
+    /// thread gets to it: every `get` searches each memtable in memory before any SST, so
+    /// keeping frozen ones around makes reads slower, not faster. `usize::MAX` leaves flushing
+    /// to [`crate::MiniLsm::force_flush`] and `sync`, which tests use to control the tree's
+    /// shape exactly.
     pub max_immutable_memtables: usize,
     /// Capacity of the block cache in bytes (day 4).
     pub block_cache_bytes: u64,
@@ -74,7 +77,7 @@ impl LsmOptions {
             block_size: 4096,
             target_sst_size: 2 << 20,
             memtable_size: 2 << 20,
-            max_immutable_memtables: 2,
+            max_immutable_memtables: 0,
             block_cache_bytes: 64 << 20,
             compaction: if day >= 5 {
                 CompactionOptions::Leveled(LeveledCompactionOptions::default())
