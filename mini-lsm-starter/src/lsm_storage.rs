@@ -23,7 +23,7 @@
     clippy::ptr_arg
 )]
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fs::{File, TryLockError};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -73,8 +73,10 @@ pub struct LsmStorageState {
     pub l0_sstables: Vec<usize>,
     /// Levels below L0 as `(level, SST ids in key order)` (day 5).
     pub levels: Vec<(usize, Vec<usize>)>,
-    /// Every live SST by id.
-    pub sstables: HashMap<usize, Arc<SsTable>>,
+    /// Every live SST by id. A `BTreeMap` rather than a `HashMap`: a lookup by a small integer
+    /// costs a few comparisons instead of a SipHash, reads do several per `get` and one per
+    /// table per `scan`, and iteration runs in id order (oldest first), which keeps dumps stable.
+    pub sstables: BTreeMap<usize, Arc<SsTable>>,
 }
 // ANCHOR_END: lsm_storage-state
 
@@ -90,7 +92,7 @@ impl LsmStorageState {
             imm_memtables: Vec::new(),
             l0_sstables: Vec::new(),
             levels: (1..=num_levels).map(|level| (level, Vec::new())).collect(),
-            sstables: HashMap::new(),
+            sstables: BTreeMap::new(),
         }
     }
 }
