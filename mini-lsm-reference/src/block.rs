@@ -249,7 +249,7 @@ impl Block {
     /// Parses the entry starting at `offset`, checking every field against the data length.
     /// Every search step runs this, so it is `#[inline]` and checks the fixed-size header
     /// (kind, overlap, rest_len: 5 bytes) with one length check rather than three.
-    #[inline]
+    #[inline(always)]
     fn parse_entry(data: &[u8], offset: usize) -> Result<EntryLayout> {
         let mut reader = Reader::at(data, offset);
         let header = reader.bytes(5, "block entry header (kind, overlap, rest_len)")?;

@@ -49,10 +49,10 @@ impl<'a> Reader<'a> {
 
     /// The next `len` bytes, borrowed from the buffer.
     //
-    // The readers are on the hot path of every block search, so they are `#[inline]` and keep
+    // The readers are on the hot path of every block search, so they are inlined and keep
     // the error (which formats a message) out of line in `short_read`: a successful read then
     // costs one comparison.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn bytes(&mut self, len: usize, field: &str) -> Result<&'a [u8]> {
         if len > self.remaining() {
             return Err(self.short_read(len, field));
@@ -82,7 +82,7 @@ impl<'a> Reader<'a> {
         Ok(u16::from_le_bytes([raw[0], raw[1]]))
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn u32(&mut self, field: &str) -> Result<u32> {
         let raw = self.bytes(4, field)?;
         Ok(u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]))
