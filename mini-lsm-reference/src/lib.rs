@@ -10,8 +10,8 @@
 //! | 6   | recovery                       | [`wal`], [`manifest`], [`record_file`]                       |
 //! | 7   | bloom filters, key compression | [`table::bloom`], [`block`] (prefix-compressed keys)         |
 //! Shared by all days: [`error`] (the one error type), [`options`], [`inspect`] (the tree's
-//! shape and counters, for tests and tools), and [`cli`] (`mini-lsm-cli`, a shell to play with the
-//! engine).
+//! shape and counters, for tests and tools), [`cli`] (`mini-lsm-cli`, a shell to play with the
+//! engine), and [`simulator`] (`compaction-simulator`, day 5's controller over a tree of sizes).
 
 #![deny(missing_docs)]
 
@@ -31,6 +31,7 @@ mod mini_lsm;
 pub mod options;
 pub mod record_file;
 mod recovery;
+pub mod simulator;
 pub mod table;
 pub mod wal;
 

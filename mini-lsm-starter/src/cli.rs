@@ -19,7 +19,7 @@
 
 mod command;
 mod draw;
-mod stub;
+pub(crate) mod stub;
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -133,7 +133,7 @@ impl Args {
 }
 
 /// Parses a size in bytes: `4096`, `4K` / `4KiB` (×1024) or `2M` / `2MiB` (×1024²).
-fn parse_size(text: &str) -> Result<usize, String> {
+pub(crate) fn parse_size(text: &str) -> Result<usize, String> {
     let upper = text.trim().to_ascii_uppercase();
     let (digits, unit) = match upper.trim_end_matches("IB").trim_end_matches('B') {
         number if number.ends_with('K') => (&number[..number.len() - 1], 1 << 10),

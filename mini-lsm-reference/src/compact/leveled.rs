@@ -10,9 +10,13 @@
 //! `base_level_size_bytes`; levels above that point get target 0 and stay empty. The highest level
 //! with a non-zero target is the *base level*, where L0 is compacted into. A small tree thus
 //! uses only its bottom level, and a key is not rewritten through empty levels.
+//!
+//! The controller reads only the tree's [`TreeShape`]: SST ids, key ranges and sizes, never an
+//! SST's data. The engine hands it [`crate::lsm_storage::LsmStorageInner::shape`]; the
+//! `compaction-simulator` ([`crate::simulator`]) hands it a tree that exists only as sizes.
 
 use crate::compact::CompactionTask;
-use crate::lsm_storage::LsmStorageState;
+use crate::inspect::{SstInfo, TreeShape};
 use crate::options::LeveledCompactionOptions;
 
 /// Picks the next compaction for a leveled tree.
@@ -30,13 +34,13 @@ impl LeveledCompactionController {
     // ANCHOR: leveled-target_sizes
     /// The target size in bytes of each level `1..=max_levels` (index 0 is level 1); 0 for the
     /// levels above the base level, which stay empty.
-    pub fn target_sizes(&self, state: &LsmStorageState) -> Vec<u64> {
+    pub fn target_sizes(&self, shape: &TreeShape) -> Vec<u64> {
         // BEGIN SOLUTION day 5: LeveledCompactionController::target_sizes — bottom level: max(real size, base size); each level above: the one below / multiplier, while the one below exceeds the base size
         let max_levels = self.options.max_levels;
         let base = self.options.base_level_size_bytes;
         let multiplier = self.options.level_size_multiplier as u64;
         let mut targets = vec![0; max_levels];
-        targets[max_levels - 1] = level_size(state, max_levels).max(base);
+        targets[max_levels - 1] = level_size(shape, max_levels).max(base);
         for i in (0..max_levels - 1).rev() {
             if targets[i + 1] > base {
                 targets[i] = targets[i + 1] / multiplier;
@@ -57,22 +61,22 @@ impl LeveledCompactionController {
     /// Invariant: a level never holds data older than a level below it, because reads stop at
     /// the first level with the key. So L0 goes to the base level or to the highest non-empty
     /// level, whichever is higher: never *under* a level that still holds data.
-    pub fn generate_task(&self, state: &LsmStorageState) -> Option<CompactionTask> {
+    pub fn generate_task(&self, shape: &TreeShape) -> Option<CompactionTask> {
         // BEGIN SOLUTION day 5: LeveledCompactionController::generate_task — L0 trigger first, then the level with the highest size/target ratio above 1
-        let targets = self.target_sizes(state);
+        let targets = self.target_sizes(shape);
         let max_levels = self.options.max_levels;
-        if state.l0_sstables.len() >= self.options.level0_file_num_compaction_trigger {
+        if shape.l0.len() >= self.options.level0_file_num_compaction_trigger {
             let base_level = targets
                 .iter()
                 .position(|&t| t > 0)
                 .map_or(max_levels, |i| i + 1);
             let highest_non_empty =
-                (1..=max_levels).find(|&level| !level_ids(state, level).is_empty());
+                (1..=max_levels).find(|&level| !level_ssts(shape, level).is_empty());
             let base_level = highest_non_empty.map_or(base_level, |level| level.min(base_level));
-            let (first, last) = key_range(state, &state.l0_sstables)?;
+            let (first, last) = key_range(&shape.l0)?;
             return Some(CompactionTask {
-                l0_sst_ids: state.l0_sstables.clone(),
-                level_sst_ids: vec![(base_level, overlapping(state, base_level, &first, &last))],
+                l0_sst_ids: shape.l0_ids(),
+                level_sst_ids: vec![(base_level, overlapping(shape, base_level, first, last))],
                 output_level: base_level,
                 output_is_bottom_level: base_level == max_levels,
             });
@@ -80,7 +84,7 @@ impl LeveledCompactionController {
         // The bottom level's target is at least its size, so it is never picked (ratio <= 1).
         let (level, _) = (1..max_levels)
             .map(|level| {
-                let (size, target) = (level_size(state, level), targets[level - 1]);
+                let (size, target) = (level_size(shape, level), targets[level - 1]);
                 let ratio = match target {
                     0 if size > 0 => f64::INFINITY,
                     0 => 0.0,
@@ -92,14 +96,16 @@ impl LeveledCompactionController {
             .max_by(|a, b| a.1.total_cmp(&b.1))?;
         // The oldest SST (smallest id) has waited longest: compacting SSTs in id order walks the
         // whole key range over time.
-        let oldest = *level_ids(state, level).iter().min()?;
-        let (first, last) = key_range(state, &[oldest])?;
+        let oldest = level_ssts(shape, level).iter().min_by_key(|sst| sst.id)?;
         let lower = level + 1;
         Some(CompactionTask {
             l0_sst_ids: Vec::new(),
             level_sst_ids: vec![
-                (level, vec![oldest]),
-                (lower, overlapping(state, lower, &first, &last)),
+                (level, vec![oldest.id]),
+                (
+                    lower,
+                    overlapping(shape, lower, &oldest.first_key, &oldest.last_key),
+                ),
             ],
             output_level: lower,
             output_is_bottom_level: lower == max_levels,
@@ -109,41 +115,37 @@ impl LeveledCompactionController {
     // ANCHOR_END: leveled-generate_task
 }
 
-/// The SST ids of `level` (1-based), in key order.
-pub(crate) fn level_ids(state: &LsmStorageState, level: usize) -> &[usize] {
-    state
+/// The SSTs of `level` (1-based), in key order; none for a level the shape does not have.
+pub(crate) fn level_ssts(shape: &TreeShape, level: usize) -> &[SstInfo] {
+    shape
         .levels
         .iter()
-        .find(|(l, _)| *l == level)
-        .map_or(&[], |(_, ids)| ids.as_slice())
+        .find(|l| l.level == level)
+        .map_or(&[], |l| l.ssts.as_slice())
 }
 
 /// Total file size of the SSTs in `level`.
-pub(crate) fn level_size(state: &LsmStorageState, level: usize) -> u64 {
-    level_ids(state, level)
+pub(crate) fn level_size(shape: &TreeShape, level: usize) -> u64 {
+    level_ssts(shape, level)
         .iter()
-        .map(|id| state.sstables[id].table_size())
+        .map(|sst| sst.size_bytes)
         .sum()
 }
 
 // BEGIN SOLUTION HELPERS
-/// The smallest first key and largest last key over the SSTs `ids`; `None` when `ids` is empty.
-fn key_range(state: &LsmStorageState, ids: &[usize]) -> Option<(bytes::Bytes, bytes::Bytes)> {
-    let tables = || ids.iter().map(|id| &state.sstables[id]);
-    let first = tables().map(|t| t.first_key()).min()?.clone();
-    let last = tables().map(|t| t.last_key()).max()?.clone();
+/// The smallest first key and largest last key over `ssts`; `None` when `ssts` is empty.
+fn key_range(ssts: &[SstInfo]) -> Option<(&[u8], &[u8])> {
+    let first = ssts.iter().map(|sst| sst.first_key.as_ref()).min()?;
+    let last = ssts.iter().map(|sst| sst.last_key.as_ref()).max()?;
     Some((first, last))
 }
 
-/// The SSTs of `level` whose key range intersects `first..=last`, in key order.
-fn overlapping(state: &LsmStorageState, level: usize, first: &[u8], last: &[u8]) -> Vec<usize> {
-    level_ids(state, level)
+/// The ids of the SSTs of `level` whose key range intersects `first..=last`, in key order.
+fn overlapping(shape: &TreeShape, level: usize, first: &[u8], last: &[u8]) -> Vec<usize> {
+    level_ssts(shape, level)
         .iter()
-        .copied()
-        .filter(|id| {
-            let table = &state.sstables[id];
-            table.first_key().as_ref() <= last && table.last_key().as_ref() >= first
-        })
+        .filter(|sst| sst.first_key.as_ref() <= last && sst.last_key.as_ref() >= first)
+        .map(|sst| sst.id)
         .collect()
 }
 // END SOLUTION

@@ -10,6 +10,10 @@
 //! `base_level_size_bytes`; levels above that point get target 0 and stay empty. The highest level
 //! with a non-zero target is the *base level*, where L0 is compacted into. A small tree thus
 //! uses only its bottom level, and a key is not rewritten through empty levels.
+//!
+//! The controller reads only the tree's [`TreeShape`]: SST ids, key ranges and sizes, never an
+//! SST's data. The engine hands it [`crate::lsm_storage::LsmStorageInner::shape`]; the
+//! `compaction-simulator` ([`crate::simulator`]) hands it a tree that exists only as sizes.
 
 // TODO(you): remove these allows once you have finished day 5 in this file.
 #![allow(
@@ -22,7 +26,7 @@
 )]
 
 use crate::compact::CompactionTask;
-use crate::lsm_storage::LsmStorageState;
+use crate::inspect::{SstInfo, TreeShape};
 use crate::options::LeveledCompactionOptions;
 
 /// Picks the next compaction for a leveled tree.
@@ -40,7 +44,7 @@ impl LeveledCompactionController {
     // ANCHOR: leveled-target_sizes
     /// The target size in bytes of each level `1..=max_levels` (index 0 is level 1); 0 for the
     /// levels above the base level, which stay empty.
-    pub fn target_sizes(&self, state: &LsmStorageState) -> Vec<u64> {
+    pub fn target_sizes(&self, shape: &TreeShape) -> Vec<u64> {
         todo!(
             "day 5: LeveledCompactionController::target_sizes — bottom level: max(real size, base size); each level above: the one below / multiplier, while the one below exceeds the base size"
         )
@@ -57,7 +61,7 @@ impl LeveledCompactionController {
     /// Invariant: a level never holds data older than a level below it, because reads stop at
     /// the first level with the key. So L0 goes to the base level or to the highest non-empty
     /// level, whichever is higher: never *under* a level that still holds data.
-    pub fn generate_task(&self, state: &LsmStorageState) -> Option<CompactionTask> {
+    pub fn generate_task(&self, shape: &TreeShape) -> Option<CompactionTask> {
         todo!(
             "day 5: LeveledCompactionController::generate_task — L0 trigger first, then the level with the highest size/target ratio above 1"
         )
@@ -65,19 +69,19 @@ impl LeveledCompactionController {
     // ANCHOR_END: leveled-generate_task
 }
 
-/// The SST ids of `level` (1-based), in key order.
-pub(crate) fn level_ids(state: &LsmStorageState, level: usize) -> &[usize] {
-    state
+/// The SSTs of `level` (1-based), in key order; none for a level the shape does not have.
+pub(crate) fn level_ssts(shape: &TreeShape, level: usize) -> &[SstInfo] {
+    shape
         .levels
         .iter()
-        .find(|(l, _)| *l == level)
-        .map_or(&[], |(_, ids)| ids.as_slice())
+        .find(|l| l.level == level)
+        .map_or(&[], |l| l.ssts.as_slice())
 }
 
 /// Total file size of the SSTs in `level`.
-pub(crate) fn level_size(state: &LsmStorageState, level: usize) -> u64 {
-    level_ids(state, level)
+pub(crate) fn level_size(shape: &TreeShape, level: usize) -> u64 {
+    level_ssts(shape, level)
         .iter()
-        .map(|id| state.sstables[id].table_size())
+        .map(|sst| sst.size_bytes)
         .sum()
 }
