@@ -133,8 +133,15 @@ impl Args {
     }
 }
 
+/// What a run produced: one record per engine and workload, and what each engine that can
+/// settle (see [`engines::Engine::settle`]) reported after its last workload.
+pub struct Report {
+    pub records: Vec<Record>,
+    pub settled: Vec<(String, String)>,
+}
+
 /// Runs every workload of `args` on every engine of `args`, in order; one record each.
-pub fn run(args: &Args) -> Result<Vec<Record>> {
+pub fn run(args: &Args) -> Result<Report> {
     for workload in &args.workloads {
         ensure!(
             workloads::ALL.contains(&workload.as_str()),
@@ -162,6 +169,7 @@ pub fn run(args: &Args) -> Result<Vec<Record>> {
     };
     let config = args.engine_config();
     let mut records = Vec::new();
+    let mut settled = Vec::new();
     for name in &args.engines {
         let dir = root.join(name);
         let data = Dataset::new(
@@ -176,12 +184,15 @@ pub fn run(args: &Args) -> Result<Vec<Record>> {
         remove_dir(&dir)?;
         let mut engine = engines::open(name, &dir, &config)?;
         let mut filled = false;
+        // Logical bytes written since the database was last created, for `settle`.
+        let mut logical_bytes = 0;
         for workload in &args.workloads {
             if workloads::is_fill(workload) && filled {
                 engine.close()?;
                 remove_dir(&dir)?;
                 data.clear();
                 engine = engines::open(name, &dir, &config)?;
+                logical_bytes = 0;
             }
             if !workloads::is_fill(workload) && !filled {
                 eprintln!("{name}: {workload} needs data: running fillrandom first (not reported)");
@@ -196,24 +207,24 @@ pub fn run(args: &Args) -> Result<Vec<Record>> {
             filled = true;
             let label = format!("{name} {workload}");
             eprintln!("{label} ...");
-            records.push(measure(
-                workload,
-                engine.as_ref(),
-                &data,
-                &dir,
-                name,
-                &label,
-            )?);
+            let (record, logical) = measure(workload, engine.as_ref(), &data, &dir, name, &label)?;
+            records.push(record);
+            logical_bytes += logical;
+        }
+        if let Some(summary) = engine.settle(logical_bytes)? {
+            eprintln!("{name}: {summary}");
+            settled.push((name.clone(), summary));
         }
         engine.close()?;
         if args.dir.is_none() {
             remove_dir(&dir)?;
         }
     }
-    Ok(records)
+    Ok(Report { records, settled })
 }
 
-/// Runs one workload and turns its outcome into a record.
+/// Runs one workload and turns its outcome into a record; also returns the logical bytes the
+/// workload wrote.
 fn measure(
     workload: &str,
     engine: &dyn engines::Engine,
@@ -221,7 +232,7 @@ fn measure(
     dir: &std::path::Path,
     name: &str,
     label: &str,
-) -> Result<Record> {
+) -> Result<(Record, u64)> {
     let dir_before = stats::dir_size(dir);
     let wchar_before = stats::process_bytes_written();
     let engine_before = engine.engine_bytes_written();
@@ -275,7 +286,7 @@ fn measure(
         record.ops_per_sec,
         outcome.elapsed.as_secs_f64()
     );
-    Ok(record)
+    Ok((record, outcome.logical_bytes_written))
 }
 
 fn remove_dir(dir: &std::path::Path) -> Result<()> {
@@ -291,10 +302,13 @@ fn remove_dir(dir: &std::path::Path) -> Result<()> {
 pub fn main_with(args: &Args) -> Result<()> {
     let description = args.describe();
     eprint!("{description}");
-    let records = run(args)?;
+    let Report { records, settled } = run(args)?;
     match args.format {
         Format::Table => {
             print!("{description}\n{}", output::table(&records));
+            for (engine, summary) in &settled {
+                println!("{engine}: {summary}");
+            }
             println!(
                 "write amp: bytes this process passed to write(2) during the workload (and its final \
                  fsync) / logical bytes written; in parentheses for mini-lsm: SST bytes from stats() \

@@ -19,8 +19,17 @@ fn every_workload_runs_on_every_default_engine() {
         "--dir",
         dir.path().join("db").to_str().unwrap(),
     ]);
-    let records = run(&args).unwrap();
+    let report = run(&args).unwrap();
+    let records = report.records;
     assert_eq!(records.len(), 3 * 9);
+    // Only the reference can settle: flush and compact until idle, then report the tree.
+    let settled: Vec<&str> = report.settled.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(settled, ["mini-lsm"]);
+    let summary = &report.settled[0].1;
+    assert!(
+        summary.contains("compact_until_idle") && summary.contains("SST bytes / flushed bytes"),
+        "{summary}"
+    );
     for record in &records {
         assert!(record.ops > 0 && record.ops_per_sec > 0.0, "{record:?}");
         assert!(record.p50_us <= record.p99_us && record.p99_us <= record.p999_us);

@@ -23,6 +23,8 @@ pub use mini_lsm_reference as lsm;
 #[cfg(all(feature = "starter", not(feature = "reference")))]
 pub use mini_lsm_starter as lsm;
 
+pub mod crash_writer;
+
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::ops::Bound;

@@ -79,6 +79,34 @@ impl Engine for MiniLsmEngine {
         Some(stats.bytes_flushed + stats.bytes_compacted)
     }
 
+    fn settle(&self, logical_bytes_written: u64) -> Result<Option<String>> {
+        self.db.force_flush()?;
+        let compactions = self.db.compact_until_idle()?;
+        let stats = self.db.stats();
+        let shape = self.db.shape();
+        let mib = |bytes: u64| bytes as f64 / f64::from(1 << 20);
+        let levels: Vec<String> = std::iter::once(("L0".to_string(), &shape.l0))
+            .chain((shape.levels.iter()).map(|level| (format!("L{}", level.level), &level.ssts)))
+            .filter(|(_, ssts)| !ssts.is_empty())
+            .map(|(name, ssts)| {
+                let bytes = ssts.iter().map(|sst| sst.size_bytes).sum();
+                format!("{name} {:.1} MiB", mib(bytes))
+            })
+            .collect();
+        let sst_bytes = stats.bytes_flushed + stats.bytes_compacted;
+        Ok(Some(format!(
+            "after force_flush + compact_until_idle ({compactions} more compactions): {}; \
+             flushed {:.1} MiB, compacted {:.1} MiB in {} compactions; \
+             SST bytes / flushed bytes = {:.2}; SST bytes / logical bytes written = {:.2}",
+            levels.join(", "),
+            mib(stats.bytes_flushed),
+            mib(stats.bytes_compacted),
+            stats.compactions,
+            stats.write_amplification().unwrap_or(0.0),
+            sst_bytes as f64 / logical_bytes_written.max(1) as f64,
+        )))
+    }
+
     fn close(self: Box<Self>) -> Result<()> {
         Ok(self.db.close()?)
     }

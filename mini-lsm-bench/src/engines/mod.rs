@@ -51,6 +51,12 @@ pub trait Engine: Send + Sync {
     fn engine_bytes_written(&self) -> Option<u64> {
         None
     }
+    /// Flushes everything and runs compaction until the engine has nothing left to do, then
+    /// describes the tree and what flushes and compactions wrote; `None` for an engine without
+    /// such hooks. Called once, after the last workload.
+    fn settle(&self, _logical_bytes_written: u64) -> Result<Option<String>> {
+        Ok(None)
+    }
     /// Stops background work and releases the directory.
     fn close(self: Box<Self>) -> Result<()>;
 }

@@ -9,9 +9,10 @@
 
 use std::io::Write;
 
-use tests_day1_to_day7::{Rng, key, lsm, value};
+use crate::{Rng, key, lsm, value};
 
-fn main() {
+/// The writer's `main`; the two `crash-writer-*` binaries call it.
+pub fn main() {
     let args: Vec<String> = std::env::args().collect();
     let [_, dir, day, seed] = args.as_slice() else {
         eprintln!("usage: crash-writer DIR DAY SEED");

@@ -1,0 +1,5 @@
+//! The crash tests' writer, built against the reference (see `tests_day1_to_day7::crash_writer`).
+
+fn main() {
+    tests_day1_to_day7::crash_writer::main();
+}
