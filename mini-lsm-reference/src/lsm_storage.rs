@@ -364,6 +364,7 @@ impl LsmStorageInner {
         // BEGIN SOLUTION day 6: LsmStorageInner::new_memtable — create the memtable with its WAL, fsync the directory, then record NewMemtable in the manifest
         let memtable = MemTable::create_with_wal(id, &self.wal_path(id))?;
         sync_dir(&self.path)?;
+        crate::failpoint::hit(crate::failpoint::MEMTABLE_BEFORE_MANIFEST, &self.path)?;
         manifest.add_record(&ManifestRecord::NewMemtable(id))?;
         Ok(Arc::new(memtable))
         // END SOLUTION
@@ -429,6 +430,7 @@ impl LsmStorageInner {
             return Ok(());
         };
         // BEGIN SOLUTION day 6: LsmStorageInner::log_flush — fsync the directory, then add a Flush record
+        crate::failpoint::hit(crate::failpoint::FLUSH_BEFORE_MANIFEST, &self.path)?;
         sync_dir(&self.path)?;
         manifest.add_record(&ManifestRecord::Flush(id))
         // END SOLUTION
@@ -443,6 +445,7 @@ impl LsmStorageInner {
             return Ok(());
         }
         // BEGIN SOLUTION day 6: LsmStorageInner::delete_wal — remove the WAL file, then fsync the directory
+        crate::failpoint::hit(crate::failpoint::FLUSH_BEFORE_WAL_DELETE, &self.path)?;
         let path = self.wal_path(id);
         std::fs::remove_file(&path).map_err(|e| Error::io(path, e))?;
         sync_dir(&self.path)

@@ -38,6 +38,7 @@ use std::path::{Path, PathBuf};
 use bytes::{BufMut, Bytes};
 
 use crate::error::{Error, Result};
+use crate::failpoint;
 
 /// Bytes before each payload.
 pub const RECORD_HEADER_SIZE: usize = 4 // len
@@ -181,6 +182,8 @@ pub fn recover_file(path: &Path) -> Result<RecoveredRecords> {
 pub struct RecordWriter {
     file: BufWriter<File>,
     path: PathBuf,
+    /// Where a test may inject a failure or a crash (see [`failpoint`]).
+    failpoints: failpoint::RecordPoints,
 }
 
 impl RecordWriter {
@@ -194,12 +197,14 @@ impl RecordWriter {
         Ok(RecordWriter {
             file: BufWriter::new(file),
             path: path.to_path_buf(),
+            failpoints: failpoint::record_points(path),
         })
     }
 
     /// Appends one record. It reaches the operating system only on [`RecordWriter::sync`] or
     /// when the buffer fills: a process crash may lose it until then.
     pub fn append(&mut self, payload: &[u8]) -> Result<()> {
+        failpoint::hit(self.failpoints.append, &self.path)?;
         let mut buf = Vec::with_capacity(RECORD_HEADER_SIZE + payload.len());
         encode_record(payload, &mut buf);
         self.file
@@ -210,6 +215,7 @@ impl RecordWriter {
     /// Makes every appended record durable: writes the buffer out and `fsync`s the file.
     pub fn sync(&mut self) -> Result<()> {
         self.file.flush().map_err(|e| Error::io(&self.path, e))?;
+        failpoint::hit(self.failpoints.before_sync, &self.path)?;
         self.file
             .get_ref()
             .sync_all()

@@ -10,8 +10,8 @@
 //! | 6   | recovery                       | [`wal`], [`manifest`], [`record_file`]                       |
 //! | 7   | bloom filters, key compression | [`table::bloom`], [`block`] (prefix-compressed keys)         |
 //! Shared by all days: [`error`] (the one error type), [`options`], [`inspect`] (the tree's
-//! shape and counters, for tests and tools), and [`cli`] (`mini-lsm-cli`, a shell to play with the
-//! engine).
+//! shape and counters, for tests and tools), [`cli`] (`mini-lsm-cli`, a shell to play with the
+//! engine), and [`failpoint`] (test-only crash and I/O-error injection).
 
 #![deny(missing_docs)]
 
@@ -21,6 +21,7 @@ pub mod cli;
 mod codec;
 pub mod compact;
 pub mod error;
+pub mod failpoint;
 pub mod inspect;
 pub mod iterators;
 pub mod lsm_iterator;
