@@ -12,8 +12,9 @@ use crate::starter;
 use crate::workspace::{self, TESTS_PACKAGE};
 
 /// The `cargo` commands that come first, in order: formatting, clippy on the reference and on
-/// the starter (through the tests package), then every test against the reference.
-const CARGO_STEPS: [&[&str]; 4] = [
+/// the starter (through the tests package), then every test against the reference, and the
+/// reference's I/O-fault tests, which need its test-only `failpoints` feature.
+const CARGO_STEPS: [&[&str]; 6] = [
     &["fmt", "--all", "--check"],
     &[
         "clippy",
@@ -36,6 +37,27 @@ const CARGO_STEPS: [&[&str]; 4] = [
         "warnings",
     ],
     &["test", "--workspace"],
+    &[
+        "clippy",
+        "--package",
+        "mini-lsm-reference",
+        "--all-targets",
+        "--features",
+        "failpoints",
+        "--",
+        "-D",
+        "warnings",
+    ],
+    &[
+        "test",
+        "--package",
+        "mini-lsm-reference",
+        "--features",
+        "failpoints",
+        "--test",
+        "io_faults",
+        "--lib",
+    ],
 ];
 
 /// The reference's long tests, `#[ignore]`d in `cargo test`: the full corruption sweep and the
