@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::error::Result;
+use crate::failpoint;
 use crate::iterators::StorageIterator;
 use crate::iterators::merge_iterator::MergeIterator;
 use crate::iterators::sst_concat_iterator::SstConcatIterator;
@@ -163,6 +164,7 @@ impl LsmStorageInner {
             .bytes_compacted
             .fetch_add(written, Ordering::Relaxed);
         self.counters.compactions.fetch_add(1, Ordering::Relaxed);
+        failpoint::hit(failpoint::COMPACTION_BEFORE_DELETE, self.path())?;
         self.delete_ssts(&task.input_ids())
     }
 
@@ -175,6 +177,7 @@ impl LsmStorageInner {
             return Ok(());
         };
         // BEGIN SOLUTION day 6: LsmStorageInner::log_compaction — fsync the directory, then add a Compaction record (level, removed inputs, added outputs)
+        crate::failpoint::hit(crate::failpoint::COMPACTION_BEFORE_MANIFEST, self.path())?;
         sync_dir(self.path())?;
         manifest.add_record(&ManifestRecord::Compaction {
             level: task.output_level,

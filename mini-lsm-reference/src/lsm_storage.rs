@@ -279,6 +279,7 @@ impl LsmStorageInner {
                 WriteBatchRecord::Delete(key) => check_key(key.as_ref())?,
             }
         }
+        self.retry_failed_freeze()?;
         // BEGIN SOLUTION day 4: LsmStorageInner::write_batch — insert every record into the memtable under the state read lock, then freeze if it reached memtable_size
         let entries: Vec<(&[u8], Option<&[u8]>)> = batch
             .iter()
@@ -303,14 +304,31 @@ impl LsmStorageInner {
 
     /// Freezes the memtable if it has reached `memtable_size` and no other writer froze it since
     /// this one looked. Returns whether it froze.
+    ///
+    /// It runs after a write was applied, so a failed freeze (an I/O error creating the next
+    /// memtable) must not look like that write's failure: it returns `Ok(false)` and leaves the
+    /// memtable full, and the next write meets the error in [`Self::retry_failed_freeze`] before
+    /// applying anything. A write that returns an error is never applied.
     fn freeze_if_full(&self) -> Result<bool> {
         let _change = self.state_lock.lock();
-        let full = self.state.read().memtable.approximate_size() >= self.options.memtable_size;
-        if full {
-            self.freeze_and_notify()
-        } else {
-            Ok(false)
+        Ok(self.memtable_is_full() && self.freeze_and_notify().unwrap_or(false))
+    }
+
+    /// Before a write: a memtable still full means the freeze after an earlier write failed.
+    /// Retry it; if it fails again, so does this write, with nothing applied.
+    fn retry_failed_freeze(&self) -> Result<()> {
+        if self.memtable_is_full() {
+            let _change = self.state_lock.lock();
+            if self.memtable_is_full() {
+                self.freeze_and_notify()?;
+            }
         }
+        Ok(())
+    }
+
+    /// Whether the memtable has reached `memtable_size`.
+    fn memtable_is_full(&self) -> bool {
+        self.state.read().memtable.approximate_size() >= self.options.memtable_size
     }
 
     /// Freezes the current memtable (unless it is empty) and starts a new one.
@@ -366,6 +384,7 @@ impl LsmStorageInner {
         // BEGIN SOLUTION day 6: LsmStorageInner::new_memtable — create the memtable with its WAL, fsync the directory, then record NewMemtable in the manifest
         let memtable = MemTable::create_with_wal(id, &self.wal_path(id))?;
         sync_dir(&self.path)?;
+        crate::failpoint::hit(crate::failpoint::MEMTABLE_BEFORE_MANIFEST, &self.path)?;
         manifest.add_record(&ManifestRecord::NewMemtable(id))?;
         Ok(Arc::new(memtable))
         // END SOLUTION
@@ -431,6 +450,7 @@ impl LsmStorageInner {
             return Ok(());
         };
         // BEGIN SOLUTION day 6: LsmStorageInner::log_flush — fsync the directory, then add a Flush record
+        crate::failpoint::hit(crate::failpoint::FLUSH_BEFORE_MANIFEST, &self.path)?;
         sync_dir(&self.path)?;
         manifest.add_record(&ManifestRecord::Flush(id))
         // END SOLUTION
@@ -445,6 +465,7 @@ impl LsmStorageInner {
             return Ok(());
         }
         // BEGIN SOLUTION day 6: LsmStorageInner::delete_wal — remove the WAL file, then fsync the directory
+        crate::failpoint::hit(crate::failpoint::FLUSH_BEFORE_WAL_DELETE, &self.path)?;
         let path = self.wal_path(id);
         std::fs::remove_file(&path).map_err(|e| Error::io(path, e))?;
         sync_dir(&self.path)

@@ -205,11 +205,11 @@ impl FileObject {
             .create_new(true)
             .open(path)
             .map_err(|e| Error::io(path, e))?;
-        if let Err(e) = file.write_all_at(data, 0).and_then(|()| file.sync_all()) {
+        if let Err(e) = write_and_sync(&file, path, data) {
             // Leave no half-written file behind: a retry (say, after the disk had filled up)
             // must be able to create it again.
             let _ = std::fs::remove_file(path);
-            return Err(Error::io(path, e));
+            return Err(e);
         }
         Ok(FileObject {
             file,
@@ -270,6 +270,16 @@ impl FileObject {
         &self.path
     }
 }
+
+// BEGIN SOLUTION HELPERS
+/// Writes `data` at the start of `file` (at `path`) and `fsync`s it.
+fn write_and_sync(file: &File, path: &Path, data: &[u8]) -> Result<()> {
+    crate::failpoint::hit(crate::failpoint::SST_WRITE, path)?;
+    file.write_all_at(data, 0).map_err(|e| Error::io(path, e))?;
+    crate::failpoint::hit(crate::failpoint::SST_BEFORE_SYNC, path)?;
+    file.sync_all().map_err(|e| Error::io(path, e))
+}
+// END SOLUTION
 
 // ANCHOR: table-sst_struct
 /// An open SST: its block index in memory, its blocks on disk (and in the block cache).

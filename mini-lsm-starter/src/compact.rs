@@ -30,6 +30,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::error::Result;
+use crate::failpoint;
 use crate::iterators::StorageIterator;
 use crate::iterators::merge_iterator::MergeIterator;
 use crate::iterators::sst_concat_iterator::SstConcatIterator;
@@ -139,6 +140,7 @@ impl LsmStorageInner {
             .bytes_compacted
             .fetch_add(written, Ordering::Relaxed);
         self.counters.compactions.fetch_add(1, Ordering::Relaxed);
+        failpoint::hit(failpoint::COMPACTION_BEFORE_DELETE, self.path())?;
         self.delete_ssts(&task.input_ids())
     }
 

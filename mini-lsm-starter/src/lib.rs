@@ -11,7 +11,8 @@
 //! | 7   | bloom filters, key compression | [`table::bloom`], [`block`] (prefix-compressed keys)         |
 //! Shared by all days: [`error`] (the one error type), [`options`], [`inspect`] (the tree's
 //! shape and counters, for tests and tools), [`cli`] (`mini-lsm-cli`, a shell to play with the
-//! engine), and [`simulator`] (`compaction-simulator`, day 5's controller over a tree of sizes).
+//! engine), [`simulator`] (`compaction-simulator`, day 5's controller over a tree of sizes) and
+//! [`failpoint`] (test-only crash and I/O-error injection).
 
 #![deny(missing_docs)]
 
@@ -21,6 +22,7 @@ pub mod cli;
 mod codec;
 pub mod compact;
 pub mod error;
+pub mod failpoint;
 pub mod inspect;
 pub mod iterators;
 pub mod lsm_iterator;

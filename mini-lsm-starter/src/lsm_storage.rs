@@ -267,6 +267,7 @@ impl LsmStorageInner {
                 WriteBatchRecord::Delete(key) => check_key(key.as_ref())?,
             }
         }
+        self.retry_failed_freeze()?;
         todo!(
             "day 4: LsmStorageInner::write_batch — insert every record into the memtable under the state read lock, then freeze if it reached memtable_size"
         )
@@ -275,14 +276,31 @@ impl LsmStorageInner {
 
     /// Freezes the memtable if it has reached `memtable_size` and no other writer froze it since
     /// this one looked. Returns whether it froze.
+    ///
+    /// It runs after a write was applied, so a failed freeze (an I/O error creating the next
+    /// memtable) must not look like that write's failure: it returns `Ok(false)` and leaves the
+    /// memtable full, and the next write meets the error in [`Self::retry_failed_freeze`] before
+    /// applying anything. A write that returns an error is never applied.
     fn freeze_if_full(&self) -> Result<bool> {
         let _change = self.state_lock.lock();
-        let full = self.state.read().memtable.approximate_size() >= self.options.memtable_size;
-        if full {
-            self.freeze_and_notify()
-        } else {
-            Ok(false)
+        Ok(self.memtable_is_full() && self.freeze_and_notify().unwrap_or(false))
+    }
+
+    /// Before a write: a memtable still full means the freeze after an earlier write failed.
+    /// Retry it; if it fails again, so does this write, with nothing applied.
+    fn retry_failed_freeze(&self) -> Result<()> {
+        if self.memtable_is_full() {
+            let _change = self.state_lock.lock();
+            if self.memtable_is_full() {
+                self.freeze_and_notify()?;
+            }
         }
+        Ok(())
+    }
+
+    /// Whether the memtable has reached `memtable_size`.
+    fn memtable_is_full(&self) -> bool {
+        self.state.read().memtable.approximate_size() >= self.options.memtable_size
     }
 
     /// Freezes the current memtable (unless it is empty) and starts a new one.

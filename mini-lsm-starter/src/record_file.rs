@@ -48,6 +48,7 @@ use std::path::{Path, PathBuf};
 use bytes::{BufMut, Bytes};
 
 use crate::error::{Error, Result};
+use crate::failpoint;
 
 /// Bytes before each payload.
 pub const RECORD_HEADER_SIZE: usize = 4 // len
@@ -114,6 +115,13 @@ pub fn recover_file(path: &Path) -> Result<RecoveredRecords> {
 pub struct RecordWriter {
     file: BufWriter<File>,
     path: PathBuf,
+    /// Set by the first failed write or sync. From then on the file's tail is unknown (part of a
+    /// record may have reached it; a failed `fsync` may have dropped written pages and a second
+    /// one would wrongly succeed), so the writer refuses everything: recovery on the next open
+    /// reads back what is really there.
+    failed: bool,
+    /// Where a test may inject a failure or a crash (see [`failpoint`]).
+    failpoints: failpoint::RecordPoints,
 }
 
 impl RecordWriter {
@@ -127,26 +135,49 @@ impl RecordWriter {
         Ok(RecordWriter {
             file: BufWriter::new(file),
             path: path.to_path_buf(),
+            failed: false,
+            failpoints: failpoint::record_points(path),
         })
     }
 
     /// Appends one record. It reaches the operating system only on [`RecordWriter::sync`] or
     /// when the buffer fills: a process crash may lose it until then.
     pub fn append(&mut self, payload: &[u8]) -> Result<()> {
+        self.refuse_if_failed()?;
         let mut buf = Vec::with_capacity(RECORD_HEADER_SIZE + payload.len());
         encode_record(payload, &mut buf);
-        self.file
-            .write_all(&buf)
-            .map_err(|e| Error::io(&self.path, e))
+        let written = failpoint::hit(self.failpoints.append, &self.path).and_then(|()| {
+            self.file
+                .write_all(&buf)
+                .map_err(|e| Error::io(&self.path, e))
+        });
+        self.failed = written.is_err();
+        written
     }
 
     /// Makes every appended record durable: writes the buffer out and `fsync`s the file.
     pub fn sync(&mut self) -> Result<()> {
-        self.file.flush().map_err(|e| Error::io(&self.path, e))?;
-        self.file
-            .get_ref()
-            .sync_all()
+        self.refuse_if_failed()?;
+        let synced = self
+            .file
+            .flush()
             .map_err(|e| Error::io(&self.path, e))
+            .and_then(|()| failpoint::hit(self.failpoints.before_sync, &self.path))
+            .and_then(|()| {
+                let file = self.file.get_ref();
+                file.sync_all().map_err(|e| Error::io(&self.path, e))
+            });
+        self.failed = synced.is_err();
+        synced
+    }
+
+    /// Fails once a write or sync of this file has failed (see `failed`).
+    fn refuse_if_failed(&self) -> Result<()> {
+        if self.failed {
+            let why = "an earlier write or sync of this file failed; reopen the engine";
+            return Err(Error::io(&self.path, std::io::Error::other(why)));
+        }
+        Ok(())
     }
 }
 

@@ -5,14 +5,16 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use crate::book;
+use crate::crash;
 use crate::grade::{Subject, todo_stub};
 use crate::libtest::{self, TestRun};
 use crate::starter;
 use crate::workspace::{self, TESTS_PACKAGE};
 
 /// The `cargo` commands that come first, in order: formatting, clippy on the reference and on
-/// the starter (through the tests package), then every test against the reference.
-const CARGO_STEPS: [&[&str]; 4] = [
+/// the starter (through the tests package), then every test against the reference, and the
+/// reference's I/O-fault tests, which need its test-only `failpoints` feature.
+const CARGO_STEPS: [&[&str]; 6] = [
     &["fmt", "--all", "--check"],
     &[
         "clippy",
@@ -35,6 +37,27 @@ const CARGO_STEPS: [&[&str]; 4] = [
         "warnings",
     ],
     &["test", "--workspace"],
+    &[
+        "clippy",
+        "--package",
+        "mini-lsm-reference",
+        "--all-targets",
+        "--features",
+        "failpoints",
+        "--",
+        "-D",
+        "warnings",
+    ],
+    &[
+        "test",
+        "--package",
+        "mini-lsm-reference",
+        "--features",
+        "failpoints",
+        "--test",
+        "io_faults",
+        "--lib",
+    ],
 ];
 
 /// The reference's long tests, `#[ignore]`d in `cargo test`: the full corruption sweep and the
@@ -49,6 +72,10 @@ const LONG_STEP: &[&str] = &[
     "--nocapture",
 ];
 
+/// A short crash loop for `--long` (`cargo x crash --trials 200` is the full one).
+const CRASH_TRIALS: u32 = 5;
+const CRASH_STEP: &str = "cargo x crash --trials 5 --seed 1";
+
 /// Runs every check in the workspace at `root`; with `repeat`, also runs the graded suite on
 /// the reference that many times and fails on any flaky test; with `long`, also the reference's
 /// long tests.
@@ -58,6 +85,19 @@ pub fn check(root: &Path, repeat: Option<u32>, long: bool) -> Result<()> {
     }
     if long {
         cargo_step(root, LONG_STEP)?;
+        step(CRASH_STEP, || {
+            let args = crash::CrashArgs {
+                trials: CRASH_TRIALS,
+                seed: Some(1),
+                dir: None,
+                keep_failures: None,
+            };
+            if crash::crash(root, &args)? {
+                Ok(())
+            } else {
+                bail!("the crash loop lost or invented data")
+            }
+        })?;
     }
     if let Some(times) = repeat {
         step(

@@ -6,13 +6,17 @@
 //!   print passed/total and points per day.
 //! - `cargo x check [--repeat N] [--long]`: everything CI runs (`--repeat`: also N runs of the
 //!   graded suite on the reference, failing on any flaky test; `--long`: also the reference's
-//!   long `#[ignore]`d tests, the full corruption sweep and the long model-based runs).
+//!   long `#[ignore]`d tests, the full corruption sweep and the long model-based runs, and a
+//!   5-trial crash loop).
 //! - `cargo x bugs [--bug NAME] [--list]`: check that the graded tests kill every planted bug.
+//! - `cargo x crash [--trials N] [--seed S]`: kill the reference at random moments and at named
+//!   crash windows, reopen, and check that no acknowledged write was lost.
 //! - `cargo x bench [ARGS]`: `cargo run --release -p mini-lsm-bench -- ARGS`.
 
 mod book;
 mod bugs;
 mod check;
+mod crash;
 mod diff;
 mod grade;
 mod gradescope;
@@ -63,7 +67,8 @@ enum Task {
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         repeat: Option<u32>,
         /// Also run the reference's long tests (`cargo test -p mini-lsm-reference --release --
-        /// --ignored`): the full corruption sweep and the long model-based runs.
+        /// --ignored`): the full corruption sweep and the long model-based runs; and a 5-trial
+        /// `cargo x crash`.
         #[arg(long)]
         long: bool,
     },
@@ -79,6 +84,9 @@ enum Task {
         #[arg(long, value_name = "SECONDS", default_value_t = 120)]
         timeout: u64,
     },
+    /// Crash the reference engine again and again (SIGKILL at random moments, aborts at named
+    /// crash windows, torn writes), reopen, and check no acknowledged write was lost.
+    Crash(crash::CrashArgs),
     /// Run the benchmarks: `cargo run --release -p mini-lsm-bench -- ARGS`
     /// (see mini-lsm-bench/README.md; `cargo x bench -- --help` lists ARGS).
     Bench {
@@ -121,6 +129,7 @@ fn run(cli: Cli) -> Result<bool> {
             };
             return bugs::bugs(&root, &options);
         }
+        Task::Crash(args) => return crash::crash(&root, &args),
         Task::Bench { args } => {
             let mut command =
                 workspace::cargo(&root, &["run", "--release", "-p", "mini-lsm-bench", "--"]);
