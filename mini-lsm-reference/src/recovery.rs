@@ -8,7 +8,11 @@
 //! 3. Rebuild every live memtable from its WAL, as an immutable memtable (it is flushed like any
 //!    other); a memtable whose WAL is missing or empty had no acknowledged write and is skipped.
 //! 4. Delete orphans: SSTs and WALs no record refers to, left by a flush, compaction or
-//!    freeze that crashed before its manifest record was durable.
+//!    freeze that crashed before its manifest record was durable. One leftover no crash can
+//!    produce is refused with [`Error::Corruption`] instead, because deleting it would lose
+//!    acknowledged writes: an SST made by flushing a memtable that is still live but whose WAL
+//!    is gone. The WAL is deleted only after the `Flush` record is durable, so a torn last
+//!    record cannot cause this; a `Flush` record that was synced and then lost can.
 //! 5. Start a fresh memtable for new writes.
 
 use std::collections::HashSet;
@@ -99,7 +103,7 @@ pub(crate) fn recover(
 
     // 3. Memtables from their WALs, oldest first, so the newest ends up first.
     let mut live_wals = HashSet::new();
-    for id in live_memtables {
+    for &id in &live_memtables {
         let path = wal_path(dir, id);
         if !path.exists() {
             continue;
@@ -114,7 +118,11 @@ pub(crate) fn recover(
     }
 
     // 4. Orphans, before any new file is created: an orphan may carry the next free id.
-    report.orphans_removed = remove_orphans(dir, &state, &live_wals)?;
+    let orphans = find_orphans(dir, &state, &live_wals)?;
+    if options.enable_wal {
+        check_no_flush_record_was_lost(dir, &orphans, &live_memtables)?;
+    }
+    report.orphans_removed = remove_orphans(dir, orphans)?;
 
     // 5. A fresh memtable, recorded like any other.
     let new_id = max_id + 1;
@@ -148,32 +156,74 @@ fn open_sst(dir: &Path, id: usize, block_cache: &Arc<BlockCache>) -> Result<SsTa
     SsTable::open(id, Some(Arc::clone(block_cache)), FileObject::open(&path)?)
 }
 
-/// Deletes `*.sst` files not in the tree and `*.wal` files not in `live_wals`; returns them.
-fn remove_orphans(
+/// A file in the directory that the recovered tree does not use.
+struct Orphan {
+    path: PathBuf,
+    id: usize,
+    is_sst: bool,
+}
+
+/// The `*.sst` files not in the tree and the `*.wal` files not in `live_wals`, by name.
+fn find_orphans(
     dir: &Path,
     state: &LsmStorageState,
     live_wals: &HashSet<usize>,
-) -> Result<Vec<PathBuf>> {
-    let mut removed = Vec::new();
+) -> Result<Vec<Orphan>> {
+    let mut orphans = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let path = entry.map_err(|e| Error::io(dir, e))?.path();
         let Some((id, extension)) = parse_file_name(&path) else {
             continue;
         };
-        let live = match extension {
-            "sst" => state.sstables.contains_key(&id),
-            "wal" => live_wals.contains(&id),
-            _ => true,
+        let (live, is_sst) = match extension {
+            "sst" => (state.sstables.contains_key(&id), true),
+            "wal" => (live_wals.contains(&id), false),
+            _ => continue,
         };
         if !live {
-            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-            removed.push(path);
+            orphans.push(Orphan { path, id, is_sst });
         }
+    }
+    orphans.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(orphans)
+}
+
+/// Refuses an orphan SST of a live memtable whose WAL is gone (see step 4 of the module
+/// documentation): the manifest lost a `Flush` record it had synced, and deleting the SST would
+/// lose the memtable's writes for good.
+fn check_no_flush_record_was_lost(
+    dir: &Path,
+    orphans: &[Orphan],
+    live_memtables: &[usize],
+) -> Result<()> {
+    let lost = orphans.iter().find(|orphan| {
+        orphan.is_sst && live_memtables.contains(&orphan.id) && !wal_path(dir, orphan.id).exists()
+    });
+    match lost {
+        Some(orphan) => Err(Error::Corruption {
+            file: Some(dir.join(MANIFEST_FILE)),
+            offset: 0,
+            what: format!(
+                "{} holds memtable {}, which the manifest says is not flushed yet, but its WAL is \
+                 already deleted: the manifest lost a synced record; nothing was deleted",
+                orphan.path.display(),
+                orphan.id
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Deletes `orphans`; returns their paths.
+fn remove_orphans(dir: &Path, orphans: Vec<Orphan>) -> Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    for Orphan { path, .. } in orphans {
+        std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        removed.push(path);
     }
     if !removed.is_empty() {
         sync_dir(dir)?;
     }
-    removed.sort();
     Ok(removed)
 }
 

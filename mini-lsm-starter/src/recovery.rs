@@ -8,7 +8,11 @@
 //! 3. Rebuild every live memtable from its WAL, as an immutable memtable (it is flushed like any
 //!    other); a memtable whose WAL is missing or empty had no acknowledged write and is skipped.
 //! 4. Delete orphans: SSTs and WALs no record refers to, left by a flush, compaction or
-//!    freeze that crashed before its manifest record was durable.
+//!    freeze that crashed before its manifest record was durable. One leftover no crash can
+//!    produce is refused with [`Error::Corruption`] instead, because deleting it would lose
+//!    acknowledged writes: an SST made by flushing a memtable that is still live but whose WAL
+//!    is gone. The WAL is deleted only after the `Flush` record is durable, so a torn last
+//!    record cannot cause this; a `Flush` record that was synced and then lost can.
 //! 5. Start a fresh memtable for new writes.
 
 // TODO(you): remove these allows once you have finished day 6 in this file.
