@@ -95,10 +95,15 @@ impl MiniLsm {
         self.inner.force_flush_next_imm_memtable()
     }
 
-    /// Freezes the memtable and flushes every immutable memtable into L0, synchronously.
+    /// Freezes the memtable and flushes it into L0 with every memtable frozen before it,
+    /// synchronously. Memtables that other threads freeze meanwhile may stay frozen.
     pub fn force_flush(&self) -> Result<()> {
         self.inner.force_freeze_memtable()?;
-        while self.inner.force_flush_next_imm_memtable()? {}
+        // Flushes go oldest first: this many reach the memtable frozen above. Flushing until
+        // none is left might never end while other threads keep writing.
+        for _ in 0..self.inner.num_imm_memtables() {
+            self.inner.force_flush_next_imm_memtable()?;
+        }
         Ok(())
     }
 

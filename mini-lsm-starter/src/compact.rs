@@ -76,13 +76,21 @@ impl LsmStorageInner {
 
     /// Runs one compaction if the controller asks for one. Returns whether it did.
     pub fn trigger_compaction(&self) -> Result<bool> {
+        self.trigger_compaction_up_to(usize::MAX)
+    }
+
+    /// Like [`Self::trigger_compaction`], but the controller sees only the L0 SSTs with ids up
+    /// to `newest_l0_id`: the newer ones stay in L0, above the levels, where they belong.
+    fn trigger_compaction_up_to(&self, newest_l0_id: usize) -> Result<bool> {
         let CompactionOptions::Leveled(options) = &self.options.compaction else {
             return Ok(false);
         };
         let _one_at_a_time = self.compaction_lock.lock();
         let controller = leveled::LeveledCompactionController::new(options.clone());
         // The controller needs only ids, key ranges and sizes: the shape, not the tables.
-        let Some(task) = controller.generate_task(&self.shape()) else {
+        let mut shape = self.shape();
+        shape.l0.retain(|sst| sst.id <= newest_l0_id);
+        let Some(task) = controller.generate_task(&shape) else {
             return Ok(false);
         };
         self.run_compaction(&task)?;
@@ -90,9 +98,14 @@ impl LsmStorageInner {
     }
 
     /// Compacts until the controller finds nothing to do; returns how many compactions ran.
+    ///
+    /// SSTs flushed after the call are left for the next one: under a steady stream of writes,
+    /// "nothing to do" might otherwise never come. An SST takes its memtable's id, and ids only
+    /// grow, so those are the L0 SSTs with ids above the current memtable's.
     pub fn compact_until_idle(&self) -> Result<usize> {
+        let newest_l0_id = self.snapshot().memtable.id();
         let mut runs = 0;
-        while self.trigger_compaction()? {
+        while self.trigger_compaction_up_to(newest_l0_id)? {
             runs += 1;
         }
         Ok(runs)

@@ -412,7 +412,9 @@ impl LsmStorageInner {
                 "day 6: LsmStorageInner::sync — sync the WAL of every memtable, the frozen ones included"
             )
         }
-        todo!("day 4: LsmStorageInner::sync — freeze the memtable and flush every frozen memtable")
+        todo!(
+            "day 4: LsmStorageInner::sync — freeze the memtable, then flush as many memtables as are frozen now"
+        )
     }
     // ANCHOR_END: d6-lsm_storage-sync
     // ANCHOR_END: lsm_storage-sync

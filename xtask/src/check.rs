@@ -60,8 +60,9 @@ const CARGO_STEPS: [&[&str]; 6] = [
     ],
 ];
 
-/// The reference's long tests, `#[ignore]`d in `cargo test`: the full corruption sweep and the
-/// long model-based runs (`mini-lsm-reference/tests/corruption_sweep.rs`, `model.rs`).
+/// The reference's long tests, `#[ignore]`d in `cargo test`: the full corruption sweep, the
+/// long model-based runs and the long concurrency run (`mini-lsm-reference/tests/
+/// corruption_sweep.rs`, `model.rs`, `concurrency.rs`).
 const LONG_STEP: &[&str] = &[
     "test",
     "--package",
