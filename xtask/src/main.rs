@@ -8,6 +8,8 @@
 //!   graded suite on the reference, failing on any flaky test; `--long`: also the reference's
 //!   long `#[ignore]`d tests, the full corruption sweep and the long model-based runs).
 //! - `cargo x bugs [--bug NAME] [--list]`: check that the graded tests kill every planted bug.
+//! - `cargo x mutants [--module NAME] [--list]`: mutation testing of the reference with the graded
+//!   tests (cargo-mutants); prints the score and the surviving mutants.
 //! - `cargo x bench [ARGS]`: `cargo run --release -p mini-lsm-bench -- ARGS`.
 
 mod book;
@@ -18,6 +20,7 @@ mod grade;
 mod gradescope;
 mod libtest;
 mod markers;
+mod mutants;
 mod points;
 mod repeat;
 mod report;
@@ -79,6 +82,9 @@ enum Task {
         #[arg(long, value_name = "SECONDS", default_value_t = 120)]
         timeout: u64,
     },
+    /// Mutation testing: mutate the reference (cargo-mutants), run the graded tests on each
+    /// mutant, print the score; fails below 90% (xtask/mutants-equivalent.txt lists exclusions).
+    Mutants(mutants::MutantsArgs),
     /// Run the benchmarks: `cargo run --release -p mini-lsm-bench -- ARGS`
     /// (see mini-lsm-bench/README.md; `cargo x bench -- --help` lists ARGS).
     Bench {
@@ -121,6 +127,7 @@ fn run(cli: Cli) -> Result<bool> {
             };
             return bugs::bugs(&root, &options);
         }
+        Task::Mutants(args) => return mutants::run(&root, &args),
         Task::Bench { args } => {
             let mut command =
                 workspace::cargo(&root, &["run", "--release", "-p", "mini-lsm-bench", "--"]);
