@@ -787,7 +787,7 @@ fn reads_are_linearizable_while_flush_and_compaction_run() {
 #[test]
 #[ignore = "long: run by cargo x check --long"]
 fn reads_are_linearizable_while_flush_and_compaction_run_long() {
-    // About a minute per seed in a release build.
+    // About 35 s per seed in a release build.
     let long = Workload {
         writers: 4,
         keys_per_writer: 200,

@@ -13,11 +13,15 @@
 //!   backwards after iterating.
 //! - Untrusted bytes: empty input, every truncation, a bad entry count and an entry offset outside
 //!   the block are `Error::Corruption`, and overwritten bytes never make decode or iteration panic.
+//!   Hand-made blocks that break one rule of the entry format each (an empty key, a key over
+//!   `MAX_KEY_LEN`, a bad overlap, an unknown kind, a tombstone with a value) are corruption too.
 //!
 //! The tests are format-agnostic, because day 7 changes how entries are stored: they rely only on
 //! `decode(encode(x)) == x`, on encoded lengths, on damaged bytes being rejected, and on the block
 //! trailer, which stays the same on every day (the entries, then the entry offsets, then the entry
 //! count, each a little-endian `u32`): only the count and the last offset are ever tampered with.
+//! The hand-made blocks use the entry layout, which is the same on every day too, and store whole
+//! keys (overlap 0), which every day's decoder accepts.
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -301,9 +305,9 @@ fn built_block_iterates_every_entry_in_order() {
     let expected = spaced_entries();
     let block = build(&expected, ROOMY, "ten spaced entries");
     check_eq(
-        block.len(),
-        expected.len(),
-        "built block: len()",
+        (block.len(), block.is_empty()),
+        (expected.len(), false),
+        "built block: (len(), is_empty())",
         BOOK_BUILD,
     );
     check_iter(
@@ -932,4 +936,94 @@ fn overwritten_bytes_never_make_decode_or_iteration_panic(#[case] fill: u8) {
             }
         }
     }
+}
+
+/// One hand-made entry, written field by field as the block format table says (the entry
+/// layout is the same on every day; day 7 only starts using `overlap`). `value` is written with
+/// its length whatever the kind, so that a tombstone can be given a value.
+struct RawEntry {
+    kind: u8,
+    overlap: u16,
+    rest: Vec<u8>,
+    value: Vec<u8>,
+}
+
+fn raw_entry(kind: u8, overlap: u16, rest: &[u8], value: &[u8]) -> RawEntry {
+    RawEntry {
+        kind,
+        overlap,
+        rest: rest.to_vec(),
+        value: value.to_vec(),
+    }
+}
+
+/// A block of hand-made `entries`: the entries, their offsets, their count.
+fn raw_block(entries: &[RawEntry]) -> Vec<u8> {
+    let mut raw = Vec::new();
+    let mut offsets = Vec::new();
+    for entry in entries {
+        offsets.push(raw.len() as u32);
+        raw.push(entry.kind);
+        raw.extend_from_slice(&entry.overlap.to_le_bytes());
+        raw.extend_from_slice(&(entry.rest.len() as u16).to_le_bytes());
+        raw.extend_from_slice(&entry.rest);
+        raw.extend_from_slice(&(entry.value.len() as u32).to_le_bytes());
+        raw.extend_from_slice(&entry.value);
+    }
+    for offset in &offsets {
+        raw.extend_from_slice(&offset.to_le_bytes());
+    }
+    raw.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+    raw
+}
+
+#[test]
+fn hand_made_block_in_the_documented_format_decodes() {
+    // kind 0 = value, kind 1 = tombstone; overlap 0 and the whole key in `rest` is valid on
+    // every day.
+    let raw = raw_block(&[
+        raw_entry(0, 0, b"a", b"x"),
+        raw_entry(1, 0, b"b", b""),
+        raw_entry(0, 0, b"c", b""),
+    ]);
+    let scenario = "decode a hand-made block a=x, b deleted, c=\"\"";
+    let block = match decode_no_panic(&raw, "Ok(block)", scenario) {
+        Ok(block) => block,
+        Err(e) => fail(scenario, "Ok(block)", format!("Err({e:?})"), BOOK_FORMAT),
+    };
+    check_iter(
+        &mut iter_first(&block),
+        &entries(&[("a", Some("x")), ("b", None), ("c", Some(""))]),
+        scenario,
+        BOOK_FORMAT,
+    );
+}
+
+#[rstest]
+#[case::first_key_empty(vec![raw_entry(0, 0, b"", b"x")])]
+#[case::later_key_empty(vec![raw_entry(0, 0, b"a", b"x"), raw_entry(0, 0, b"", b"y")])]
+#[case::first_entry_overlap_not_0(vec![raw_entry(0, 1, b"a", b"x")])]
+#[case::overlap_longer_than_the_first_key(vec![raw_entry(0, 0, b"a", b"x"), raw_entry(0, 2, b"b", b"y")])]
+#[case::key_one_byte_over_max_key_len(vec![
+    raw_entry(0, 0, &[b'k'; MAX_KEY_LEN], b"x"),
+    raw_entry(0, MAX_KEY_LEN as u16, b"z", b"y"),
+])]
+#[case::unknown_kind(vec![raw_entry(7, 0, b"a", b"x")])]
+#[case::tombstone_with_a_value(vec![raw_entry(1, 0, b"a", b"x")])]
+fn entry_breaking_a_format_rule_is_corruption(#[case] entries: Vec<RawEntry>) {
+    // Each block is well formed but for the one rule its case names (see "Decoding untrusted
+    // bytes", step 4).
+    let raw = raw_block(&entries);
+    let keys: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            format!(
+                "(kind {}, overlap {}, rest {})",
+                e.kind,
+                e.overlap,
+                show_input(&e.rest)
+            )
+        })
+        .collect();
+    expect_corruption(&raw, &format!("entries {}", keys.join(", ")));
 }

@@ -11,6 +11,8 @@
 //! - `cargo x bugs [--bug NAME] [--list]`: check that the graded tests kill every planted bug.
 //! - `cargo x crash [--trials N] [--seed S]`: kill the reference at random moments and at named
 //!   crash windows, reopen, and check that no acknowledged write was lost.
+//! - `cargo x mutants [--module NAME] [--list]`: mutation testing of the reference with the graded
+//!   tests (cargo-mutants); prints the score and the surviving mutants.
 //! - `cargo x bench [ARGS]`: `cargo run --release -p mini-lsm-bench -- ARGS`.
 
 mod book;
@@ -22,6 +24,7 @@ mod grade;
 mod gradescope;
 mod libtest;
 mod markers;
+mod mutants;
 mod points;
 mod repeat;
 mod report;
@@ -87,6 +90,9 @@ enum Task {
     /// Crash the reference engine again and again (SIGKILL at random moments, aborts at named
     /// crash windows, torn writes), reopen, and check no acknowledged write was lost.
     Crash(crash::CrashArgs),
+    /// Mutation testing: mutate the reference (cargo-mutants), run the graded tests on each
+    /// mutant, print the score; fails below 90% (xtask/mutants-equivalent.txt lists exclusions).
+    Mutants(mutants::MutantsArgs),
     /// Run the benchmarks: `cargo run --release -p mini-lsm-bench -- ARGS`
     /// (see mini-lsm-bench/README.md; `cargo x bench -- --help` lists ARGS).
     Bench {
@@ -130,6 +136,7 @@ fn run(cli: Cli) -> Result<bool> {
             return bugs::bugs(&root, &options);
         }
         Task::Crash(args) => return crash::crash(&root, &args),
+        Task::Mutants(args) => return mutants::run(&root, &args),
         Task::Bench { args } => {
             let mut command =
                 workspace::cargo(&root, &["run", "--release", "-p", "mini-lsm-bench", "--"]);
