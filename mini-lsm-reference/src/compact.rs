@@ -59,17 +59,22 @@ impl LsmStorageInner {
     /// Runs `task`: merges its inputs and writes the output SSTs (not yet part of the tree).
     pub fn compact(&self, task: &CompactionTask) -> Result<Vec<Arc<SsTable>>> {
         // BEGIN SOLUTION day 5: LsmStorageInner::compact — merge L0 iterators with one concat iterator per level, skip bottom-level tombstones, cut SSTs at target_sst_size
-        let snapshot = self.snapshot();
-        let table = |id: &usize| Arc::clone(&snapshot.sstables[id]);
+        // A compaction reads every block of its inputs exactly once. Read through the block
+        // cache, one pass over a large level would evict the blocks that `get`s keep using, so
+        // the inputs are opened again here, without the cache (RocksDB's `fill_cache = false`).
+        let table = |id: &usize| -> Result<Arc<SsTable>> {
+            let file = crate::table::FileObject::open(&self.sst_path(*id))?;
+            Ok(Arc::new(SsTable::open(*id, None, file)?))
+        };
         let mut l0_iters = Vec::new();
         for id in &task.l0_sst_ids {
             l0_iters.push(Box::new(SsTableIterator::create_and_seek_to_first(table(
                 id,
-            ))?));
+            )?)?));
         }
         let mut level_iters = Vec::new();
         for (_, ids) in &task.level_sst_ids {
-            let run = ids.iter().map(table).collect();
+            let run = ids.iter().map(table).collect::<Result<_>>()?;
             level_iters.push(Box::new(SstConcatIterator::create_and_seek_to_first(run)?));
         }
         // L0 is newer than every level, so it is the first (winning) side of the merge.
