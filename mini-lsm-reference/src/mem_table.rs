@@ -4,6 +4,13 @@
 //! never block each other. Each entry maps a key to `Some(value)` or to `None`, a tombstone that
 //! records a delete until compaction can drop it. When the memtable reaches its size target the
 //! engine freezes it (no more writes) and later flushes it into an L0 SST.
+//!
+//! An overwrite changes the value *inside* the key's entry instead of inserting a new entry.
+//! `SkipMap::insert` replaces an existing key in two steps, unlinking the old entry and then
+//! linking the new one; a `get` that runs between the two finds no entry at all, goes on to the
+//! older memtables and SSTs, and returns a value that was overwritten before it started: a stale
+//! read. So each entry holds its value in a [`Slot`], a tiny lock around `Option<Bytes>`, and
+//! the key is inserted only once.
 
 use std::ops::Bound;
 use std::path::Path;
@@ -12,6 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use crossbeam_skiplist::SkipMap;
+use parking_lot::Mutex;
 
 use crate::error::Result;
 use crate::iterators::StorageIterator;
@@ -24,10 +32,14 @@ use crate::wal::Wal;
 const ENTRY_OVERHEAD: usize = 16;
 
 // ANCHOR: mem_table-struct
+/// The value of one memtable entry: `Some(value)`, or `None` for a tombstone. Writes replace it
+/// in place (see the module documentation); the lock is held only to swap or clone a `Bytes`.
+pub type Slot = Mutex<Option<Bytes>>;
+
 /// A mutable (until frozen) sorted map from keys to values or tombstones.
 #[derive(Debug)]
 pub struct MemTable {
-    map: Arc<SkipMap<Bytes, Option<Bytes>>>,
+    map: Arc<SkipMap<Bytes, Slot>>,
     /// The write-ahead log every batch goes to first (day 6); `None` when the WAL is off.
     wal: Option<Wal>,
     id: usize,
@@ -94,7 +106,7 @@ impl MemTable {
     /// when the key was deleted here (a tombstone), `Some(Some(value))` otherwise.
     pub fn get(&self, key: &[u8]) -> Option<Option<Bytes>> {
         // BEGIN SOLUTION day 3: MemTable::get — look the key up in the skip map and clone the Bytes (cheap: a reference count)
-        self.map.get(key).map(|entry| entry.value().clone())
+        self.map.get(key).map(|entry| entry.value().lock().clone())
         // END SOLUTION
     }
     // ANCHOR_END: mem_table-get
@@ -125,13 +137,18 @@ impl MemTable {
     // ANCHOR_END: d6-mem_table-put_batch
 
     // BEGIN SOLUTION HELPERS
-    /// Inserts one entry into the map and counts its size.
+    /// Inserts or overwrites one entry and counts its size.
     fn insert(&self, key: &[u8], value: Option<&[u8]>) {
         let size = key.len() + value.map_or(0, <[u8]>::len) + ENTRY_OVERHEAD;
-        self.map.insert(
-            Bytes::copy_from_slice(key),
-            value.map(Bytes::copy_from_slice),
-        );
+        let value = value.map(Bytes::copy_from_slice);
+        // Never `SkipMap::insert` over an existing key: it unlinks the old entry before linking
+        // the new one, and a reader in between would find the key missing. A new key is
+        // inserted with its value; an existing one keeps its entry and gets the new value. (If
+        // another writer inserted the key first, this store simply comes after theirs.)
+        let entry = self
+            .map
+            .get_or_insert_with(Bytes::copy_from_slice(key), || Mutex::new(value.clone()));
+        *entry.value().lock() = value;
         // An overwrite still adds its size: the estimate only has to grow with the work done,
         // and counting exactly would need a read before every write.
         self.approximate_size.fetch_add(size, Ordering::Relaxed);
@@ -159,7 +176,7 @@ impl MemTable {
     pub fn flush(&self, builder: &mut SsTableBuilder) -> Result<()> {
         // BEGIN SOLUTION day 3: MemTable::flush — walk the skip map in order and add each entry to the builder
         for entry in self.map.iter() {
-            builder.add(entry.key(), entry.value().as_deref());
+            builder.add(entry.key(), entry.value().lock().as_deref());
         }
         Ok(())
         // END SOLUTION
@@ -203,7 +220,7 @@ pub(crate) fn own_bound(bound: Bound<&[u8]>) -> Bound<Bytes> {
 /// in place of an O(1) step, with no unsafe code and no extra crate.
 #[derive(Debug)]
 pub struct MemTableIterator {
-    map: Arc<SkipMap<Bytes, Option<Bytes>>>,
+    map: Arc<SkipMap<Bytes, Slot>>,
     upper: Bound<Bytes>,
     /// The current entry; `None` once the cursor is past the end of its range.
     current: Option<(Bytes, Option<Bytes>)>,
@@ -223,7 +240,7 @@ impl MemTableIterator {
             Bound::Excluded(upper) => key < upper,
             Bound::Unbounded => true,
         };
-        in_range.then(|| (key.clone(), entry.value().clone()))
+        in_range.then(|| (key.clone(), entry.value().lock().clone()))
     }
 }
 // END SOLUTION

@@ -4,6 +4,13 @@
 //! never block each other. Each entry maps a key to `Some(value)` or to `None`, a tombstone that
 //! records a delete until compaction can drop it. When the memtable reaches its size target the
 //! engine freezes it (no more writes) and later flushes it into an L0 SST.
+//!
+//! An overwrite changes the value *inside* the key's entry instead of inserting a new entry.
+//! `SkipMap::insert` replaces an existing key in two steps, unlinking the old entry and then
+//! linking the new one; a `get` that runs between the two finds no entry at all, goes on to the
+//! older memtables and SSTs, and returns a value that was overwritten before it started: a stale
+//! read. So each entry holds its value in a [`Slot`], a tiny lock around `Option<Bytes>`, and
+//! the key is inserted only once.
 
 // TODO(you): remove these allows once you have finished day 6 in this file.
 #![allow(
@@ -22,6 +29,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use crossbeam_skiplist::SkipMap;
+use parking_lot::Mutex;
 
 use crate::error::Result;
 use crate::iterators::StorageIterator;
@@ -34,10 +42,14 @@ use crate::wal::Wal;
 const ENTRY_OVERHEAD: usize = 16;
 
 // ANCHOR: mem_table-struct
+/// The value of one memtable entry: `Some(value)`, or `None` for a tombstone. Writes replace it
+/// in place (see the module documentation); the lock is held only to swap or clone a `Bytes`.
+pub type Slot = Mutex<Option<Bytes>>;
+
 /// A mutable (until frozen) sorted map from keys to values or tombstones.
 #[derive(Debug)]
 pub struct MemTable {
-    map: Arc<SkipMap<Bytes, Option<Bytes>>>,
+    map: Arc<SkipMap<Bytes, Slot>>,
     /// The write-ahead log every batch goes to first (day 6); `None` when the WAL is off.
     wal: Option<Wal>,
     id: usize,
@@ -165,7 +177,7 @@ pub(crate) fn own_bound(bound: Bound<&[u8]>) -> Bound<Bytes> {
 /// in place of an O(1) step, with no unsafe code and no extra crate.
 #[derive(Debug)]
 pub struct MemTableIterator {
-    map: Arc<SkipMap<Bytes, Option<Bytes>>>,
+    map: Arc<SkipMap<Bytes, Slot>>,
     upper: Bound<Bytes>,
     /// The current entry; `None` once the cursor is past the end of its range.
     current: Option<(Bytes, Option<Bytes>)>,

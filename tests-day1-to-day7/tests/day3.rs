@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 use std::ops::{Bound, RangeInclusive};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rstest::rstest;
 use tests_day1_to_day7::lsm::iterators::StorageIterator;
@@ -261,6 +262,74 @@ fn memtable_approximate_size_grows_with_every_write() {
             );
         }
         previous = now;
+    }
+}
+
+/// A `get` racing with overwrites of its key must always find the key, with a value at least as
+/// new as the one it found before. Why it can go wrong: `SkipMap::insert` over an existing key
+/// unlinks the old entry before it links the new one, and a `get` in between finds no entry; the
+/// engine would then go on to older memtables and SSTs and return an overwritten value.
+#[test]
+fn memtable_get_never_misses_a_key_while_it_is_overwritten() {
+    const OVERWRITES: u64 = 100_000;
+    let memtable = MemTable::create(1);
+    let version = |v: u64| v.to_be_bytes();
+    ok(
+        memtable.put(b"k", Some(&version(0))),
+        "put k = version 0",
+        BOOK_MEMTABLE,
+    );
+    let writer_done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // Set the flag even if `put` panics (a `todo!()`), so the reader below stops.
+            let _done = SetOnDrop(&writer_done);
+            for v in 1..=OVERWRITES {
+                ok(
+                    memtable.put(b"k", Some(&version(v))),
+                    &format!("overwrite k with version {v}"),
+                    BOOK_MEMTABLE,
+                );
+            }
+        });
+        let mut newest_seen = 0;
+        while !writer_done.load(Ordering::Acquire) {
+            let got = memtable.get(b"k");
+            let seen = match &got {
+                Some(Some(value)) => <[u8; 8]>::try_from(value.as_ref()).map(u64::from_be_bytes),
+                _ => Ok(u64::MAX),
+            };
+            if got.as_ref().is_none_or(Option::is_none) || seen.is_err() {
+                fail(
+                    "MemTable::get(k) while another thread overwrites k (always present)",
+                    "Some(Some(<an 8-byte version>))",
+                    Lookup(got.map(|v| v.map(|b| b.to_vec()))),
+                    BOOK_MEMTABLE,
+                );
+            }
+            let seen = seen.unwrap_or_default();
+            if seen < newest_seen {
+                fail(
+                    &format!(
+                        "MemTable::get(k) while another thread overwrites k, after it returned \
+                         version {newest_seen}"
+                    ),
+                    format!("a version >= {newest_seen}"),
+                    seen,
+                    BOOK_MEMTABLE,
+                );
+            }
+            newest_seen = seen;
+        }
+    });
+}
+
+/// Sets its flag when dropped, also while unwinding from a panic.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
     }
 }
 
