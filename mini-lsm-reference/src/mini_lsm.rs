@@ -13,7 +13,12 @@ use crate::error::{Error, Result};
 use crate::inspect::{EngineStats, RecoveryReport, TreeShape};
 use crate::lsm_iterator::Scan;
 use crate::lsm_storage::{LsmStorageInner, WorkerSignal, WriteBatchRecord};
-use crate::options::LsmOptions;
+use crate::options::{CompactionOptions, LsmOptions};
+
+/// Frozen memtables allowed beyond `max_immutable_memtables` before a writer flushes one itself.
+const FLUSH_BACKLOG: usize = 4;
+/// L0 may grow to this many times its compaction trigger before a writer compacts it itself.
+const L0_BACKLOG_FACTOR: usize = 3;
 
 /// An LSM-tree key-value store. `Send + Sync`: share it through the `Arc` that [`MiniLsm::open`]
 /// returns. Closing stops the background thread; dropping the handle closes it too.
@@ -70,7 +75,31 @@ impl MiniLsm {
         &self,
         batch: &[WriteBatchRecord<K, V>],
     ) -> Result<()> {
-        self.inner.write_batch(batch)
+        self.inner.write_batch(batch)?;
+        self.keep_up_with_background_work()
+    }
+
+    /// Write backpressure. Writers can freeze memtables faster than the flush thread writes them
+    /// out, and flush SSTs into L0 faster than the compaction thread moves them down. Left
+    /// alone, frozen memtables would fill memory and every read would check a growing pile of
+    /// L0 SSTs. So a writer that finds a backlog past a limit does one step of that work itself
+    /// before it returns: that slows writers down to the speed of the background threads.
+    /// (RocksDB instead delays and then stops writes at similar limits.)
+    fn keep_up_with_background_work(&self) -> Result<()> {
+        let inner = &self.inner;
+        let memtable_limit = (inner.options.max_immutable_memtables).saturating_add(FLUSH_BACKLOG);
+        if inner.num_imm_memtables() > memtable_limit {
+            inner.force_flush_next_imm_memtable()?;
+        }
+        if let CompactionOptions::Leveled(leveled) = &inner.options.compaction
+            && inner.options.background_compaction
+        {
+            let l0_limit = leveled.level0_file_num_compaction_trigger * L0_BACKLOG_FACTOR;
+            if inner.snapshot().l0_sstables.len() >= l0_limit {
+                inner.trigger_compaction()?;
+            }
+        }
+        Ok(())
     }
 
     /// The live entries with keys in `(lower, upper)`, in key order: a cursor, or with `for`, an

@@ -138,3 +138,44 @@ fn reopen_recovers_memtables_flushed_and_compacted_data() -> mini_lsm_reference:
     );
     Ok(())
 }
+
+/// Write backpressure: a writer faster than the background threads (here every flush and
+/// compaction ends with an fsync, while a put is a microsecond) must not pile up frozen
+/// memtables or L0 SSTs without bound. After each put, at most `max_immutable_memtables + 4`
+/// memtables are frozen; L0 stays under three times its trigger, plus what the flush thread
+/// may have added since the put checked (at most the frozen memtables). Without backpressure
+/// this run froze 60-75 memtables at once and piled up 25-30 L0 SSTs.
+#[test]
+fn a_fast_writer_waits_for_the_flush_and_compaction_backlog() -> mini_lsm_reference::Result<()> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let leveled = LeveledCompactionOptions {
+        level0_file_num_compaction_trigger: 2,
+        ..LeveledCompactionOptions::default()
+    };
+    let options = LsmOptions {
+        memtable_size: 1024,
+        block_size: 256,
+        target_sst_size: 4096,
+        max_immutable_memtables: 0,
+        compaction: CompactionOptions::Leveled(leveled),
+        background_compaction: true,
+        ..LsmOptions::for_day(7)
+    };
+    let db = MiniLsm::open(dir.path(), options)?;
+    let (mut most_frozen, mut most_l0) = (0, 0);
+    for i in 0..3000u32 {
+        db.put(format!("key{:05}", i * 7919 % 3000).as_bytes(), &[b'v'; 64])?;
+        let shape = db.shape();
+        most_frozen = most_frozen.max(shape.immutable_memtables.len());
+        most_l0 = most_l0.max(shape.l0.len());
+    }
+    assert!(
+        most_frozen <= 4,
+        "at most 0 + 4 frozen memtables after a put, saw {most_frozen}"
+    );
+    assert!(
+        most_l0 <= 2 * 3 + 4,
+        "at most 6 + 4 L0 SSTs after a put, saw {most_l0}"
+    );
+    Ok(())
+}
