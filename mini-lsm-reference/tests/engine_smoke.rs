@@ -173,9 +173,10 @@ fn a_fast_writer_waits_for_the_flush_and_compaction_backlog() -> mini_lsm_refere
         most_frozen <= 4,
         "at most 0 + 4 frozen memtables after a put, saw {most_frozen}"
     );
+    // Backpressure compacts at 5 x the trigger of 2; a few more flushes may land meanwhile.
     assert!(
-        most_l0 <= 2 * 3 + 4,
-        "at most 6 + 4 L0 SSTs after a put, saw {most_l0}"
+        most_l0 <= 2 * 5 + 4,
+        "at most 10 + 4 L0 SSTs after a put, saw {most_l0}"
     );
     Ok(())
 }

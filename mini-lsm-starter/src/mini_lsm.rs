@@ -17,8 +17,9 @@ use crate::options::{CompactionOptions, LsmOptions};
 
 /// Frozen memtables allowed beyond `max_immutable_memtables` before a writer flushes one itself.
 const FLUSH_BACKLOG: usize = 4;
-/// L0 may grow to this many times its compaction trigger before a writer compacts it itself.
-const L0_BACKLOG_FACTOR: usize = 3;
+/// L0 may grow to this many times its compaction trigger before a writer compacts it itself:
+/// 5 x 4 = 20 SSTs by default, the L0 size at which RocksDB starts slowing writes down.
+const L0_BACKLOG_FACTOR: usize = 5;
 
 /// An LSM-tree key-value store. `Send + Sync`: share it through the `Arc` that [`MiniLsm::open`]
 /// returns. Closing stops the background thread; dropping the handle closes it too.
