@@ -1269,6 +1269,47 @@ fn compaction_counters_count_each_compaction_and_its_written_bytes() {
     check_model(&db, &model, 300, "after one compaction", BOOK_JOB);
 }
 
+/// Backpressure (given code in `MiniLsm::write_batch`, see the day-4 chapter): a writer that
+/// finds L0 at 5 x its trigger runs a compaction itself through `trigger_compaction`, so a fast
+/// writer cannot pile up L0 SSTs faster than compaction removes them. Between that check and the
+/// next put the flush thread may add a few more (at most 4 frozen memtables wait for it).
+#[test]
+fn a_fast_writer_compacts_l0_itself_when_compaction_falls_behind() {
+    let dir = temp_dir();
+    let trigger = 2;
+    let options = LsmOptions {
+        memtable_size: 1024,
+        max_immutable_memtables: 0,
+        background_compaction: true,
+        ..small_options(leveled(trigger, 10, 64 << 20, 3))
+    };
+    let db = open(dir.path(), options);
+    const PUTS: u32 = 1000;
+    let limit = trigger * 5 + 4;
+    let mut most_l0 = 0;
+    for i in 0..PUTS {
+        let key = format!("key{:05}", i * 7919 % PUTS);
+        ok(
+            db.put(key.as_bytes(), &[b'v'; 64]),
+            &format!("put {key}"),
+            BOOK_CONTROLLER,
+        );
+        most_l0 = most_l0.max(db.shape().l0.len());
+    }
+    if most_l0 > limit {
+        fail(
+            &format!(
+                "the most L0 SSTs seen after a put, {PUTS} puts of 64-byte values with 1 KiB \
+                 memtables, trigger {trigger}, background compaction on"
+            ),
+            format!("at most {limit} (5 x trigger + 4)"),
+            most_l0,
+            BOOK_CONTROLLER,
+        );
+    }
+    ok(db.close(), "close()", BOOK_CONTROLLER);
+}
+
 #[test]
 fn background_compaction_finishes_its_work_on_close() {
     let dir = temp_dir();
