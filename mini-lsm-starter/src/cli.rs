@@ -15,7 +15,7 @@
 //! The shell is given code, the same in the reference and the starter. A command that reaches an
 //! unwritten stub prints `not implemented yet: day N (Type::method)` and the shell goes on; any
 //! other panic prints `panic: <message>`. When opening the engine hits a stub, there is nothing
-//! to run: the shell prints the message and exits with status 1.
+//! to run: the shell prints the message, suggests `--day N`, and exits with status 1.
 
 mod command;
 mod draw;
@@ -443,6 +443,12 @@ fn open_engine(dir: &Path, options: &LsmOptions) -> Result<Arc<MiniLsm>, String>
     match stub::catch(|| MiniLsm::open(dir, options.clone())) {
         Ok(Ok(engine)) => Ok(engine),
         Ok(Err(error)) => Err(format!("error: {error}")),
+        // Opening runs that day's code with the options of `--day` (7 by default): point a
+        // student who has not got there yet at the flag.
+        Err(message) if message.starts_with("not implemented yet") => Err(format!(
+            "{message}\nthe engine cannot open before that day's code is written: start the \
+             shell with --day N for the day you are on (the default is 7)"
+        )),
         Err(message) => Err(message),
     }
 }
