@@ -38,8 +38,8 @@ pub enum Format {
     about = "db_bench-style benchmarks of mini-lsm against fjall, redb (and RocksDB)"
 )]
 pub struct Args {
-    /// Number of keys.
-    #[arg(long, default_value_t = 1_000_000)]
+    /// Number of keys (`--keys` works too).
+    #[arg(long, visible_alias = "keys", default_value_t = 1_000_000)]
     pub num: usize,
     /// Key size in bytes (zero-padded decimal numbers).
     #[arg(long, default_value_t = 16)]
