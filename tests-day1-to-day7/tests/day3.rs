@@ -222,12 +222,16 @@ fn memtable_get_returns_newest_state_of_key(
 /// One write of the size test: key, value, what it is, whether the key is new.
 type SizedWrite<'a> = (&'a [u8], Option<&'a [u8]>, &'a str, bool);
 
+/// The most an entry may add to `approximate_size` beyond its key and value bytes.
+const MAX_ENTRY_OVERHEAD: usize = 64;
+
 #[test]
 fn memtable_approximate_size_grows_with_every_write() {
     let memtable = MemTable::create(7);
     let big = vec![b'x'; 1000];
     // (key, value, what the write is, whether the key is new). A new key grows the size by at
-    // least its key and value lengths; an overwrite never shrinks it (the size only grows).
+    // least its key and value lengths; an overwrite never shrinks it (the size only grows). No
+    // write adds more than its key and value lengths plus `MAX_ENTRY_OVERHEAD`.
     let writes: [SizedWrite; 6] = [
         (b"alpha", Some(&big), "a 1000-byte value", true),
         (
@@ -245,18 +249,21 @@ fn memtable_approximate_size_grows_with_every_write() {
     for (k, v, what, new_key) in writes {
         ok(memtable.put(k, v), &format!("put {what}"), BOOK_MEMTABLE);
         let now = memtable.approximate_size();
+        let entry_bytes = k.len() + v.map_or(0, <[u8]>::len);
         let at_least = if new_key {
-            previous + k.len() + v.map_or(0, <[u8]>::len)
+            previous + entry_bytes
         } else {
             previous
         };
-        if now < at_least {
+        // An estimate far above the real size would freeze memtables long before they are full.
+        let at_most = previous + entry_bytes + MAX_ENTRY_OVERHEAD;
+        if now < at_least || now > at_most {
             fail(
                 &format!(
                     "approximate_size after putting {what} (key {}), up from {previous}",
                     show(k)
                 ),
-                format!(">= {at_least}"),
+                format!("between {at_least} and {at_most}"),
                 now,
                 BOOK_MEMTABLE,
             );

@@ -1181,6 +1181,20 @@ fn scan_over_a_compacted_level_holds_one_iterator_not_one_per_sst() {
             BOOK_INSTALL,
         );
     }
+    // One key in the memtable, after every key of the level, adds the memtable's cursor.
+    put(&db, &mut model, key(700), b"in the memtable".to_vec());
+    let scenario = "scan(Unbounded, Unbounded) over the bottom level and one key in the memtable";
+    let scan = ok(
+        db.scan(Bound::Unbounded, Bound::Unbounded),
+        scenario,
+        BOOK_INSTALL,
+    );
+    check_eq(
+        scan.num_active_iterators(),
+        2,
+        &format!("{scenario}: num_active_iterators() on the first key (memtable + level)"),
+        BOOK_CONCAT,
+    );
 }
 
 #[test]

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rstest::rstest;
 use tests_day1_to_day7::lsm::manifest::{Manifest, ManifestRecord};
+use tests_day1_to_day7::lsm::mem_table::MemTable;
 use tests_day1_to_day7::lsm::record_file::{
     RECORD_HEADER_SIZE, TornTail, decode_records, encode_record,
 };
@@ -642,6 +643,50 @@ fn wal_recovers_every_batch_and_drops_a_torn_last_record() {
         last.start,
         cut - last.start,
         "Wal::recover with the last record cut short",
+    );
+}
+
+/// `MemTable::recover_from_wal` keeps the WAL attached: a write into the recovered memtable is
+/// logged to the same file, so the next recovery finds it too.
+#[test]
+fn a_memtable_recovered_from_its_wal_keeps_logging_to_it() {
+    let dir = temp_dir();
+    let path = dir.path().join("00003.wal");
+    let memtable = ok(
+        MemTable::create_with_wal(3, &path),
+        "MemTable::create_with_wal",
+        BOOK_WAL,
+    );
+    ok(memtable.put(b"a", Some(b"1")), "put a = 1", BOOK_WAL);
+    ok(memtable.sync_wal(), "sync_wal", BOOK_WAL);
+    drop(memtable);
+    let get = |memtable: &MemTable, key: &[u8]| memtable.get(key).map(|v| v.map(|b| b.to_vec()));
+    let (memtable, _) = ok(
+        MemTable::recover_from_wal(3, &path),
+        "MemTable::recover_from_wal",
+        BOOK_WAL,
+    );
+    ok(
+        memtable.put(b"b", Some(b"2")),
+        "put b = 2 into the recovered memtable",
+        BOOK_WAL,
+    );
+    ok(
+        memtable.sync_wal(),
+        "sync_wal of the recovered memtable",
+        BOOK_WAL,
+    );
+    drop(memtable);
+    let (memtable, _) = ok(
+        MemTable::recover_from_wal(3, &path),
+        "MemTable::recover_from_wal, second time",
+        BOOK_WAL,
+    );
+    check_eq(
+        (get(&memtable, b"a"), get(&memtable, b"b")),
+        (Some(Some(b"1".to_vec())), Some(Some(b"2".to_vec()))),
+        "get(a), get(b) after a second recovery; b was put into the recovered memtable",
+        BOOK_WAL,
     );
 }
 
