@@ -20,7 +20,9 @@ use rstest::rstest;
 use tests_day1_to_day7::lsm::block::BlockIterator;
 use tests_day1_to_day7::lsm::error::{Error, Result};
 use tests_day1_to_day7::lsm::iterators::StorageIterator;
-use tests_day1_to_day7::lsm::table::{FileObject, SsTable, SsTableBuilder, SsTableIterator};
+use tests_day1_to_day7::lsm::table::{
+    BlockMeta, FileObject, SsTable, SsTableBuilder, SsTableIterator,
+};
 use tests_day1_to_day7::*;
 
 const BOOK_FORMAT: &str = "day2-sst.md#sst-format";
@@ -944,4 +946,30 @@ fn file_that_is_not_an_sst_is_corruption(#[case] len: usize, #[case] seed: u64) 
     std::fs::write(&path, &bytes).expect("write the file");
     let scenario = format!("open a {}-byte file that is not an SST", bytes.len());
     check_corruption(load_everything(&path), &path, &entries, &scenario);
+}
+
+/// A meta section whose checksum is right but whose block count cannot be: zero blocks (an SST
+/// has at least one), or more blocks than the section has bytes for. `decode_all` must call
+/// both corruption, and must not first reserve memory for the count it read (4 billion metas
+/// would abort the process).
+#[rstest]
+#[case::zero_blocks(&[0, 0, 0, 0])]
+#[case::zero_blocks_then_bytes(&[0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16])]
+#[case::four_billion_blocks_in_20_bytes(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])]
+#[case::two_blocks_in_20_bytes(&[2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])]
+fn block_meta_count_that_cannot_be_right_is_corruption(#[case] raw: &[u8]) {
+    let scenario = format!(
+        "BlockMeta::decode_all of a {}-byte section that claims {} blocks",
+        raw.len(),
+        u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]])
+    );
+    match BlockMeta::decode_all(raw) {
+        Err(Error::Corruption { .. }) => {}
+        other => fail(
+            &scenario,
+            "Err(Corruption { .. })",
+            other.map(|metas| metas.len()),
+            BOOK_CORRUPTION,
+        ),
+    }
 }
