@@ -973,3 +973,43 @@ fn block_meta_count_that_cannot_be_right_is_corruption(#[case] raw: &[u8]) {
         ),
     }
 }
+
+/// What a footer case changes: `(meta_offset, meta_len)` of the real footer to new values.
+type FooterEdit = fn(u64, u32) -> (u64, u32);
+
+/// A footer whose own checksum is right but whose fields cannot be: the meta section too short
+/// to hold its checksum, running into the footer, or starting past the end of the file. The
+/// footer checksum cannot catch these (a writer bug or a crafted file), so `SsTable::open` must
+/// check the fields themselves, without overflowing on huge values.
+#[rstest]
+#[case::meta_len_0(|offset, _| (offset, 0))]
+#[case::meta_len_1(|offset, _| (offset, 1))]
+#[case::meta_len_3(|offset, _| (offset, 3))]
+#[case::meta_runs_into_the_footer(|offset, len| (offset, len + 1))]
+#[case::meta_starts_inside_the_footer(|offset, len| (offset + u64::from(len) + 8, len))]
+#[case::meta_offset_near_u64_max(|_, len| (u64::MAX - 2, len))]
+#[case::meta_len_u32_max(|offset, _| (offset, u32::MAX))]
+fn footer_with_a_right_checksum_but_impossible_fields_is_corruption(#[case] edit: FooterEdit) {
+    let dir = temp_dir();
+    let (mut sst, entries) = small_sst_bytes(dir.path());
+    let footer_at = sst.len() - 32;
+    let field = |at: usize, n: usize| -> u64 {
+        let mut bytes = [0u8; 8];
+        bytes[..n].copy_from_slice(&sst[footer_at + at..footer_at + at + n]);
+        u64::from_le_bytes(bytes)
+    };
+    let (offset, len) = (field(0, 8), field(8, 4) as u32);
+    let (new_offset, new_len) = edit(offset, len);
+    sst[footer_at..footer_at + 8].copy_from_slice(&new_offset.to_le_bytes());
+    sst[footer_at + 8..footer_at + 12].copy_from_slice(&new_len.to_le_bytes());
+    let crc = crc32fast::hash(&sst[footer_at..footer_at + 28]);
+    sst[footer_at + 28..].copy_from_slice(&crc.to_le_bytes());
+    let path = dir.path().join("edited.sst");
+    std::fs::write(&path, &sst).expect("write the file");
+    let scenario = format!(
+        "open an SST whose footer (checksum recomputed) says meta_offset {new_offset}, meta_len \
+         {new_len} (really {offset} and {len}, file of {} bytes)",
+        sst.len()
+    );
+    check_corruption(load_everything(&path), &path, &entries, &scenario);
+}
