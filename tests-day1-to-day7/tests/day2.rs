@@ -1013,3 +1013,49 @@ fn footer_with_a_right_checksum_but_impossible_fields_is_corruption(#[case] edit
     );
     check_corruption(load_everything(&path), &path, &entries, &scenario);
 }
+
+/// What a meta case changes in the decoded metas of the small SST.
+type MetaEdit = fn(&mut Vec<BlockMeta>);
+
+/// A meta section whose checksum is right but whose metas do not describe the blocks: a block's
+/// first key above its last key, or blocks that do not lie back to back from offset 0. Only a
+/// writer bug (or a crafted file) makes these, but `SsTable::open` must still refuse them: with
+/// swapped keys the table's key range is wrong and `get` would skip keys it holds.
+#[rstest]
+#[case::first_key_above_last_key(|metas: &mut Vec<BlockMeta>| {
+    let meta = &mut metas[0];
+    std::mem::swap(&mut meta.first_key, &mut meta.last_key);
+})]
+#[case::first_block_not_at_offset_0(|metas: &mut Vec<BlockMeta>| metas[0].offset = 4)]
+#[case::gap_between_blocks(|metas: &mut Vec<BlockMeta>| metas[1].offset += 1)]
+fn meta_section_with_a_right_checksum_but_wrong_metas_is_corruption(#[case] edit: MetaEdit) {
+    let dir = temp_dir();
+    let (mut sst, entries) = small_sst_bytes(dir.path());
+    let footer_at = sst.len() - 32;
+    let meta_offset = u64::from_le_bytes(sst[footer_at..footer_at + 8].try_into().unwrap());
+    let meta_len = u32::from_le_bytes(sst[footer_at + 8..footer_at + 12].try_into().unwrap());
+    let (start, end) = (
+        meta_offset as usize,
+        meta_offset as usize + meta_len as usize,
+    );
+    let mut metas = ok(
+        BlockMeta::decode_all(&sst[start..end]),
+        "decode the small SST's meta section",
+        BOOK_FORMAT,
+    );
+    edit(&mut metas);
+    let mut encoded = Vec::new();
+    BlockMeta::encode_all(&metas, &mut encoded);
+    assert_eq!(
+        encoded.len(),
+        end - start,
+        "the edit keeps the section's length"
+    );
+    sst[start..end].copy_from_slice(&encoded);
+    let crc = crc32fast::hash(&sst[start..end]);
+    sst[end..end + 4].copy_from_slice(&crc.to_le_bytes());
+    let path = dir.path().join("edited.sst");
+    std::fs::write(&path, &sst).expect("write the file");
+    let scenario = "open an SST whose metas (checksum recomputed) are edited: see the case name";
+    check_corruption(load_everything(&path), &path, &entries, scenario);
+}
