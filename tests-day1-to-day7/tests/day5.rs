@@ -25,8 +25,12 @@ use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use rstest::rstest;
 use tests_day1_to_day7::lsm::block_cache::BlockCache;
+use tests_day1_to_day7::lsm::compact::CompactionTask;
+use tests_day1_to_day7::lsm::compact::leveled::LeveledCompactionController;
+use tests_day1_to_day7::lsm::inspect::{LevelInfo, MemTableInfo, SstInfo};
 use tests_day1_to_day7::lsm::iterators::StorageIterator;
 use tests_day1_to_day7::lsm::iterators::sst_concat_iterator::SstConcatIterator;
 use tests_day1_to_day7::lsm::table::{FileObject, SsTable, SsTableBuilder, SsTableIterator};
@@ -869,6 +873,77 @@ fn tombstones_compacted_above_the_bottom_level_still_hide_older_values(#[case] m
 // ---------------------------------------------------------------------------------------------
 // The leveled controller
 // ---------------------------------------------------------------------------------------------
+
+/// An SST of a hand-made shape: id, key range and size.
+fn sst_info(id: usize, first: &str, last: &str, size_bytes: u64) -> SstInfo {
+    SstInfo {
+        id,
+        first_key: Bytes::copy_from_slice(first.as_bytes()),
+        last_key: Bytes::copy_from_slice(last.as_bytes()),
+        size_bytes,
+    }
+}
+
+/// A tree shape made by hand for the controller: L0 (newest first) and levels 1..=3.
+fn shape_of(l0: Vec<SstInfo>, levels: [Vec<SstInfo>; 3]) -> TreeShape {
+    let memtable = MemTableInfo {
+        id: 100,
+        approximate_size: 0,
+        num_entries: 0,
+    };
+    TreeShape {
+        memtable,
+        immutable_memtables: Vec::new(),
+        l0,
+        levels: (1..=3)
+            .zip(levels)
+            .map(|(level, ssts)| LevelInfo { level, ssts })
+            .collect(),
+    }
+}
+
+/// The controller on hand-made shapes (trigger 2, multiplier 10, base size 1000, 3 levels). The
+/// bottom level, L3, holds 5000 bytes, so the targets are L1 0, L2 500, L3 5000: L2 is the base
+/// level, and here it holds exactly its target, 500 bytes in four SSTs.
+#[rstest]
+#[case::l0_goes_to_the_base_level_with_only_the_overlapping_ssts(
+    vec![sst_info(9, "d", "f", 50), sst_info(8, "c", "e", 50)],
+    Some(CompactionTask {
+        l0_sst_ids: vec![9, 8],
+        level_sst_ids: vec![(2, vec![2, 3])],
+        output_level: 2,
+        output_is_bottom_level: false,
+    }),
+)]
+#[case::a_level_exactly_at_its_target_is_left_alone(vec![sst_info(9, "d", "f", 50)], None)]
+fn controller_picks_the_documented_task_on_a_hand_made_shape(
+    #[case] l0: Vec<SstInfo>,
+    #[case] expected: Option<CompactionTask>,
+) {
+    let base_level = vec![
+        sst_info(1, "a", "b", 100),
+        sst_info(2, "c", "d", 100),
+        sst_info(3, "e", "g", 100),
+        sst_info(4, "h", "z", 200),
+    ];
+    let shape = shape_of(
+        l0,
+        [Vec::new(), base_level, vec![sst_info(5, "a", "z", 5000)]],
+    );
+    let controller = LeveledCompactionController::new(leveled(2, 10, 1000, 3));
+    check_eq(
+        controller.target_sizes(&shape),
+        vec![0, 500, 5000],
+        &format!("target_sizes of\n{shape}"),
+        BOOK_CONTROLLER,
+    );
+    check_eq(
+        controller.generate_task(&shape),
+        expected,
+        &format!("generate_task of\n{shape}"),
+        BOOK_CONTROLLER,
+    );
+}
 
 #[rstest]
 #[case::three_levels(leveled(1, 3, 2048, 3))]
