@@ -486,6 +486,28 @@ fn bloom_size_and_probes_follow_bits_per_key(#[case] n: usize, #[case] bits: usi
     }
 }
 
+/// The worked example of the format appendix: the hash and the probe scheme are part of the
+/// on-disk format (an SST's filter is probed by whichever build opens it), so the filter over
+/// `apple` and `apricot` at 10 bits per key has exactly these bytes.
+#[test]
+fn bloom_of_the_appendix_example_has_exactly_the_documented_bytes() {
+    check_eq(
+        (key_hash(b"apple"), key_hash(b"apricot")),
+        (0xba8e_799d_ceb3_bcb1, 0xe45a_0bf4_ea10_41a5),
+        "key_hash(apple), key_hash(apricot): the test vectors of the format appendix",
+        BOOK_HASH,
+    );
+    let bloom = Bloom::build(&[key_hash(b"apple"), key_hash(b"apricot")], 10);
+    let mut encoded = Vec::new();
+    bloom.encode(&mut encoded);
+    check_eq(
+        encoded,
+        vec![0x06, 0x61, 0x00, 0xa2, 0x20, 0x0a, 0x22, 0x00, 0x07],
+        "Bloom::build over apple and apricot at 10 bits per key, encoded (appendix, worked example)",
+        BOOK_HASH,
+    );
+}
+
 #[test]
 fn bloom_encode_decode_round_trips_and_answers_the_same() {
     let keys = random_keys("present/", 17, 2_000);
