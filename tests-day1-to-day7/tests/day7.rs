@@ -508,6 +508,52 @@ fn bloom_of_the_appendix_example_has_exactly_the_documented_bytes() {
     );
 }
 
+/// How a case rewrites an SST's bloom section (the bit array, then the probe count byte).
+type BloomEdit = fn(&[u8]) -> Vec<u8>;
+
+/// An SST whose bloom section has a right checksum but holds what no filter has: no bit array
+/// (probing it would divide by zero), or a probe count outside 1 ..= 30 (0 probes would answer
+/// "may contain" for every key). `SsTable::open` must call it `Corruption`, at an offset inside
+/// the section.
+#[rstest]
+#[case::no_bits(|section: &[u8]| vec![section[section.len() - 1]])]
+#[case::zero_probes(|section: &[u8]| [&section[..section.len() - 1], &[0]].concat())]
+#[case::thirty_one_probes(|section: &[u8]| [&section[..section.len() - 1], &[31]].concat())]
+fn bloom_section_that_no_filter_has_is_corruption(#[case] edit: BloomEdit) {
+    let dir = temp_dir();
+    let keys = random_keys("k/", 41, 50);
+    let table = build_sst(dir.path(), "original.sst", &keys, ROOMY, 10);
+    let raw = read_file(table.path());
+    let (offset, len) = bloom_section(&raw);
+    let section = edit(&raw[offset..offset + len]);
+    // Rebuild the file: everything before the section, the new section and its checksum, and
+    // the footer with the new length and a recomputed checksum.
+    let mut footer = raw[raw.len() - FOOTER_LEN..].to_vec();
+    footer[20..24].copy_from_slice(&(section.len() as u32).to_le_bytes());
+    let footer_crc = crc32fast::hash(&footer[..28]);
+    footer[28..32].copy_from_slice(&footer_crc.to_le_bytes());
+    let mut edited = raw[..offset].to_vec();
+    edited.extend_from_slice(&section);
+    edited.extend_from_slice(&crc32fast::hash(&section).to_le_bytes());
+    edited.extend_from_slice(&footer);
+    let path = dir.path().join("edited.sst");
+    std::fs::write(&path, &edited).expect("write the edited SST");
+    let scenario = format!(
+        "SsTable::open of an SST whose bloom section (checksum recomputed) is {:02x?}",
+        &section[section.len().saturating_sub(3)..]
+    );
+    let inside = offset as u64..(offset + section.len()) as u64;
+    match open_sst(&path, &scenario) {
+        Err(Error::Corruption { offset, .. }) if inside.contains(&offset) => {}
+        other => fail(
+            &scenario,
+            format!("Err(Corruption {{ offset in {inside:?}, .. }})"),
+            other.map(|_| "an open table"),
+            BOOK_SST_BLOOM,
+        ),
+    }
+}
+
 #[test]
 fn bloom_encode_decode_round_trips_and_answers_the_same() {
     let keys = random_keys("present/", 17, 2_000);
