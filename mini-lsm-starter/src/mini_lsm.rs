@@ -76,19 +76,24 @@ impl MiniLsm {
         &self,
         batch: &[WriteBatchRecord<K, V>],
     ) -> Result<()> {
-        self.inner.write_batch(batch)?;
-        self.keep_up_with_background_work()
+        // Before the write, not after: if this work fails, the write must not have happened
+        // (a write that returns an error is never applied).
+        self.keep_up_with_background_work()?;
+        self.inner.write_batch(batch)
     }
 
     /// Write backpressure. Writers can freeze memtables faster than the flush thread writes them
     /// out, and flush SSTs into L0 faster than the compaction thread moves them down. Left
     /// alone, frozen memtables would fill memory and every read would check a growing pile of
     /// L0 SSTs. So a writer that finds a backlog past a limit does one step of that work itself
-    /// before it returns: that slows writers down to the speed of the background threads.
+    /// before it writes: that slows writers down to the speed of the background threads.
     /// (RocksDB instead delays and then stops writes at similar limits.)
     fn keep_up_with_background_work(&self) -> Result<()> {
         let inner = &self.inner;
-        let memtable_limit = (inner.options.max_immutable_memtables).saturating_add(FLUSH_BACKLOG);
+        let memtable_limit = inner
+            .options
+            .max_immutable_memtables
+            .saturating_add(FLUSH_BACKLOG);
         if inner.num_imm_memtables() > memtable_limit {
             inner.force_flush_next_imm_memtable()?;
         }
