@@ -21,6 +21,7 @@ use std::ops::{Bound, RangeInclusive};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use bytes::Bytes;
 use rstest::rstest;
 use tests_day1_to_day7::lsm::iterators::StorageIterator;
 use tests_day1_to_day7::lsm::iterators::merge_iterator::MergeIterator;
@@ -302,19 +303,19 @@ fn memtable_get_never_misses_a_key_while_it_is_overwritten() {
         let mut newest_seen = 0;
         while !writer_done.load(Ordering::Acquire) {
             let got = memtable.get(b"k");
-            let seen = match &got {
-                Some(Some(value)) => <[u8; 8]>::try_from(value.as_ref()).map(u64::from_be_bytes),
-                _ => Ok(u64::MAX),
-            };
-            if got.as_ref().is_none_or(Option::is_none) || seen.is_err() {
+            let as_version = |value: &Bytes| <[u8; 8]>::try_from(value.as_ref()).ok();
+            let Some(seen) = got
+                .as_ref()
+                .and_then(|value| value.as_ref().and_then(as_version))
+            else {
                 fail(
                     "MemTable::get(k) while another thread overwrites k (always present)",
                     "Some(Some(<an 8-byte version>))",
                     Lookup(got.map(|v| v.map(|b| b.to_vec()))),
                     BOOK_MEMTABLE,
                 );
-            }
-            let seen = seen.unwrap_or_default();
+            };
+            let seen = u64::from_be_bytes(seen);
             if seen < newest_seen {
                 fail(
                     &format!(
