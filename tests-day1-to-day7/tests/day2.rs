@@ -21,7 +21,7 @@ use tests_day1_to_day7::lsm::block::BlockIterator;
 use tests_day1_to_day7::lsm::error::{Error, Result};
 use tests_day1_to_day7::lsm::iterators::StorageIterator;
 use tests_day1_to_day7::lsm::table::{
-    BlockMeta, FileObject, SsTable, SsTableBuilder, SsTableIterator,
+    BlockMeta, FOOTER_SIZE, FileObject, SsTable, SsTableBuilder, SsTableIterator,
 };
 use tests_day1_to_day7::*;
 
@@ -974,6 +974,24 @@ fn block_meta_count_that_cannot_be_right_is_corruption(#[case] raw: &[u8]) {
     }
 }
 
+/// Where the footer of the SST bytes `sst` starts, and the `(meta_offset, meta_len)` it holds.
+fn footer_meta(sst: &[u8]) -> (usize, u64, u32) {
+    let footer_at = sst.len() - FOOTER_SIZE;
+    let at = |start: usize, len: usize| &sst[footer_at + start..footer_at + start + len];
+    let meta_offset = u64::from_le_bytes(at(0, 8).try_into().expect("8 bytes"));
+    let meta_len = u32::from_le_bytes(at(8, 4).try_into().expect("4 bytes"));
+    (footer_at, meta_offset, meta_len)
+}
+
+/// Writes the edited SST bytes `sst` to `dir/edited.sst` and checks that loading it is
+/// `Corruption` (`entries` is what the unedited table holds).
+#[track_caller]
+fn check_edited_sst_is_corruption(dir: &Path, sst: &[u8], entries: &Entries, scenario: &str) {
+    let path = dir.join("edited.sst");
+    std::fs::write(&path, sst).expect("write the edited SST");
+    check_corruption(load_everything(&path), &path, entries, scenario);
+}
+
 /// What a footer case changes: `(meta_offset, meta_len)` of the real footer to new values.
 type FooterEdit = fn(u64, u32) -> (u64, u32);
 
@@ -992,26 +1010,18 @@ type FooterEdit = fn(u64, u32) -> (u64, u32);
 fn footer_with_a_right_checksum_but_impossible_fields_is_corruption(#[case] edit: FooterEdit) {
     let dir = temp_dir();
     let (mut sst, entries) = small_sst_bytes(dir.path());
-    let footer_at = sst.len() - 32;
-    let field = |at: usize, n: usize| -> u64 {
-        let mut bytes = [0u8; 8];
-        bytes[..n].copy_from_slice(&sst[footer_at + at..footer_at + at + n]);
-        u64::from_le_bytes(bytes)
-    };
-    let (offset, len) = (field(0, 8), field(8, 4) as u32);
+    let (footer_at, offset, len) = footer_meta(&sst);
     let (new_offset, new_len) = edit(offset, len);
     sst[footer_at..footer_at + 8].copy_from_slice(&new_offset.to_le_bytes());
     sst[footer_at + 8..footer_at + 12].copy_from_slice(&new_len.to_le_bytes());
     let crc = crc32fast::hash(&sst[footer_at..footer_at + 28]);
     sst[footer_at + 28..].copy_from_slice(&crc.to_le_bytes());
-    let path = dir.path().join("edited.sst");
-    std::fs::write(&path, &sst).expect("write the file");
     let scenario = format!(
         "open an SST whose footer (checksum recomputed) says meta_offset {new_offset}, meta_len \
          {new_len} (really {offset} and {len}, file of {} bytes)",
         sst.len()
     );
-    check_corruption(load_everything(&path), &path, &entries, &scenario);
+    check_edited_sst_is_corruption(dir.path(), &sst, &entries, &scenario);
 }
 
 /// What a meta case changes in the decoded metas of the small SST.
@@ -1031,9 +1041,7 @@ type MetaEdit = fn(&mut Vec<BlockMeta>);
 fn meta_section_with_a_right_checksum_but_wrong_metas_is_corruption(#[case] edit: MetaEdit) {
     let dir = temp_dir();
     let (mut sst, entries) = small_sst_bytes(dir.path());
-    let footer_at = sst.len() - 32;
-    let meta_offset = u64::from_le_bytes(sst[footer_at..footer_at + 8].try_into().unwrap());
-    let meta_len = u32::from_le_bytes(sst[footer_at + 8..footer_at + 12].try_into().unwrap());
+    let (_, meta_offset, meta_len) = footer_meta(&sst);
     let (start, end) = (
         meta_offset as usize,
         meta_offset as usize + meta_len as usize,
@@ -1054,8 +1062,6 @@ fn meta_section_with_a_right_checksum_but_wrong_metas_is_corruption(#[case] edit
     sst[start..end].copy_from_slice(&encoded);
     let crc = crc32fast::hash(&sst[start..end]);
     sst[end..end + 4].copy_from_slice(&crc.to_le_bytes());
-    let path = dir.path().join("edited.sst");
-    std::fs::write(&path, &sst).expect("write the file");
     let scenario = "open an SST whose metas (checksum recomputed) are edited: see the case name";
-    check_corruption(load_everything(&path), &path, &entries, scenario);
+    check_edited_sst_is_corruption(dir.path(), &sst, &entries, scenario);
 }
