@@ -37,6 +37,7 @@ use std::process::ExitCode;
 
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
+use mini_lsm_reference::manifest::MANIFEST_MAGIC;
 use mini_lsm_reference::record_file::{RECORD_HEADER_SIZE, decode_records};
 use mini_lsm_reference::{
     CompactionOptions, LeveledCompactionOptions, LsmOptions, MiniLsm, WriteBatchRecord, failpoint,
@@ -335,12 +336,23 @@ fn tear_file(path: &Path, len: u64) -> AnyResult<()> {
 
 /// Cuts the manifest's last record `cut` bytes after its start (`cut` clamped to leave at least
 /// one byte of it out): what a power cut could leave of a record written but not yet synced.
+///
+/// Nothing is torn when the crash came while a new manifest was being written (`MANIFEST.tmp`
+/// exists: the sync that was cut short was that file's), or when the manifest holds only its
+/// snapshot, which was synced before the file got its name.
 fn tear_last_manifest_record(dir: &Path, cut: u64) -> AnyResult<()> {
     let path = dir.join("MANIFEST");
+    if dir.join("MANIFEST.tmp").exists() {
+        return Ok(());
+    }
     let raw = Bytes::from(std::fs::read(&path)?);
-    let records = decode_records(&raw, &path)?;
+    let records = decode_records(&raw, MANIFEST_MAGIC.len(), &path)?;
     let complete = raw.len() as u64 - records.torn_tail.map_or(0, |torn| torn.dropped_bytes);
-    let Some(last) = records.payloads.last() else {
+    let Some(last) = records
+        .payloads
+        .last()
+        .filter(|_| records.payloads.len() > 1)
+    else {
         return Ok(());
     };
     let record_len = (RECORD_HEADER_SIZE + last.len()) as u64;

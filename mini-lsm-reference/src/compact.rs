@@ -21,6 +21,7 @@ use std::sync::atomic::Ordering;
 
 use crate::error::Result;
 use crate::failpoint;
+use crate::fs;
 use crate::iterators::StorageIterator;
 use crate::iterators::merge_iterator::MergeIterator;
 use crate::iterators::sst_concat_iterator::SstConcatIterator;
@@ -28,7 +29,6 @@ use crate::iterators::two_merge_iterator::TwoMergeIterator;
 use crate::lsm_storage::{LsmStorageInner, LsmStorageState};
 use crate::manifest::ManifestRecord;
 use crate::options::CompactionOptions;
-use crate::record_file::sync_dir;
 use crate::table::{SsTable, SsTableBuilder, SsTableIterator};
 
 // ANCHOR: compact-compaction_task
@@ -177,6 +177,7 @@ impl LsmStorageInner {
             apply_compaction(&mut next, &task.input_ids(), task.output_level, &output_ids);
             sort_level(&mut next, task.output_level);
             *self.state.write() = Arc::new(next);
+            self.rewrite_manifest_if_large()?;
         }
         self.counters
             .bytes_compacted
@@ -196,7 +197,7 @@ impl LsmStorageInner {
         };
         // BEGIN SOLUTION day 6: LsmStorageInner::log_compaction — fsync the directory, then add a Compaction record (level, removed inputs, added outputs)
         crate::failpoint::hit(crate::failpoint::COMPACTION_BEFORE_MANIFEST, self.path())?;
-        sync_dir(self.path())?;
+        fs::sync_dir(self.path())?;
         manifest.add_record(&ManifestRecord::Compaction {
             level: task.output_level,
             removed: task.input_ids(),
@@ -208,7 +209,7 @@ impl LsmStorageInner {
 
     /// Builds the SST in `builder` with a fresh id, through the block cache.
     pub(crate) fn write_sst(&self, builder: SsTableBuilder) -> Result<Arc<SsTable>> {
-        let id = self.next_id();
+        let id = self.next_id()?;
         let table = builder.build(id, Some(Arc::clone(&self.block_cache)), &self.sst_path(id))?;
         Ok(Arc::new(table))
     }
@@ -216,8 +217,7 @@ impl LsmStorageInner {
     /// Removes the files of SSTs that are no longer part of the tree.
     fn delete_ssts(&self, ids: &[usize]) -> Result<()> {
         for &id in ids {
-            let path = self.sst_path(id);
-            std::fs::remove_file(&path).map_err(|e| crate::Error::io(path, e))?;
+            fs::remove_file(&self.sst_path(id))?;
         }
         Ok(())
     }

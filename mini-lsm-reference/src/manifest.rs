@@ -1,39 +1,88 @@
 //! Day 6 (recovery): the manifest, the log of every change to the tree's structure.
 //!
-//! The tree's shape (which memtables exist, which SSTs are in L0 and in each level) is never
-//! written as a whole; instead each change is appended as a record, and recovery replays them
-//! from an empty tree. A change is part of the tree once its record is durable; files that no
-//! record mentions are leftovers of an interrupted change and are deleted at open.
+//! The manifest starts with a **snapshot** of the whole tree (which memtables exist, which SSTs
+//! are in L0 and in each level, how many levels there are, which file ids are handed out), and
+//! then lists each change as a record: recovery replays them on top of the snapshot. A change is
+//! part of the tree once its record is durable.
+//!
+//! The manifest is never edited in place. Each time the engine opens, and whenever the file
+//! grows past [`crate::LsmOptions::max_manifest_bytes`], the engine writes a new one that starts
+//! with a snapshot of the current tree ([`Manifest::create`], [`Manifest::rewrite`]): the new
+//! file is written under a temporary name and synced, then renamed over `MANIFEST` (a rename
+//! replaces a name atomically), then the directory is synced. A crash at any moment leaves either
+//! the old manifest or the new one.
+//!
+//! **Ids.** Memtables and SSTs share one sequence of ids, and the manifest hands them out: a
+//! [`ManifestRecord::NextId`] record reserves a block of ids before any file with one of them is
+//! created. That is how recovery can *prove* a file is garbage: a file whose id was reserved but
+//! that the tree does not use is the leftover of a change that never committed (or of an input a
+//! committed compaction removed). A file whose id was never reserved is not the engine's doing,
+//! and is kept. See [`crate::recovery`] for the whole rule.
+//!
 //! The framing and torn-tail policy are those of [`crate::record_file`].
 //!
 //! # Format
 //!
-//! Each record's payload (little-endian) starts with a tag:
+//! | field   | width   | meaning                                                       |
+//! |---------|---------|---------------------------------------------------------------|
+//! | magic   | 8 bytes | [`MANIFEST_MAGIC`], `MLSM-MF1`                                |
+//! | records |         | framed records; the first is a `Snapshot`, never one after it |
+//!
+//! Each record's payload (little-endian) starts with a tag; `ids` is a `u32` count followed by
+//! that many `u64` ids:
 //!
 //! | tag | record         | fields after the tag                                                   |
 //! |-----|----------------|------------------------------------------------------------------------|
 //! | 0   | `NewMemtable`  | `id: u64`: a memtable (and its WAL `id.wal`) was created               |
 //! | 1   | `Flush`        | `id: u64`: memtable `id` became L0 SST `id` (`id.sst`)                 |
-//! | 2   | `Compaction`   | `level: u32`, `removed: u32 count + u64 ids`, `added: u32 count + u64 ids`: SSTs `removed` (from L0 or any level) were replaced by `added` in `level` |
+//! | 2   | `Compaction`   | `level: u32`, `removed: ids`, `added: ids`: SSTs `removed` (from L0 or any level) were replaced by `added` in `level` |
+//! | 3   | `NextId`       | `next_id: u64`: ids below it may be in use                             |
+//! | 4   | `Snapshot`     | `next_id: u64`, `memtables: ids` (oldest first), `l0: ids` (newest first), `levels: u32` count, then `ids` per level (key order) |
 //!
 //! Book: `appendix-formats.md#manifest`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bytes::{BufMut, Bytes};
 use parking_lot::Mutex;
 
 use crate::codec::Reader;
 use crate::error::{Error, Result};
-use crate::record_file::{RecordWriter, TornTail, recover_file};
+use crate::fs;
+use crate::record_file::{RecordWriter, TornTail, decode_records, read_file};
+
+/// The first 8 bytes of every manifest.
+pub const MANIFEST_MAGIC: [u8; 8] = *b"MLSM-MF1";
+
+/// Ids reserved at a time by a [`ManifestRecord::NextId`] record: one manifest sync per this many
+/// new files.
+pub const ID_RESERVATION: usize = 1000;
 
 const TAG_NEW_MEMTABLE: u8 = 0;
 const TAG_FLUSH: u8 = 1;
 const TAG_COMPACTION: u8 = 2;
+const TAG_NEXT_ID: u8 = 3;
+const TAG_SNAPSHOT: u8 = 4;
+
+/// The whole tree's structure, as the first record of a manifest holds it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TreeSnapshot {
+    /// Ids below this may be in use; ids from it on have never been handed out.
+    pub next_id: usize,
+    /// Memtables not flushed yet, oldest first (each with its WAL `id.wal`).
+    pub memtables: Vec<usize>,
+    /// L0 SSTs, newest first.
+    pub l0: Vec<usize>,
+    /// The levels below L0, `levels[0]` being L1, each in key order. Its length is the number
+    /// of levels the tree was created with.
+    pub levels: Vec<Vec<usize>>,
+}
 
 /// One change to the tree's structure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ManifestRecord {
+    /// The whole tree: the first record of every manifest, and only the first.
+    Snapshot(TreeSnapshot),
     /// A memtable (with its WAL) was created.
     NewMemtable(usize),
     /// A memtable was flushed into the L0 SST with the same id.
@@ -47,45 +96,81 @@ pub enum ManifestRecord {
         /// The compaction's outputs.
         added: Vec<usize>,
     },
+    /// Ids below this may be in use from now on.
+    NextId(usize),
 }
 
 /// The manifest file, open for appending.
 #[derive(Debug)]
 pub struct Manifest {
-    writer: Mutex<RecordWriter>,
+    inner: Mutex<ManifestFile>,
+}
+
+/// The open file and the id reservation it records.
+#[derive(Debug)]
+struct ManifestFile {
+    writer: RecordWriter,
+    path: PathBuf,
+    /// Ids below this are reserved (see the module documentation).
+    next_id: usize,
 }
 
 /// What [`Manifest::recover`] read back.
 #[derive(Debug)]
 pub struct ManifestRecovery {
-    /// The manifest, open for appending after its last complete record.
-    pub manifest: Manifest,
-    /// Every complete record, in order.
+    /// Every complete record, in order; the first is a [`ManifestRecord::Snapshot`].
     pub records: Vec<ManifestRecord>,
-    /// The torn last record that was dropped, if any.
+    /// The torn last record that was ignored, if any.
     pub torn_tail: Option<TornTail>,
 }
 
 impl Manifest {
-    /// Creates an empty manifest at `path`.
-    pub fn create(path: &Path) -> Result<Self> {
+    // ANCHOR: d6-manifest-create
+    /// Writes a new manifest holding `snapshot` at `path`, atomically replacing any manifest
+    /// there, and opens it for appending (see the module documentation).
+    pub fn create(path: &Path, snapshot: &TreeSnapshot) -> Result<Self> {
+        let writer = write_new_manifest(path, snapshot)?;
         Ok(Manifest {
-            writer: Mutex::new(RecordWriter::open_append(path)?),
+            inner: Mutex::new(ManifestFile {
+                writer,
+                path: path.to_path_buf(),
+                next_id: snapshot.next_id,
+            }),
         })
     }
+    // ANCHOR_END: d6-manifest-create
 
     // ANCHOR: d6-manifest-recover
-    /// Reads back every complete record of the manifest at `path` and opens it for appending.
+    /// Reads back every complete record of the manifest at `path`, without changing the file.
+    /// A file that does not start with [`MANIFEST_MAGIC`] and a complete `Snapshot` record is
+    /// [`Error::Corruption`]: a manifest is only ever put in place whole, so a crash cannot
+    /// leave one like that.
     pub fn recover(path: &Path) -> Result<ManifestRecovery> {
-        // BEGIN SOLUTION day 6: Manifest::recover — recover_file, then decode every payload into a ManifestRecord
-        let recovered = recover_file(path)?;
-        let records = recovered
+        // BEGIN SOLUTION day 6: Manifest::recover — check the magic, decode_records after it, decode every payload; the first must be the only Snapshot
+        let raw = read_file(path)?;
+        check_magic(&raw, path)?;
+        let recovered = decode_records(&raw, MANIFEST_MAGIC.len(), path)?;
+        let records: Vec<ManifestRecord> = recovered
             .payloads
             .iter()
             .map(|payload| ManifestRecord::decode(payload).map_err(|e| e.in_file(path, 0)))
             .collect::<Result<_>>()?;
+        let snapshots = records
+            .iter()
+            .filter(|r| matches!(r, ManifestRecord::Snapshot(_)))
+            .count();
+        if !matches!(records.first(), Some(ManifestRecord::Snapshot(_))) || snapshots != 1 {
+            return Err(Error::Corruption {
+                file: Some(path.to_path_buf()),
+                offset: MANIFEST_MAGIC.len() as u64,
+                what: format!(
+                    "a manifest holds exactly one Snapshot record, first; this one has {} \
+                     complete records, {snapshots} of them snapshots",
+                    records.len()
+                ),
+            });
+        }
         Ok(ManifestRecovery {
-            manifest: Self::create(path)?,
             records,
             torn_tail: recovered.torn_tail,
         })
@@ -98,12 +183,84 @@ impl Manifest {
     /// of the tree from then on.
     pub fn add_record(&self, record: &ManifestRecord) -> Result<()> {
         // BEGIN SOLUTION day 6: Manifest::add_record — encode, append and sync before returning
-        let mut writer = self.writer.lock();
-        writer.append(&record.encode())?;
-        writer.sync()
+        let mut file = self.inner.lock();
+        file.writer.append(&record.encode())?;
+        file.writer.sync()
         // END SOLUTION
     }
     // ANCHOR_END: d6-manifest-add_record
+
+    /// Makes sure id `id` is reserved before a file with it is created: when it is not, records
+    /// a [`ManifestRecord::NextId`] reserving the next [`ID_RESERVATION`] ids.
+    pub fn reserve_id(&self, id: usize) -> Result<()> {
+        let mut file = self.inner.lock();
+        if id < file.next_id {
+            return Ok(());
+        }
+        let next_id = id + 1 + ID_RESERVATION;
+        file.writer
+            .append(&ManifestRecord::NextId(next_id).encode())?;
+        file.writer.sync()?;
+        file.next_id = next_id;
+        Ok(())
+    }
+
+    /// The manifest's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.inner.lock().writer.len()
+    }
+
+    /// Replaces the manifest by a new one holding only `snapshot` (whose `next_id` is replaced by
+    /// the current reservation), the way [`Manifest::create`] does. The caller makes sure no
+    /// other change to the tree is recorded meanwhile.
+    pub fn rewrite(&self, snapshot: &TreeSnapshot) -> Result<()> {
+        let mut file = self.inner.lock();
+        let snapshot = TreeSnapshot {
+            next_id: file.next_id,
+            ..snapshot.clone()
+        };
+        file.writer = write_new_manifest(&file.path, &snapshot)?;
+        Ok(())
+    }
+}
+
+/// Writes `MANIFEST.tmp` with the magic and `snapshot`, syncs it, renames it to `path` and syncs
+/// the directory; returns the writer, now appending to `path`.
+fn write_new_manifest(path: &Path, snapshot: &TreeSnapshot) -> Result<RecordWriter> {
+    let temporary = path.with_extension("tmp");
+    let mut writer = RecordWriter::create_with_header(&temporary, &MANIFEST_MAGIC)?;
+    writer.append(&ManifestRecord::Snapshot(snapshot.clone()).encode())?;
+    writer.sync()?;
+    fs::rename(&temporary, path)?;
+    writer.renamed_to(path);
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    fs::sync_dir(dir)?;
+    Ok(writer)
+}
+
+/// Fails unless `raw` starts with [`MANIFEST_MAGIC`].
+fn check_magic(raw: &[u8], path: &Path) -> Result<()> {
+    let what = if raw.is_empty() {
+        "the file is empty".to_string()
+    } else if raw.len() < MANIFEST_MAGIC.len() {
+        format!("the file is {} bytes, shorter than its magic", raw.len())
+    } else if raw[..MANIFEST_MAGIC.len()] != MANIFEST_MAGIC {
+        format!(
+            "the file starts with {:?}, not the manifest magic {:?}",
+            raw[..MANIFEST_MAGIC.len()].escape_ascii().to_string(),
+            MANIFEST_MAGIC.escape_ascii().to_string()
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::Corruption {
+        file: Some(path.to_path_buf()),
+        offset: 0,
+        what: format!("not a valid manifest: {what}"),
+    })
 }
 
 impl ManifestRecord {
@@ -113,6 +270,16 @@ impl ManifestRecord {
         // BEGIN SOLUTION day 6: ManifestRecord::encode — a tag byte, then the ids as u64 (and the level and counts as u32)
         let mut buf = Vec::new();
         match self {
+            ManifestRecord::Snapshot(snapshot) => {
+                buf.put_u8(TAG_SNAPSHOT);
+                buf.put_u64_le(snapshot.next_id as u64);
+                put_ids(&mut buf, &snapshot.memtables);
+                put_ids(&mut buf, &snapshot.l0);
+                buf.put_u32_le(snapshot.levels.len() as u32);
+                for level in &snapshot.levels {
+                    put_ids(&mut buf, level);
+                }
+            }
             ManifestRecord::NewMemtable(id) => {
                 buf.put_u8(TAG_NEW_MEMTABLE);
                 buf.put_u64_le(*id as u64);
@@ -128,12 +295,12 @@ impl ManifestRecord {
             } => {
                 buf.put_u8(TAG_COMPACTION);
                 buf.put_u32_le(*level as u32);
-                for ids in [removed, added] {
-                    buf.put_u32_le(ids.len() as u32);
-                    for id in ids {
-                        buf.put_u64_le(*id as u64);
-                    }
-                }
+                put_ids(&mut buf, removed);
+                put_ids(&mut buf, added);
+            }
+            ManifestRecord::NextId(next_id) => {
+                buf.put_u8(TAG_NEXT_ID);
+                buf.put_u64_le(*next_id as u64);
             }
         }
         buf
@@ -147,6 +314,24 @@ impl ManifestRecord {
         // BEGIN SOLUTION day 6: ManifestRecord::decode — read the tag, then the fields it calls for; trailing bytes are corruption
         let mut reader = Reader::new(payload);
         let record = match reader.u8("manifest tag")? {
+            TAG_SNAPSHOT => {
+                let next_id = reader.u64("manifest snapshot next_id")? as usize;
+                let memtables = read_ids(&mut reader)?;
+                let l0 = read_ids(&mut reader)?;
+                let count = reader.u32("manifest snapshot level count")? as usize;
+                // Bounded by the bytes left (4 per level at least), so a damaged count cannot
+                // cause a huge allocation.
+                let mut levels = Vec::with_capacity(count.min(reader.remaining() / 4));
+                for _ in 0..count {
+                    levels.push(read_ids(&mut reader)?);
+                }
+                ManifestRecord::Snapshot(TreeSnapshot {
+                    next_id,
+                    memtables,
+                    l0,
+                    levels,
+                })
+            }
             TAG_NEW_MEMTABLE => ManifestRecord::NewMemtable(reader.u64("manifest id")? as usize),
             TAG_FLUSH => ManifestRecord::Flush(reader.u64("manifest id")? as usize),
             TAG_COMPACTION => {
@@ -159,6 +344,7 @@ impl ManifestRecord {
                     added,
                 }
             }
+            TAG_NEXT_ID => ManifestRecord::NextId(reader.u64("manifest next_id")? as usize),
             tag => {
                 return Err(Error::corruption(
                     0,
@@ -179,6 +365,14 @@ impl ManifestRecord {
 }
 
 // BEGIN SOLUTION HELPERS
+/// Writes a `u32` count and then each id as a `u64`.
+fn put_ids(buf: &mut Vec<u8>, ids: &[usize]) {
+    buf.put_u32_le(ids.len() as u32);
+    for id in ids {
+        buf.put_u64_le(*id as u64);
+    }
+}
+
 /// Reads a `u32` count and that many `u64` ids.
 fn read_ids(reader: &mut Reader<'_>) -> Result<Vec<usize>> {
     let count = reader.u32("manifest id count")? as usize;

@@ -74,8 +74,9 @@ impl MemTable {
     // ANCHOR_END: d6-mem_table-create_with_wal
 
     // ANCHOR: d6-mem_table-recover_from_wal
-    /// Rebuilds memtable `id` by replaying the WAL at `wal_path`, which stays attached for new
-    /// writes (day 6). Returns the torn tail the WAL recovery dropped, if any.
+    /// Rebuilds memtable `id` by replaying the WAL at `wal_path` (day 6). The WAL is only read:
+    /// a recovered memtable is frozen, to be flushed, and never logs again. Returns the torn
+    /// tail the WAL recovery ignored, if any.
     pub fn recover_from_wal(id: usize, wal_path: &Path) -> Result<(Self, Option<TornTail>)> {
         // BEGIN SOLUTION day 6: MemTable::recover_from_wal — Wal::recover, then insert every batch in order
         let recovery = Wal::recover(wal_path)?;
@@ -85,13 +86,7 @@ impl MemTable {
                 memtable.insert(key, value.as_deref());
             }
         }
-        Ok((
-            MemTable {
-                wal: Some(recovery.wal),
-                ..memtable
-            },
-            recovery.torn_tail,
-        ))
+        Ok((memtable, recovery.torn_tail))
         // END SOLUTION
     }
     // ANCHOR_END: d6-mem_table-recover_from_wal
@@ -100,6 +95,15 @@ impl MemTable {
     pub fn sync_wal(&self) -> Result<()> {
         match &self.wal {
             Some(wal) => wal.sync(),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes every batch written so far durable and seals the WAL ([`Wal::seal`]): for a
+    /// memtable that takes no more writes (frozen, or the engine is closing).
+    pub fn seal_wal(&self) -> Result<()> {
+        match &self.wal {
+            Some(wal) => wal.seal(),
             None => Ok(()),
         }
     }

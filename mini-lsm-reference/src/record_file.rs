@@ -4,30 +4,36 @@
 //!
 //! A file is a sequence of records, each (little-endian):
 //!
-//! | field        | width    | meaning                                         |
-//! |--------------|----------|-------------------------------------------------|
-//! | len          | `u32`    | length of the payload                           |
-//! | len_crc      | `u32`    | CRC32 of the 4 `len` bytes                      |
-//! | payload_crc  | `u32`    | CRC32 of the payload                            |
-//! | payload      | len      | the record (a WAL batch, a manifest edit)       |
+//! | field        | width    | meaning                                                       |
+//! |--------------|----------|---------------------------------------------------------------|
+//! | len          | `u32`    | length of the payload                                         |
+//! | synced       | `u64`    | how many bytes of the file were durable (synced) when this record was written |
+//! | header_crc   | `u32`    | CRC32 of the 12 bytes of `len` and `synced`                   |
+//! | payload_crc  | `u32`    | CRC32 of the payload                                          |
+//! | payload      | len      | the record (a WAL batch, a manifest edit)                     |
 //!
-//! The length has its own checksum so that a damaged length is caught *before* it is used to
-//! find the next record: otherwise a flipped bit in a length could make every later record look
-//! like part of a torn write and be dropped silently.
+//! The header has its own checksum so that a damaged length is caught *before* it is used to
+//! find the next record.
 //!
 //! # What a crash leaves, and what recovery does with it
 //!
-//! Appending a record is one `write`; a crash can cut it short, so the **last** record may be
-//! incomplete (a *torn tail*), and some file systems leave zeros where data was not yet written.
-//! Recovery reads records from the start and:
+//! Only what was synced is sure to survive a power loss. Of the bytes written after the last
+//! `fsync`, the disk may keep all, none, a prefix, or some pages and not others (reading zeros
+//! where a page was lost, and a later page may survive an earlier one). So after a crash the
+//! records past the last sync may be cut short, zeroed, or damaged with intact records after
+//! them; none of them was acknowledged as durable.
 //!
-//! * drops the tail and reports it ([`TornTail`]) when the remaining bytes are too few for a
-//!   header, when a record's payload runs past the end of the file, when the last record's
-//!   payload checksum fails, or when everything left is zeros: none of these can hold an
-//!   acknowledged write, because a write is acknowledged only after its whole record was written;
-//! * fails with [`Error::Corruption`] (file and offset) for anything else, such as a bad checksum
-//!   in a record that has more records after it: that data was complete once, and dropping it
-//!   would silently lose acknowledged writes.
+//! Recovery reads records from the start (never writing to the file: a damaged tail is reported
+//! and left in place, since a recovered file is never appended to again). At the first record
+//! that does not decode (too short, a bad checksum, a payload running past the end) it asks
+//! whether that record was ever synced. The `synced` field answers: every record written after
+//! a sync carries the file's synced length. If an intact record anywhere after the bad one says
+//! the file was synced past the bad record's start, the bad bytes were durable once and are
+//! damaged now: [`Error::Corruption`] (file and offset), because dropping them would lose
+//! acknowledged writes. Otherwise the bad record and everything after it lie in the unsynced
+//! tail: it is a [`TornTail`], ignored and reported; the later intact records are ignored too,
+//! since applying them without the lost ones before them would not be a state the writer was
+//! ever in.
 //!
 //! Book: `appendix-formats.md#record-framing`.
 
@@ -39,18 +45,20 @@ use bytes::{BufMut, Bytes};
 
 use crate::error::{Error, Result};
 use crate::failpoint;
+use crate::fs;
 
 /// Bytes before each payload.
 pub const RECORD_HEADER_SIZE: usize = 4 // len
-    + 4 // len_crc
+    + 8 // synced
+    + 4 // header_crc
     + 4; // payload_crc
 
-/// An incomplete record at the end of a file, dropped by recovery.
+/// An incomplete record at the end of a file, ignored by recovery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TornTail {
     /// The file.
     pub path: PathBuf,
-    /// Where the dropped bytes started: the file was truncated to this length.
+    /// Where the ignored bytes start: the end of the last complete record.
     pub offset: u64,
     /// How many bytes were dropped.
     pub dropped_bytes: u64,
@@ -66,12 +74,15 @@ pub struct RecoveredRecords {
 }
 
 // ANCHOR: d6-record_file-encode_record
-/// Appends `payload` to `buf` as one framed record.
-pub fn encode_record(payload: &[u8], buf: &mut Vec<u8>) {
-    // BEGIN SOLUTION day 6: record_file::encode_record — len, crc of the len bytes, crc of the payload, then the payload
-    let len = (payload.len() as u32).to_le_bytes();
-    buf.put_slice(&len);
-    buf.put_u32_le(crc32fast::hash(&len));
+/// Appends `payload` to `buf` as one framed record, written when the first `synced` bytes of
+/// its file were durable.
+pub fn encode_record(payload: &[u8], synced: u64, buf: &mut Vec<u8>) {
+    // BEGIN SOLUTION day 6: record_file::encode_record — len and synced, the crc of those 12 bytes, the crc of the payload, then the payload
+    let header_start = buf.len();
+    buf.put_u32_le(payload.len() as u32);
+    buf.put_u64_le(synced);
+    let header_crc = crc32fast::hash(&buf[header_start..]);
+    buf.put_u32_le(header_crc);
     buf.put_u32_le(crc32fast::hash(payload));
     buf.put_slice(payload);
     // END SOLUTION
@@ -79,37 +90,41 @@ pub fn encode_record(payload: &[u8], buf: &mut Vec<u8>) {
 // ANCHOR_END: d6-record_file-encode_record
 
 // ANCHOR: d6-record_file-decode_records
-/// Reads every record of `raw` (the whole content of the file at `path`, used in errors),
-/// following the torn-tail policy in the module documentation.
-pub fn decode_records(raw: &Bytes, path: &Path) -> Result<RecoveredRecords> {
-    // BEGIN SOLUTION day 6: record_file::decode_records — read records until the end; an incomplete or bad last record is a torn tail, a bad record before others is Corruption
+/// Reads every record of `raw` (the whole content of the file at `path`, used in errors) from
+/// byte `start` on (a file may begin with a header of its own), following the policy in the
+/// module documentation: a bad record that a later record proves was synced is
+/// [`Error::Corruption`]; otherwise it starts a torn tail.
+pub fn decode_records(raw: &Bytes, start: usize, path: &Path) -> Result<RecoveredRecords> {
+    // BEGIN SOLUTION day 6: record_file::decode_records — read records until the end; at a bad record, Corruption if a later intact record says the file was synced past it, else a torn tail
     let mut payloads = Vec::new();
-    let mut pos = 0;
+    let mut pos = start;
     while pos < raw.len() {
-        match decode_one(raw, pos) {
-            Decoded::Record { payload, next } => {
-                payloads.push(payload);
-                pos = next;
-            }
-            Decoded::TornTail => {
-                let torn_tail = TornTail {
-                    path: path.to_path_buf(),
-                    offset: pos as u64,
-                    dropped_bytes: (raw.len() - pos) as u64,
-                };
-                return Ok(RecoveredRecords {
-                    payloads,
-                    torn_tail: Some(torn_tail),
-                });
-            }
-            Decoded::Corrupt(what) => {
-                return Err(Error::Corruption {
-                    file: Some(path.to_path_buf()),
-                    offset: pos as u64,
-                    what,
-                });
-            }
+        if let Some(record) = decode_at(raw, pos) {
+            payloads.push(record.payload);
+            pos = record.next;
+            continue;
         }
+        if let Some(witness) = records_after(raw, pos + 1).find(|r| r.synced > pos as u64) {
+            return Err(Error::Corruption {
+                file: Some(path.to_path_buf()),
+                offset: pos as u64,
+                what: format!(
+                    "damaged record (bad checksum or length), but the intact record at byte {} \
+                     was written when the file was synced up to byte {}: this record was \
+                     durable, so it is damage, not a torn write",
+                    witness.at, witness.synced
+                ),
+            });
+        }
+        let torn_tail = TornTail {
+            path: path.to_path_buf(),
+            offset: pos as u64,
+            dropped_bytes: (raw.len() - pos) as u64,
+        };
+        return Ok(RecoveredRecords {
+            payloads,
+            torn_tail: Some(torn_tail),
+        });
     }
     Ok(RecoveredRecords {
         payloads,
@@ -120,61 +135,65 @@ pub fn decode_records(raw: &Bytes, path: &Path) -> Result<RecoveredRecords> {
 // ANCHOR_END: d6-record_file-decode_records
 
 // BEGIN SOLUTION HELPERS
-/// What [`decode_one`] found at a position.
-enum Decoded {
-    Record { payload: Bytes, next: usize },
-    TornTail,
-    Corrupt(String),
+/// An intact record found in a file.
+struct Framed {
+    /// Where it starts.
+    at: usize,
+    /// Its `synced` field.
+    synced: u64,
+    payload: Bytes,
+    /// Where the next record starts.
+    next: usize,
 }
 
-/// Decodes the record starting at `pos`.
-fn decode_one(raw: &Bytes, pos: usize) -> Decoded {
-    let rest = &raw[pos..];
-    if rest.len() < RECORD_HEADER_SIZE {
-        return Decoded::TornTail;
-    }
-    let field =
-        |at: usize| u32::from_le_bytes([rest[at], rest[at + 1], rest[at + 2], rest[at + 3]]);
-    let (len, len_crc, payload_crc) = (field(0), field(4), field(8));
-    if crc32fast::hash(&rest[..4]) != len_crc {
-        // A zero-filled tail is what a crash leaves when the file grew before its data landed.
-        return if rest.iter().all(|&b| b == 0) {
-            Decoded::TornTail
-        } else {
-            Decoded::Corrupt("record length checksum mismatch".into())
-        };
+/// The record starting at `pos`, if it is whole and both its checksums match.
+fn decode_at(raw: &Bytes, pos: usize) -> Option<Framed> {
+    let header = raw.get(pos..pos.checked_add(RECORD_HEADER_SIZE)?)?;
+    let u32_at = |at: usize| u32::from_le_bytes(header[at..at + 4].try_into().unwrap_or_default());
+    let (len, header_crc, payload_crc) = (u32_at(0), u32_at(12), u32_at(16));
+    if crc32fast::hash(&header[..12]) != header_crc {
+        return None;
     }
     let start = pos + RECORD_HEADER_SIZE;
-    let end = start + len as usize;
-    if end > raw.len() {
-        return Decoded::TornTail;
-    }
-    let payload = raw.slice(start..end);
+    let end = start.checked_add(len as usize)?;
+    let payload = raw.get(start..end).map(|_| raw.slice(start..end))?;
     if crc32fast::hash(&payload) != payload_crc {
-        return if end == raw.len() {
-            Decoded::TornTail
-        } else {
-            Decoded::Corrupt("record payload checksum mismatch".into())
-        };
+        return None;
     }
-    Decoded::Record { payload, next: end }
+    let synced = u64::from_le_bytes(header[4..12].try_into().unwrap_or_default());
+    Some(Framed {
+        at: pos,
+        synced,
+        payload,
+        next: end,
+    })
+}
+
+/// The intact records at or after byte `from`, found by trying every position until one
+/// decodes, then following lengths (and searching again after the next bad spot). Only used
+/// after a bad record, to look for a witness that it was synced.
+fn records_after(raw: &Bytes, from: usize) -> impl Iterator<Item = Framed> + '_ {
+    let mut pos = from;
+    std::iter::from_fn(move || {
+        while pos < raw.len() {
+            match decode_at(raw, pos) {
+                Some(record) => {
+                    pos = record.next;
+                    return Some(record);
+                }
+                None => pos += 1,
+            }
+        }
+        None
+    })
 }
 // END SOLUTION
 
-/// Reads the records of the file at `path` and truncates a torn tail away, so that new records
-/// are appended after the last complete one.
-pub fn recover_file(path: &Path) -> Result<RecoveredRecords> {
-    let raw = Bytes::from(std::fs::read(path).map_err(|e| Error::io(path, e))?);
-    let recovered = decode_records(&raw, path)?;
-    if let Some(torn) = &recovered.torn_tail {
-        let file = File::options()
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io(path, e))?;
-        file.set_len(torn.offset).map_err(|e| Error::io(path, e))?;
-        file.sync_all().map_err(|e| Error::io(path, e))?;
-    }
-    Ok(recovered)
+/// Reads the whole file at `path`.
+pub fn read_file(path: &Path) -> Result<Bytes> {
+    Ok(Bytes::from(
+        std::fs::read(path).map_err(|e| Error::io(path, e))?,
+    ))
 }
 
 /// Appends framed records to a file.
@@ -189,36 +208,91 @@ pub struct RecordWriter {
     failed: bool,
     /// Where a test may inject a failure or a crash (see [`failpoint`]).
     failpoints: failpoint::RecordPoints,
+    /// Bytes in the file, counting those still in the buffer.
+    len: u64,
+    /// Bytes of the file made durable by the last successful sync: written into each record
+    /// (see the module documentation).
+    synced: u64,
 }
 
 impl RecordWriter {
-    /// Opens `path` for appending, creating it if needed.
-    pub fn open_append(path: &Path) -> Result<Self> {
+    /// Creates a new, empty file at `path` for appending; an existing file is an error.
+    pub fn create_new(path: &Path) -> Result<Self> {
         let file = File::options()
-            .create(true)
+            .create_new(true)
             .append(true)
             .open(path)
             .map_err(|e| Error::io(path, e))?;
-        Ok(RecordWriter {
+        Ok(Self::new(file, path, 0))
+    }
+
+    /// Creates the file at `path` (emptying it if it exists) and writes `header` at its start;
+    /// like a record, the header reaches the disk with the next [`RecordWriter::sync`].
+    pub fn create_with_header(path: &Path, header: &[u8]) -> Result<Self> {
+        let file = File::options()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        let mut writer = Self::new(file, path, 0);
+        writer.write(header)?;
+        Ok(writer)
+    }
+
+    fn new(file: File, path: &Path, len: u64) -> Self {
+        RecordWriter {
             file: BufWriter::new(file),
             path: path.to_path_buf(),
             failed: false,
             failpoints: failpoint::record_points(path),
-        })
+            len,
+            synced: len,
+        }
+    }
+
+    /// Tells the writer that its file was renamed to `path` (used in errors from now on).
+    pub fn renamed_to(&mut self, path: &Path) {
+        self.path = path.to_path_buf();
+    }
+
+    /// Bytes in the file, counting those not yet written out.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing was written to the file yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Appends one record. It reaches the operating system only on [`RecordWriter::sync`] or
     /// when the buffer fills: a process crash may lose it until then.
     pub fn append(&mut self, payload: &[u8]) -> Result<()> {
         self.refuse_if_failed()?;
+        if u32::try_from(payload.len()).is_err() {
+            return Err(Error::InvalidArgument(format!(
+                "a record of {} bytes is over the framing's limit of {} bytes",
+                payload.len(),
+                u32::MAX
+            )));
+        }
         let mut buf = Vec::with_capacity(RECORD_HEADER_SIZE + payload.len());
-        encode_record(payload, &mut buf);
-        let written = failpoint::hit(self.failpoints.append, &self.path).and_then(|()| {
-            self.file
-                .write_all(&buf)
-                .map_err(|e| Error::io(&self.path, e))
-        });
+        encode_record(payload, self.synced, &mut buf);
+        failpoint::hit(self.failpoints.append, &self.path).inspect_err(|_| self.failed = true)?;
+        self.write(&buf)
+    }
+
+    /// Writes raw bytes; a failure poisons the writer (see `failed`).
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        let written = self
+            .file
+            .write_all(bytes)
+            .map_err(|e| Error::io(&self.path, e));
         self.failed = written.is_err();
+        if written.is_ok() {
+            self.len += bytes.len() as u64;
+        }
         written
     }
 
@@ -230,12 +304,21 @@ impl RecordWriter {
             .flush()
             .map_err(|e| Error::io(&self.path, e))
             .and_then(|()| failpoint::hit(self.failpoints.before_sync, &self.path))
-            .and_then(|()| {
-                let file = self.file.get_ref();
-                file.sync_all().map_err(|e| Error::io(&self.path, e))
-            });
+            .and_then(|()| fs::sync_file(self.file.get_ref(), &self.path));
         self.failed = synced.is_err();
+        if synced.is_ok() {
+            self.synced = self.len;
+        }
         synced
+    }
+
+    /// Appends an empty record and syncs it, after a sync: a *seal*. Its `synced` field says
+    /// the whole file before it was durable, so after a crash damage anywhere before it is
+    /// [`Error::Corruption`], never mistaken for a torn tail (see the module documentation).
+    /// A file with nothing appended after its last record's sync has no other witness.
+    pub fn seal(&mut self) -> Result<()> {
+        self.append(&[])?;
+        self.sync()
     }
 
     /// Fails once a write or sync of this file has failed (see `failed`).
@@ -246,11 +329,4 @@ impl RecordWriter {
         }
         Ok(())
     }
-}
-
-/// `fsync`s a directory, making the creation and deletion of files in it durable.
-pub fn sync_dir(path: &Path) -> Result<()> {
-    File::open(path)
-        .and_then(|dir| dir.sync_all())
-        .map_err(|e| Error::io(path, e))
 }

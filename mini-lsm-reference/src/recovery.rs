@@ -1,33 +1,57 @@
-//! Day 6 (recovery): rebuilding the tree when the engine opens.
+//! Day 6 (recovery): rebuilding the tree when the engine opens, and the rule for deleting files.
 //!
-//! 1. Replay the manifest from an empty tree: `NewMemtable` makes a memtable live, `Flush` turns
-//!    it into an L0 SST, `Compaction` swaps SSTs. A torn last record is dropped: the change it
-//!    described never completed.
-//! 2. Open every SST the tree refers to; a missing one is an error (the manifest says it was
-//!    durable, so something else deleted it).
-//! 3. Rebuild every live memtable from its WAL, as an immutable memtable (it is flushed like any
-//!    other); a memtable whose WAL is missing or empty had no acknowledged write and is skipped.
-//! 4. Delete orphans: SSTs and WALs no record refers to, left by a flush, compaction or
-//!    freeze that crashed before its manifest record was durable. One leftover no crash can
-//!    produce is refused with [`Error::Corruption`] instead, because deleting it would lose
-//!    acknowledged writes: an SST made by flushing a memtable that is still live but whose WAL
-//!    is gone. The WAL is deleted only after the `Flush` record is durable, so a torn last
-//!    record cannot cause this; a `Flush` record that was synced and then lost can.
-//! 5. Start a fresh memtable for new writes.
+//! # The rule: delete only what the manifest proves is garbage
+//!
+//! A storage engine may refuse to open; it must never quietly throw away data. So recovery
+//! deletes a file only when the manifest *proves* nothing needs it, and keeps (and reports)
+//! anything it cannot explain:
+//!
+//! | file                                                        | verdict                          |
+//! |-------------------------------------------------------------|----------------------------------|
+//! | an SST of the tree                                          | live                             |
+//! | a WAL with an id above every flushed memtable's             | replayed, whatever the manifest says of it (the record naming it may be the torn one) |
+//! | a WAL with an id at or below a flushed memtable's           | garbage: flushes go oldest first, so that memtable was flushed |
+//! | an SST not in the tree, whose WAL is replayed               | garbage: a flush that never committed; its WAL holds the data |
+//! | an SST not in the tree, of a memtable the manifest lists as not flushed, with no WAL | **refused** (`Corruption`): the manifest lost the `Flush` record, and the SST may be the only copy |
+//! | any other SST not in the tree, with a reserved id           | garbage: a compaction output that never committed, or an input a committed compaction removed |
+//! | an SST or WAL whose id was never reserved                   | kept and reported: not the engine's doing |
+//! | a replayed WAL that holds no complete record                | garbage: there is nothing in it to keep |
+//! | `MANIFEST.tmp`                                              | garbage: a manifest rewrite that never committed |
+//!
+//! A missing, empty or damaged MANIFEST next to SSTs or WALs is `Corruption`, never a new
+//! database: only the manifest knows which files make up the tree. Only a directory with no
+//! MANIFEST, no SST and no WAL is a new database.
+//!
+//! # Steps
+//!
+//! Reading, which changes no file (an error here leaves the directory byte for byte as it was):
+//! 1. Read the manifest: its snapshot, then each change on top of it. A torn last record is
+//!    ignored: the change it described never completed.
+//! 2. Check the options against the number of levels the tree was created with.
+//! 3. Open every SST of the tree.
+//! 4. Sort out every other file by the rule above; replay the WALs into frozen memtables, oldest
+//!    first.
+//!
+//! Writing, once everything above succeeded:
+//! 5. Create the new memtable's WAL, and sync the directory.
+//! 6. Write a new manifest holding a snapshot of the recovered tree: it replaces the old one
+//!    atomically (and with it any torn tail).
+//! 7. Delete the garbage, and sync the directory.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::block_cache::BlockCache;
-use crate::compact::{apply_compaction, sort_level};
+use crate::compact::sort_level;
 use crate::error::{Error, Result};
+use crate::fs;
 use crate::inspect::RecoveryReport;
-use crate::lsm_storage::{LsmStorageState, sst_path, wal_path};
-use crate::manifest::{Manifest, ManifestRecord};
+use crate::lsm_storage::{LsmStorageState, num_levels, sst_path, wal_path};
+use crate::manifest::{ID_RESERVATION, Manifest, ManifestRecord, TreeSnapshot};
 use crate::mem_table::MemTable;
-use crate::options::LsmOptions;
-use crate::record_file::sync_dir;
+use crate::options::{CompactionOptions, LsmOptions};
+use crate::record_file::TornTail;
 use crate::table::{FileObject, SsTable};
 
 /// The name of the manifest file in the engine's directory.
@@ -49,86 +73,87 @@ pub(crate) fn recover(
     options: &LsmOptions,
     block_cache: &Arc<BlockCache>,
 ) -> Result<Recovered> {
-    // BEGIN SOLUTION day 6: recovery::recover — replay the manifest, open the SSTs, replay live WALs into memtables, start a new memtable, remove orphans
+    // BEGIN SOLUTION day 6: recovery::recover — read the manifest and every file without changing any, then create the new memtable, write a new manifest and delete only proven garbage
     let mut report = RecoveryReport::default();
+    let files = EngineFiles::list(dir)?;
     let manifest_path = dir.join(MANIFEST_FILE);
-    let (manifest, records) = if manifest_path.exists() {
+
+    // 1. The manifest, or a new database.
+    let mut tree = if files.has_manifest {
         let recovery = Manifest::recover(&manifest_path)?;
         report.torn_tails.extend(recovery.torn_tail);
-        (recovery.manifest, recovery.records)
+        replay(&recovery.records, &manifest_path)?
+    } else if files.ssts.is_empty() && files.wals.is_empty() {
+        ReplayedTree::new_database(num_levels(options))
     } else {
-        (Manifest::create(&manifest_path)?, Vec::new())
+        return Err(missing_manifest(dir, &files));
     };
 
-    // 1. Replay. Ids are placeholders here; the memtable in `state` is replaced below.
-    let mut state = LsmStorageState::empty(0, options);
-    let mut live_memtables = Vec::new();
-    let mut max_id = 0;
-    for record in records {
-        match record {
-            ManifestRecord::NewMemtable(id) => {
-                live_memtables.push(id);
-                max_id = max_id.max(id);
-            }
-            ManifestRecord::Flush(id) => {
-                live_memtables.retain(|&live| live != id);
-                state.l0_sstables.insert(0, id);
-            }
-            ManifestRecord::Compaction {
-                level,
-                removed,
-                added,
-            } => {
-                max_id = max_id.max(added.iter().copied().max().unwrap_or(0));
-                apply_compaction(&mut state, &removed, level, &added);
-            }
-        }
-    }
+    // 2. The options must fit the tree's levels.
+    fit_levels(&mut tree, options, dir)?;
 
-    // 2. Open the SSTs, then put each level back in key order.
-    let live_ssts: Vec<usize> = state
-        .l0_sstables
-        .iter()
-        .chain(state.levels.iter().flat_map(|(_, ids)| ids))
-        .copied()
-        .collect();
-    for id in live_ssts {
-        let table = open_sst(dir, id, block_cache)?;
+    // 3. The SSTs of the tree.
+    let mut state = LsmStorageState::empty(0, tree.levels.len());
+    state.l0_sstables = tree.l0.clone();
+    for (level, ids) in state.levels.iter_mut() {
+        ids.clone_from(&tree.levels[*level - 1]);
+    }
+    let torn_manifest = report.torn_tails.first().cloned();
+    for id in tree.live_ssts() {
+        let table = open_sst(dir, id, block_cache, torn_manifest.as_ref())?;
         state.sstables.insert(id, Arc::new(table));
     }
-    let levels: Vec<usize> = state.levels.iter().map(|(level, _)| *level).collect();
-    for level in levels {
+    for level in 1..=tree.levels.len() {
         sort_level(&mut state, level);
     }
 
-    // 3. Memtables from their WALs, oldest first, so the newest ends up first.
-    let mut live_wals = HashSet::new();
-    for &id in &live_memtables {
+    // 4. Every other file, by the rule; WALs replayed oldest first, so the newest ends up first.
+    let verdicts = judge_files(&files, &tree, dir)?;
+    let mut garbage = verdicts.garbage;
+    let mut memtables = Vec::new();
+    for id in verdicts.replay {
         let path = wal_path(dir, id);
-        if !path.exists() {
-            continue;
-        }
         let (memtable, torn_tail) = MemTable::recover_from_wal(id, &path)?;
         report.torn_tails.extend(torn_tail);
-        if !memtable.is_empty() {
-            live_wals.insert(id);
+        if memtable.is_empty() {
+            garbage.push(path);
+        } else {
+            memtables.push(id);
             state.imm_memtables.insert(0, Arc::new(memtable));
             report.memtables_recovered += 1;
         }
     }
+    report.unexplained_kept = verdicts.unexplained;
 
-    // 4. Orphans, before any new file is created: an orphan may carry the next free id.
-    let orphans = find_orphans(dir, &state, &live_wals)?;
-    if options.enable_wal {
-        check_no_flush_record_was_lost(dir, &orphans, &live_memtables)?;
-    }
-    report.orphans_removed = remove_orphans(dir, orphans)?;
-
-    // 5. A fresh memtable, recorded like any other.
-    let new_id = max_id + 1;
+    // 5. The new memtable, its WAL durable before any manifest names it.
+    let new_id = tree.next_id.max(files.largest_id() + 1);
     state.memtable = Arc::new(MemTable::create_with_wal(new_id, &wal_path(dir, new_id))?);
-    sync_dir(dir)?;
-    manifest.add_record(&ManifestRecord::NewMemtable(new_id))?;
+    fs::sync_dir(dir)?;
+    memtables.push(new_id);
+
+    // 6. A new manifest: a snapshot of the recovered tree.
+    let snapshot = TreeSnapshot {
+        next_id: new_id + 1 + ID_RESERVATION,
+        memtables,
+        l0: tree.l0,
+        levels: state.levels.iter().map(|(_, ids)| ids.clone()).collect(),
+    };
+    let manifest = Manifest::create(&manifest_path, &snapshot)?;
+
+    // 7. The garbage, now that the new manifest no longer needs anything of it.
+    garbage.extend(
+        files
+            .leftover_manifest
+            .then(|| manifest_path.with_extension("tmp")),
+    );
+    garbage.retain(|path| path.exists());
+    for path in &garbage {
+        fs::remove_file(path)?;
+    }
+    if !garbage.is_empty() {
+        fs::sync_dir(dir)?;
+    }
+    report.orphans_removed = garbage;
     Ok(Recovered {
         state,
         manifest: Some(manifest),
@@ -139,97 +164,271 @@ pub(crate) fn recover(
 }
 // ANCHOR_END: d6-recovery-recover
 
+/// The engine's files in a directory, by kind.
+#[derive(Debug, Default)]
+struct EngineFiles {
+    has_manifest: bool,
+    /// Whether `MANIFEST.tmp`, a rewrite that never committed, is there.
+    leftover_manifest: bool,
+    ssts: BTreeSet<usize>,
+    wals: BTreeSet<usize>,
+}
+
+impl EngineFiles {
+    /// Lists `dir`. Files of other names are not the engine's and are left alone.
+    fn list(dir: &Path) -> Result<Self> {
+        let mut files = EngineFiles::default();
+        for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            let name = entry.map_err(|e| Error::io(dir, e))?.file_name();
+            let Some(name) = name.to_str() else { continue };
+            match name {
+                MANIFEST_FILE => files.has_manifest = true,
+                "MANIFEST.tmp" => files.leftover_manifest = true,
+                _ => match name.split_once('.') {
+                    Some((id, "sst")) if let Ok(id) = id.parse() => {
+                        files.ssts.insert(id);
+                    }
+                    Some((id, "wal")) if let Ok(id) = id.parse() => {
+                        files.wals.insert(id);
+                    }
+                    _ => {}
+                },
+            }
+        }
+        Ok(files)
+    }
+
+    /// The largest id of any SST or WAL, 0 when there is none: no new file may reuse one.
+    fn largest_id(&self) -> usize {
+        let last = |ids: &BTreeSet<usize>| ids.last().copied().unwrap_or(0);
+        last(&self.ssts).max(last(&self.wals))
+    }
+}
+
 // BEGIN SOLUTION HELPERS
-/// Opens SST `id`, turning a missing file into a clear error.
-fn open_sst(dir: &Path, id: usize, block_cache: &Arc<BlockCache>) -> Result<SsTable> {
+/// The tree as the manifest describes it.
+#[derive(Debug)]
+struct ReplayedTree {
+    /// Ids below this were reserved.
+    next_id: usize,
+    /// Memtables created and not flushed, oldest first.
+    memtables: Vec<usize>,
+    /// Every memtable with an id up to this one was flushed (flushes go oldest first).
+    flushed_up_to: usize,
+    /// L0 SSTs, newest first.
+    l0: Vec<usize>,
+    /// `levels[0]` is L1.
+    levels: Vec<Vec<usize>>,
+}
+
+impl ReplayedTree {
+    /// An empty tree with `num_levels` levels: nothing is reserved, nothing flushed.
+    fn new_database(num_levels: usize) -> Self {
+        ReplayedTree {
+            next_id: 1,
+            memtables: Vec::new(),
+            flushed_up_to: 0,
+            l0: Vec::new(),
+            levels: vec![Vec::new(); num_levels],
+        }
+    }
+
+    /// Every SST of the tree.
+    fn live_ssts(&self) -> Vec<usize> {
+        let levels = self.levels.iter().flatten();
+        self.l0.iter().chain(levels).copied().collect()
+    }
+}
+
+/// Replays `records` (a snapshot first, as [`Manifest::recover`] checked) into a tree.
+fn replay(records: &[ManifestRecord], manifest_path: &Path) -> Result<ReplayedTree> {
+    let Some(ManifestRecord::Snapshot(snapshot)) = records.first() else {
+        unreachable!("Manifest::recover checks that the first record is a snapshot");
+    };
+    let mut tree = ReplayedTree {
+        next_id: snapshot.next_id,
+        memtables: snapshot.memtables.clone(),
+        // Every memtable older than the oldest live one was flushed.
+        flushed_up_to: snapshot
+            .memtables
+            .iter()
+            .min()
+            .map_or(snapshot.next_id, |&oldest| oldest)
+            .saturating_sub(1),
+        l0: snapshot.l0.clone(),
+        levels: snapshot.levels.clone(),
+    };
+    for record in &records[1..] {
+        match record {
+            ManifestRecord::Snapshot(_) => unreachable!("checked by Manifest::recover"),
+            ManifestRecord::NewMemtable(id) => tree.memtables.push(*id),
+            ManifestRecord::Flush(id) => {
+                tree.memtables.retain(|live| live != id);
+                tree.l0.insert(0, *id);
+                tree.flushed_up_to = tree.flushed_up_to.max(*id);
+            }
+            ManifestRecord::Compaction {
+                level,
+                removed,
+                added,
+            } => {
+                if *level == 0 || *level > tree.levels.len() {
+                    return Err(Error::Corruption {
+                        file: Some(manifest_path.to_path_buf()),
+                        offset: 0,
+                        what: format!(
+                            "a compaction record puts SSTs {added:?} into level {level}, but the \
+                             tree has levels 1 to {}",
+                            tree.levels.len()
+                        ),
+                    });
+                }
+                tree.l0.retain(|id| !removed.contains(id));
+                for ids in &mut tree.levels {
+                    ids.retain(|id| !removed.contains(id));
+                }
+                tree.levels[level - 1].extend_from_slice(added);
+            }
+            ManifestRecord::NextId(next_id) => tree.next_id = tree.next_id.max(*next_id),
+        }
+    }
+    Ok(tree)
+}
+
+/// Checks the options' number of levels against the tree's. Leveled compaction with a different
+/// number is refused once any level holds an SST (the levels' data would not be where the
+/// controller looks); with every level empty the tree takes the new number. Without compaction
+/// the tree keeps its levels: they are read, never compacted.
+fn fit_levels(tree: &mut ReplayedTree, options: &LsmOptions, dir: &Path) -> Result<()> {
+    let CompactionOptions::Leveled(leveled) = &options.compaction else {
+        return Ok(());
+    };
+    let recorded = tree.levels.len();
+    if leveled.max_levels == recorded {
+        return Ok(());
+    }
+    if tree.levels.iter().all(Vec::is_empty) {
+        tree.levels = vec![Vec::new(); leveled.max_levels];
+        return Ok(());
+    }
+    Err(Error::InvalidArgument(format!(
+        "{} was created with {recorded} levels below L0 (recorded in its MANIFEST) and its \
+         levels hold SSTs, but the options ask for max_levels {}: open it with max_levels \
+         {recorded}",
+        dir.display(),
+        leveled.max_levels
+    )))
+}
+
+/// What to do with the files outside the tree.
+#[derive(Debug, Default)]
+struct Verdicts {
+    /// WALs to replay, oldest first.
+    replay: Vec<usize>,
+    garbage: Vec<PathBuf>,
+    unexplained: Vec<PathBuf>,
+}
+
+/// Applies the rule of the module documentation to every SST and WAL outside the tree.
+fn judge_files(files: &EngineFiles, tree: &ReplayedTree, dir: &Path) -> Result<Verdicts> {
+    let mut verdicts = Verdicts::default();
+    for &id in &files.wals {
+        if id <= tree.flushed_up_to {
+            verdicts.garbage.push(wal_path(dir, id));
+        } else {
+            verdicts.replay.push(id);
+        }
+    }
+    let without_wal = tree.memtables.iter().filter(|id| !files.wals.contains(id));
+    for &id in without_wal {
+        if !files.ssts.contains(&id) {
+            return Err(Error::Corruption {
+                file: Some(dir.join(MANIFEST_FILE)),
+                offset: 0,
+                what: format!(
+                    "the manifest lists memtable {id} as not flushed, but its WAL {} is \
+                     missing; nothing was changed",
+                    wal_path(dir, id).display()
+                ),
+            });
+        }
+    }
+    let live: HashSet<usize> = tree.live_ssts().into_iter().collect();
+    for &id in files.ssts.iter().filter(|id| !live.contains(id)) {
+        let path = sst_path(dir, id);
+        if id >= tree.next_id {
+            verdicts.unexplained.push(path);
+        } else if verdicts.replay.contains(&id) {
+            verdicts.garbage.push(path);
+        } else if tree.memtables.contains(&id) {
+            return Err(Error::Corruption {
+                file: Some(dir.join(MANIFEST_FILE)),
+                offset: 0,
+                what: format!(
+                    "{} holds memtable {id}, which the manifest says is not flushed yet, but \
+                     its WAL is already deleted: the manifest lost a synced record; nothing was \
+                     changed",
+                    path.display()
+                ),
+            });
+        } else {
+            verdicts.garbage.push(path);
+        }
+    }
+    Ok(verdicts)
+}
+
+/// Opens SST `id`, turning a missing file into a clear error that blames the manifest when
+/// its tail was torn (a lost record is then the likelier cause).
+fn open_sst(
+    dir: &Path,
+    id: usize,
+    block_cache: &Arc<BlockCache>,
+    torn_manifest: Option<&TornTail>,
+) -> Result<SsTable> {
     let path = sst_path(dir, id);
     if !path.exists() {
+        let why = match torn_manifest.filter(|tail| tail.path.ends_with(MANIFEST_FILE)) {
+            Some(tail) => format!(
+                "; the manifest ends in an incomplete record at byte {}, so it is damaged and \
+                 has likely lost the records that removed it",
+                tail.offset
+            ),
+            None => String::new(),
+        };
         return Err(Error::Corruption {
             file: Some(dir.join(MANIFEST_FILE)),
             offset: 0,
             what: format!(
-                "the manifest refers to SST {id}, but {} is missing",
+                "the manifest refers to SST {id}, but {} is missing{why}; nothing was changed",
                 path.display()
             ),
         });
     }
     SsTable::open(id, Some(Arc::clone(block_cache)), FileObject::open(&path)?)
 }
-
-/// A file in the directory that the recovered tree does not use.
-struct Orphan {
-    path: PathBuf,
-    id: usize,
-    is_sst: bool,
-}
-
-/// The `*.sst` files not in the tree and the `*.wal` files not in `live_wals`, by name.
-fn find_orphans(
-    dir: &Path,
-    state: &LsmStorageState,
-    live_wals: &HashSet<usize>,
-) -> Result<Vec<Orphan>> {
-    let mut orphans = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let path = entry.map_err(|e| Error::io(dir, e))?.path();
-        let Some((id, extension)) = parse_file_name(&path) else {
-            continue;
-        };
-        let (live, is_sst) = match extension {
-            "sst" => (state.sstables.contains_key(&id), true),
-            "wal" => (live_wals.contains(&id), false),
-            _ => continue,
-        };
-        if !live {
-            orphans.push(Orphan { path, id, is_sst });
-        }
-    }
-    orphans.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(orphans)
-}
-
-/// Refuses an orphan SST of a live memtable whose WAL is gone (see step 4 of the module
-/// documentation): the manifest lost a `Flush` record it had synced, and deleting the SST would
-/// lose the memtable's writes for good.
-fn check_no_flush_record_was_lost(
-    dir: &Path,
-    orphans: &[Orphan],
-    live_memtables: &[usize],
-) -> Result<()> {
-    let lost = orphans.iter().find(|orphan| {
-        orphan.is_sst && live_memtables.contains(&orphan.id) && !wal_path(dir, orphan.id).exists()
-    });
-    match lost {
-        Some(orphan) => Err(Error::Corruption {
-            file: Some(dir.join(MANIFEST_FILE)),
-            offset: 0,
-            what: format!(
-                "{} holds memtable {}, which the manifest says is not flushed yet, but its WAL is \
-                 already deleted: the manifest lost a synced record; nothing was deleted",
-                orphan.path.display(),
-                orphan.id
-            ),
-        }),
-        None => Ok(()),
-    }
-}
-
-/// Deletes `orphans`; returns their paths.
-fn remove_orphans(dir: &Path, orphans: Vec<Orphan>) -> Result<Vec<PathBuf>> {
-    let mut removed = Vec::new();
-    for Orphan { path, .. } in orphans {
-        std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-        removed.push(path);
-    }
-    if !removed.is_empty() {
-        sync_dir(dir)?;
-    }
-    Ok(removed)
-}
-
-/// `00042.sst` → `(42, "sst")`.
-fn parse_file_name(path: &Path) -> Option<(usize, &str)> {
-    let id = path.file_stem()?.to_str()?.parse().ok()?;
-    Some((id, path.extension()?.to_str()?))
-}
 // END SOLUTION
+
+/// The error for SSTs or WALs without a MANIFEST.
+fn missing_manifest(dir: &Path, files: &EngineFiles) -> Error {
+    let names: Vec<String> = files
+        .ssts
+        .iter()
+        .map(|&id| sst_path(dir, id))
+        .chain(files.wals.iter().map(|&id| wal_path(dir, id)))
+        .take(3)
+        .filter_map(|path| Some(path.file_name()?.to_str()?.to_string()))
+        .collect();
+    Error::Corruption {
+        file: Some(dir.join(MANIFEST_FILE)),
+        offset: 0,
+        what: format!(
+            "the MANIFEST is missing, but the directory holds {} SSTs and {} WALs ({}…): only \
+             the manifest knows which of them make up the tree, so the directory is not opened \
+             as a new database; nothing was changed",
+            files.ssts.len(),
+            files.wals.len(),
+            names.join(", ")
+        ),
+    }
+}

@@ -196,6 +196,8 @@ pub struct FileObject {
 impl FileObject {
     // ANCHOR: table-file_object_create
     /// Writes `data` to a new file at `path` and makes it durable (`fsync`) before returning.
+    /// Sync through [`crate::fs::sync_file`], not `File::sync_all`: the course's power-loss
+    /// tests watch every sync through it.
     pub fn create(path: &Path, data: &[u8]) -> Result<Self> {
         // BEGIN SOLUTION day 2: FileObject::create — write all of data to a new file, sync it, and keep it open for reads
         // `create_new`: an SST is written once, so an existing file means a bug, not an update.
@@ -277,7 +279,7 @@ fn write_and_sync(file: &File, path: &Path, data: &[u8]) -> Result<()> {
     crate::failpoint::hit(crate::failpoint::SST_WRITE, path)?;
     file.write_all_at(data, 0).map_err(|e| Error::io(path, e))?;
     crate::failpoint::hit(crate::failpoint::SST_BEFORE_SYNC, path)?;
-    file.sync_all().map_err(|e| Error::io(path, e))
+    crate::fs::sync_file(file, path)
 }
 // END SOLUTION
 

@@ -3,7 +3,8 @@
 //! Every write batch is appended to the current memtable's WAL as **one** record (see
 //! [`crate::record_file`] for the framing and the torn-tail policy) before it is inserted into
 //! the memtable, so after a crash the memtable can be rebuilt by replaying its WAL, and a batch
-//! is recovered whole or not at all. A WAL is deleted once its memtable has been flushed to an
+//! is recovered whole or not at all. Recovery only reads a WAL: the memtable it rebuilds is
+//! frozen and never logs to it again. A WAL is deleted once its memtable has been flushed to an
 //! SST and the manifest has recorded that flush.
 //!
 //! # Format
@@ -30,7 +31,7 @@ use parking_lot::Mutex;
 use crate::block::{KIND_TOMBSTONE, KIND_VALUE};
 use crate::codec::Reader;
 use crate::error::{Error, Result};
-use crate::record_file::{RecordWriter, TornTail, recover_file};
+use crate::record_file::{RecordWriter, TornTail, decode_records, read_file};
 
 /// One entry of a batch: a key and its value, `None` for a delete.
 pub type WalEntry = (Bytes, Option<Bytes>);
@@ -44,39 +45,38 @@ pub struct Wal {
 /// What [`Wal::recover`] read back.
 #[derive(Debug)]
 pub struct WalRecovery {
-    /// The log, open for appending after its last complete record.
-    pub wal: Wal,
     /// Every complete batch, in the order it was written.
     pub batches: Vec<Vec<WalEntry>>,
-    /// The torn last record that was dropped, if any.
+    /// The torn last record that was ignored, if any.
     pub torn_tail: Option<TornTail>,
 }
 
 impl Wal {
     // ANCHOR: d6-wal-create
-    /// Creates an empty log at `path`.
+    /// Creates an empty log at `path`; an existing file there is an error (ids are never
+    /// reused, so it would be another memtable's log).
     pub fn create(path: &Path) -> Result<Self> {
-        // BEGIN SOLUTION day 6: Wal::create — open the file for appending through a RecordWriter
+        // BEGIN SOLUTION day 6: Wal::create — create the file for appending through a RecordWriter
         Ok(Wal {
-            writer: Mutex::new(RecordWriter::open_append(path)?),
+            writer: Mutex::new(RecordWriter::create_new(path)?),
         })
         // END SOLUTION
     }
     // ANCHOR_END: d6-wal-create
 
     // ANCHOR: d6-wal-recover
-    /// Reads back every complete batch of the log at `path` (dropping a torn tail) and opens it
-    /// for appending.
+    /// Reads back every complete batch of the log at `path` (ignoring a torn tail), without
+    /// changing the file.
     pub fn recover(path: &Path) -> Result<WalRecovery> {
-        // BEGIN SOLUTION day 6: Wal::recover — recover_file, decode each payload as a batch, then reopen for appending
-        let recovered = recover_file(path)?;
+        // BEGIN SOLUTION day 6: Wal::recover — read the file, decode_records, then decode each payload as a batch
+        let recovered = decode_records(&read_file(path)?, 0, path)?;
         let batches = recovered
             .payloads
             .iter()
+            .filter(|payload| !payload.is_empty()) // seals (see `Wal::seal`) hold no batch
             .map(|payload| decode_batch(payload).map_err(|e| e.in_file(path, 0)))
             .collect::<Result<_>>()?;
         Ok(WalRecovery {
-            wal: Self::create(path)?,
             batches,
             torn_tail: recovered.torn_tail,
         })
@@ -115,6 +115,14 @@ impl Wal {
         // END SOLUTION
     }
     // ANCHOR_END: d6-wal-sync
+
+    /// Syncs the log and then seals it (see [`RecordWriter::seal`]): called when no batch will
+    /// be appended any more, so that damage to any batch in it is told from a torn write.
+    pub fn seal(&self) -> Result<()> {
+        let mut writer = self.writer.lock();
+        writer.sync()?;
+        writer.seal()
+    }
 }
 
 // BEGIN SOLUTION HELPERS

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mini_lsm_reference::block::{Block, BlockBuilder, BlockIterator};
 use mini_lsm_reference::iterators::StorageIterator;
-use mini_lsm_reference::manifest::{Manifest, ManifestRecord};
+use mini_lsm_reference::manifest::{MANIFEST_MAGIC, Manifest, ManifestRecord, TreeSnapshot};
 use mini_lsm_reference::record_file::{TornTail, decode_records};
 use mini_lsm_reference::table::{FileObject, SsTable, SsTableBuilder, SsTableIterator};
 use mini_lsm_reference::wal::{Wal, WalEntry};
@@ -353,37 +353,74 @@ fn sst_fixture(dir: &Path) -> (Vec<u8>, Vec<Entry>) {
 /// A framed log (WAL or manifest) and where each of its records ends.
 struct RecordLog {
     bytes: Vec<u8>,
+    /// Bytes before the first record (the manifest's magic).
+    header: usize,
+    /// Whether the first record must be intact (the manifest's snapshot): damage to it or to
+    /// the header is always `Corruption`, never a torn tail.
+    first_is_required: bool,
     ends: Vec<usize>,
+    /// Each record's `synced` field: how much of the file was durable when it was written.
+    synced: Vec<u64>,
 }
 
 impl RecordLog {
-    fn read(path: &Path) -> RecordLog {
+    fn read(path: &Path, header: usize, first_is_required: bool) -> RecordLog {
         let bytes = std::fs::read(path).expect("read the fixture log");
-        let decoded = decode_records(&Bytes::from(bytes.clone()), path).expect("pristine log");
+        let decoded =
+            decode_records(&Bytes::from(bytes.clone()), header, path).expect("pristine log");
         assert!(decoded.torn_tail.is_none());
         let mut ends = Vec::new();
-        let mut end = 0;
+        let mut synced = Vec::new();
+        let mut end = header;
         for payload in &decoded.payloads {
+            let field = bytes[end + 4..end + 12].try_into().expect("a synced field");
+            synced.push(u64::from_le_bytes(field));
             end += mini_lsm_reference::record_file::RECORD_HEADER_SIZE + payload.len();
             ends.push(end);
         }
         assert_eq!(end, bytes.len());
-        RecordLog { bytes, ends }
+        RecordLog {
+            bytes,
+            header,
+            first_is_required,
+            ends,
+            synced,
+        }
     }
 
     /// Where the record ending at `ends[k]` starts.
     fn start_of(&self, k: usize) -> usize {
-        if k == 0 { 0 } else { self.ends[k - 1] }
+        if k == 0 {
+            self.header
+        } else {
+            self.ends[k - 1]
+        }
     }
 
     /// What recovery must do with `damage`.
     fn expect(&self, damage: Damage) -> Expect {
         let n = self.ends.len();
+        let required_end = if self.first_is_required {
+            self.ends[0]
+        } else {
+            self.header
+        };
         match damage {
+            Damage::Flip { at, .. } if at < required_end => Expect::Reject { record: 0 },
+            Damage::Truncate { len } if len < required_end => Expect::Reject { record: 0 },
             Damage::Flip { at, .. } => {
                 let record = self.ends.partition_point(|&end| end <= at);
-                if record + 1 < n {
+                let start = self.start_of(record) as u64;
+                // A later intact record written after a sync covering this one proves it was
+                // durable: damage. Without such a witness it lies in the unsynced tail.
+                let witnessed = self.synced[record + 1..].iter().any(|&s| s > start);
+                if witnessed {
                     Expect::Reject { record }
+                } else if record + 1 < n {
+                    Expect::Prefix {
+                        keep: record,
+                        torn: true,
+                    }
                 } else {
                     Expect::RejectOrTorn { keep: n - 1 }
                 }
@@ -445,11 +482,17 @@ fn wal_fixture(dir: &Path) -> (RecordLog, Vec<Vec<WalEntry>>) {
     }
     wal.sync().expect("sync the fixture WAL");
     drop(wal);
-    (RecordLog::read(&path), batches)
+    (RecordLog::read(&path, 0, false), batches)
 }
 
 fn manifest_records() -> Vec<ManifestRecord> {
     vec![
+        ManifestRecord::Snapshot(TreeSnapshot {
+            next_id: 7,
+            memtables: vec![1],
+            l0: Vec::new(),
+            levels: vec![Vec::new(), Vec::new()],
+        }),
         ManifestRecord::NewMemtable(1),
         ManifestRecord::NewMemtable(2),
         ManifestRecord::Flush(1),
@@ -472,12 +515,15 @@ fn manifest_records() -> Vec<ManifestRecord> {
 fn manifest_fixture(dir: &Path) -> (RecordLog, Vec<ManifestRecord>) {
     let records = manifest_records();
     let path = dir.join("FIXTURE-MANIFEST");
-    let manifest = Manifest::create(&path).expect("create the fixture manifest");
-    for record in &records {
+    let ManifestRecord::Snapshot(snapshot) = &records[0] else {
+        unreachable!("the fixture starts with a snapshot");
+    };
+    let manifest = Manifest::create(&path, snapshot).expect("create the fixture manifest");
+    for record in &records[1..] {
         manifest.add_record(record).expect("append to the manifest");
     }
     drop(manifest);
-    (RecordLog::read(&path), records)
+    (RecordLog::read(&path, MANIFEST_MAGIC.len(), true), records)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -575,8 +621,8 @@ fn check_log<T: PartialEq + Debug>(
     expect: Expect,
     written: &[T],
     recovered: mini_lsm_reference::Result<(Vec<T>, Option<TornTail>)>,
-    ends: &[usize],
-    file_len: impl FnOnce() -> u64,
+    (header, ends): (usize, &[usize]),
+    (damaged_len, file_len): (u64, impl FnOnce() -> u64),
 ) -> Check {
     let (records, torn) = match (expect, recovered) {
         (Expect::Reject { .. } | Expect::RejectOrTorn { .. }, Err(Error::Corruption { .. })) => {
@@ -609,7 +655,7 @@ fn check_log<T: PartialEq + Debug>(
     if torn.is_some() != want_torn {
         return Err(format!("{expect:?}: torn tail {torn:?}"));
     }
-    let keep_bytes = if keep == 0 { 0 } else { ends[keep - 1] } as u64;
+    let keep_bytes = if keep == 0 { header } else { ends[keep - 1] } as u64;
     if let Some(torn) = &torn
         && torn.offset != keep_bytes
     {
@@ -618,10 +664,11 @@ fn check_log<T: PartialEq + Debug>(
             torn.offset
         ));
     }
+    // Recovery only reads: the damaged file is left as it was.
     let len = file_len();
-    if len != keep_bytes {
+    if len != damaged_len {
         return Err(format!(
-            "after recovery the file is {len} bytes, expected {keep_bytes}"
+            "after recovery the file is {len} bytes, expected it unchanged at {damaged_len}"
         ));
     }
     Ok(Outcome::Correct)
@@ -682,14 +729,20 @@ fn sweep_wal(plan: Plan) -> u64 {
     with_watchdog("wal", WATCHDOG, move |mut sweep| {
         for damage in plan.damages(log.bytes.len()) {
             let path = fresh_path(dir.path(), "wal");
-            std::fs::write(&path, damage.apply(&log.bytes)).expect("write a damaged WAL");
+            let damaged = damage.apply(&log.bytes);
+            std::fs::write(&path, &damaged).expect("write a damaged WAL");
             sweep.input(
                 || format!("WAL of {} bytes, {damage:?}", log.bytes.len()),
                 || {
                     let recovered = Wal::recover(&path).map(|r| (r.batches, r.torn_tail));
-                    check_log(log.expect(damage), &batches, recovered, &log.ends, || {
-                        file_len(&path)
-                    })
+                    let len = damaged.len() as u64;
+                    check_log(
+                        log.expect(damage),
+                        &batches,
+                        recovered,
+                        (log.header, &log.ends),
+                        (len, || file_len(&path)),
+                    )
                 },
             );
             std::fs::remove_file(&path).expect("remove a damaged WAL");
@@ -707,14 +760,20 @@ fn sweep_manifest(plan: Plan) -> u64 {
     with_watchdog("manifest", WATCHDOG, move |mut sweep| {
         for damage in plan.damages(log.bytes.len()) {
             let path = fresh_path(dir.path(), "manifest");
-            std::fs::write(&path, damage.apply(&log.bytes)).expect("write a damaged manifest");
+            let damaged = damage.apply(&log.bytes);
+            std::fs::write(&path, &damaged).expect("write a damaged manifest");
             sweep.input(
                 || format!("manifest of {} bytes, {damage:?}", log.bytes.len()),
                 || {
                     let recovered = Manifest::recover(&path).map(|r| (r.records, r.torn_tail));
-                    check_log(log.expect(damage), &records, recovered, &log.ends, || {
-                        file_len(&path)
-                    })
+                    let len = damaged.len() as u64;
+                    check_log(
+                        log.expect(damage),
+                        &records,
+                        recovered,
+                        (log.header, &log.ends),
+                        (len, || file_len(&path)),
+                    )
                 },
             );
             std::fs::remove_file(&path).expect("remove a damaged manifest");
@@ -884,7 +943,30 @@ fn damaged_copy(scratch: &Path, from: &Path, file: &str, damage: Damage) -> Path
 
 /// Opens a damaged engine directory and reads everything: a typed error, or one of `allowed`
 /// (with `must_reject`, only a typed error).
+/// Every file of `dir` (but the lock file) with its bytes.
+fn dir_contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .expect("read a damaged copy")
+        .map(|entry| entry.expect("read a damaged copy").path())
+        .filter(|path| !path.ends_with("LOCK"))
+        .map(|path| {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (
+                name,
+                std::fs::read(&path).expect("read a file of a damaged copy"),
+            )
+        })
+        .collect()
+}
+
 fn check_engine(dir: &Path, allowed: &[&Model], must_reject: bool) -> Check {
+    // An open that fails must leave every file as it was.
+    let before = dir_contents(dir);
+    if let Err(error) = MiniLsm::open(dir, engine_options())
+        && dir_contents(dir) != before
+    {
+        return Err(format!("the failed open ({error}) changed files"));
+    }
     match open_and_read(dir) {
         Err(error) if is_typed_damage_error(&error) => Ok(Outcome::Rejected),
         Err(other) => Err(format!("not a typed damage error: {other:?}")),
@@ -915,7 +997,7 @@ fn sweep_engine(plan: Plan, sst_plan: Plan) -> u64 {
         // goes only after the record is durable): the engine must refuse to open rather than
         // delete the SST and, with it, the flushed writes. Damage is only in that record: a
         // crash can tear only the record being written.
-        let manifest = RecordLog::read(&tree_dir.join("MANIFEST"));
+        let manifest = RecordLog::read(&tree_dir.join("MANIFEST"), MANIFEST_MAGIC.len(), true);
         let last = manifest.start_of(manifest.ends.len() - 1);
         for damage in plan.damages_from(manifest.bytes.len(), last) {
             let dir = damaged_copy(scratch, &tree_dir, "MANIFEST", damage);
@@ -955,14 +1037,19 @@ fn sweep_engine(plan: Plan, sst_plan: Plan) -> u64 {
             .expect("the fixture has a WAL")
             .to_string_lossy()
             .into_owned();
-        let wal = RecordLog::read(&wal_dir.join(&wal_name));
-        assert_eq!(wal.ends.len() + 1, states.len(), "one WAL record per write");
+        let wal = RecordLog::read(&wal_dir.join(&wal_name), 0, false);
+        let writes = states.len() - 1;
+        assert_eq!(
+            wal.ends.len(),
+            writes + 1,
+            "one WAL record per write, then the seal written by close"
+        );
         for damage in plan.damages(wal.bytes.len()) {
             let dir = damaged_copy(scratch, &wal_dir, &wal_name, damage);
             let (allowed, must_reject) = match wal.expect(damage) {
                 Expect::Reject { .. } => (vec![], true),
-                Expect::RejectOrTorn { keep } => (vec![&states[keep]], false),
-                Expect::Prefix { keep, .. } => (vec![&states[keep]], false),
+                Expect::RejectOrTorn { keep } => (vec![&states[keep.min(writes)]], false),
+                Expect::Prefix { keep, .. } => (vec![&states[keep.min(writes)]], false),
             };
             sweep.input(
                 || format!("engine, {wal_name} {damage:?}"),

@@ -31,6 +31,7 @@ use std::sync::atomic::Ordering;
 
 use crate::error::Result;
 use crate::failpoint;
+use crate::fs;
 use crate::iterators::StorageIterator;
 use crate::iterators::merge_iterator::MergeIterator;
 use crate::iterators::sst_concat_iterator::SstConcatIterator;
@@ -38,7 +39,6 @@ use crate::iterators::two_merge_iterator::TwoMergeIterator;
 use crate::lsm_storage::{LsmStorageInner, LsmStorageState};
 use crate::manifest::ManifestRecord;
 use crate::options::CompactionOptions;
-use crate::record_file::sync_dir;
 use crate::table::{SsTable, SsTableBuilder, SsTableIterator};
 
 // ANCHOR: compact-compaction_task
@@ -148,6 +148,7 @@ impl LsmStorageInner {
             apply_compaction(&mut next, &task.input_ids(), task.output_level, &output_ids);
             sort_level(&mut next, task.output_level);
             *self.state.write() = Arc::new(next);
+            self.rewrite_manifest_if_large()?;
         }
         self.counters
             .bytes_compacted
@@ -173,7 +174,7 @@ impl LsmStorageInner {
 
     /// Builds the SST in `builder` with a fresh id, through the block cache.
     pub(crate) fn write_sst(&self, builder: SsTableBuilder) -> Result<Arc<SsTable>> {
-        let id = self.next_id();
+        let id = self.next_id()?;
         let table = builder.build(id, Some(Arc::clone(&self.block_cache)), &self.sst_path(id))?;
         Ok(Arc::new(table))
     }
@@ -181,8 +182,7 @@ impl LsmStorageInner {
     /// Removes the files of SSTs that are no longer part of the tree.
     fn delete_ssts(&self, ids: &[usize]) -> Result<()> {
         for &id in ids {
-            let path = self.sst_path(id);
-            std::fs::remove_file(&path).map_err(|e| crate::Error::io(path, e))?;
+            fs::remove_file(&self.sst_path(id))?;
         }
         Ok(())
     }

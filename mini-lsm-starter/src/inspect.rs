@@ -100,10 +100,14 @@ impl fmt::Display for TreeShape {
 pub struct RecoveryReport {
     /// Memtables rebuilt from their WALs (those with at least one entry).
     pub memtables_recovered: usize,
-    /// Incomplete records dropped from the end of a WAL or of the manifest.
+    /// Incomplete records ignored at the end of a WAL or of the manifest.
     pub torn_tails: Vec<crate::record_file::TornTail>,
-    /// Files no manifest record refers to (left by an interrupted flush or compaction), deleted.
+    /// Files the manifest proves are garbage (left by a flush, compaction or manifest rewrite
+    /// that never committed, or by a compaction's removed inputs), deleted.
     pub orphans_removed: Vec<std::path::PathBuf>,
+    /// SSTs with ids the manifest never handed out: not the engine's doing, so kept, never
+    /// deleted, and never part of the tree.
+    pub unexplained_kept: Vec<std::path::PathBuf>,
 }
 
 /// The engine's counters since it was opened.

@@ -37,6 +37,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::block::{MAX_KEY_LEN, MAX_VALUE_LEN};
 use crate::block_cache::BlockCache;
 use crate::error::{Error, Result};
+use crate::fs;
 use crate::inspect::{EngineStats, MemTableInfo, RecoveryReport, SstInfo, TreeShape};
 use crate::iterators::StorageIterator;
 use crate::iterators::fused_storage_iterator::FusedStorageIterator;
@@ -44,10 +45,9 @@ use crate::iterators::merge_iterator::MergeIterator;
 use crate::iterators::sst_concat_iterator::SstConcatIterator;
 use crate::iterators::two_merge_iterator::TwoMergeIterator;
 use crate::lsm_iterator::{LsmIterator, Scan};
-use crate::manifest::{Manifest, ManifestRecord};
+use crate::manifest::{Manifest, ManifestRecord, TreeSnapshot};
 use crate::mem_table::{MemTable, own_bound};
 use crate::options::{CompactionOptions, LsmOptions};
-use crate::record_file::sync_dir;
 use crate::recovery::{Recovered, recover};
 use crate::table::{SsTable, SsTableBuilder, SsTableIterator};
 
@@ -80,19 +80,35 @@ pub struct LsmStorageState {
 }
 // ANCHOR_END: lsm_storage-state
 
+/// The number of levels below L0 that `options` call for: none without compaction.
+pub(crate) fn num_levels(options: &LsmOptions) -> usize {
+    match &options.compaction {
+        CompactionOptions::Leveled(leveled) => leveled.max_levels,
+        CompactionOptions::NoCompaction => 0,
+    }
+}
+
 impl LsmStorageState {
-    /// An empty tree: one empty memtable, and the empty levels `options` call for.
-    pub(crate) fn empty(memtable_id: usize, options: &LsmOptions) -> Self {
-        let num_levels = match &options.compaction {
-            CompactionOptions::Leveled(leveled) => leveled.max_levels,
-            CompactionOptions::NoCompaction => 0,
-        };
+    /// An empty tree: one empty memtable, and `num_levels` empty levels below L0.
+    pub(crate) fn empty(memtable_id: usize, num_levels: usize) -> Self {
         LsmStorageState {
             memtable: Arc::new(MemTable::create(memtable_id)),
             imm_memtables: Vec::new(),
             l0_sstables: Vec::new(),
             levels: (1..=num_levels).map(|level| (level, Vec::new())).collect(),
             sstables: BTreeMap::new(),
+        }
+    }
+
+    /// The tree's structure as a manifest snapshot holds it (its `next_id` is left to the
+    /// manifest, which knows the reservation).
+    pub(crate) fn manifest_snapshot(&self) -> TreeSnapshot {
+        let frozen = self.imm_memtables.iter().rev();
+        TreeSnapshot {
+            next_id: 0,
+            memtables: frozen.chain([&self.memtable]).map(|m| m.id()).collect(),
+            l0: self.l0_sstables.clone(),
+            levels: self.levels.iter().map(|(_, ids)| ids.clone()).collect(),
         }
     }
 }
@@ -156,7 +172,7 @@ impl LsmStorageInner {
                 path.display()
             )));
         }
-        std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
+        create_dir_durably(path)?;
         let lock = lock_directory(path)?;
         let block_cache = Arc::new(BlockCache::new(options.block_cache_bytes));
         let recovered = if options.enable_wal {
@@ -166,7 +182,7 @@ impl LsmStorageInner {
             // their ids must not be reused: start above the largest id in the directory.
             let first_id = largest_file_id(path)? + 1;
             Recovered {
-                state: LsmStorageState::empty(first_id, &options),
+                state: LsmStorageState::empty(first_id, num_levels(&options)),
                 manifest: None,
                 next_id: first_id + 1,
                 report: RecoveryReport::default(),
@@ -217,9 +233,35 @@ impl LsmStorageInner {
         &self.recovery_report
     }
 
-    /// A fresh id for a memtable or SST.
-    pub(crate) fn next_id(&self) -> usize {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
+    /// A fresh id for a memtable or SST. With a manifest (day 6), the id is reserved in it
+    /// before it is returned: recovery treats a file whose id was never reserved as not the
+    /// engine's, and keeps it.
+    pub(crate) fn next_id(&self) -> Result<usize> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        if let Some(manifest) = &self.manifest {
+            manifest.reserve_id(id)?;
+        }
+        Ok(id)
+    }
+
+    /// Replaces the manifest by a snapshot of the current tree once it has grown past
+    /// `max_manifest_bytes`, so that it never grows without bound. REQUIRES `state_lock` held:
+    /// every structural change records itself and swaps the state under it, so the state seen
+    /// here is exactly what the manifest's records describe.
+    pub(crate) fn rewrite_manifest_if_large(&self) -> Result<()> {
+        match &self.manifest {
+            Some(manifest) if self.manifest_is_large() => {
+                manifest.rewrite(&self.snapshot().manifest_snapshot())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the manifest has grown past `max_manifest_bytes`.
+    fn manifest_is_large(&self) -> bool {
+        self.manifest
+            .as_ref()
+            .is_some_and(|manifest| manifest.size() > self.options.max_manifest_bytes)
     }
 
     pub(crate) fn mark_closed(&self) {
@@ -314,6 +356,13 @@ impl LsmStorageInner {
     /// Freezes, then tells the background flush thread. REQUIRES `state_lock` held.
     fn freeze_and_notify(&self) -> Result<bool> {
         let frozen = self.freeze_locked()?;
+        if frozen {
+            // The frozen memtable takes no more writes: seal its WAL (see `RecordWriter::seal`).
+            if let Some(memtable) = self.snapshot().imm_memtables.first() {
+                memtable.seal_wal()?;
+            }
+            self.rewrite_manifest_if_large()?;
+        }
         if frozen && let Some(signal) = self.flush_signal.lock().as_ref() {
             // A send fails only when the flush thread has exited: the engine is closing.
             let _ = signal.send(WorkerSignal::Work);
@@ -347,6 +396,10 @@ impl LsmStorageInner {
     /// Returns whether there was a memtable to flush.
     pub fn force_flush_next_imm_memtable(&self) -> Result<bool> {
         let flushed = self.flush_next_imm_memtable()?;
+        if flushed && self.manifest_is_large() {
+            let _change = self.state_lock.lock();
+            self.rewrite_manifest_if_large()?;
+        }
         if flushed && let Some(signal) = self.compaction_signal.lock().as_ref() {
             // A send fails only when the compaction thread has exited: the engine is closing.
             let _ = signal.send(WorkerSignal::Work);
@@ -419,6 +472,15 @@ impl LsmStorageInner {
     // ANCHOR_END: d6-lsm_storage-sync
     // ANCHOR_END: lsm_storage-sync
 
+    /// At close: syncs and seals the WAL of every memtable (see `RecordWriter::seal`).
+    pub(crate) fn seal_wals(&self) -> Result<()> {
+        let snapshot = self.snapshot();
+        for memtable in std::iter::once(&snapshot.memtable).chain(&snapshot.imm_memtables) {
+            memtable.seal_wal()?;
+        }
+        Ok(())
+    }
+
     /// A snapshot of the tree's shape.
     pub fn shape(&self) -> TreeShape {
         let snapshot = self.snapshot();
@@ -473,6 +535,19 @@ pub(crate) fn sst_path(dir: &Path, id: usize) -> PathBuf {
 /// The path of the WAL of memtable `id` in `dir`.
 pub(crate) fn wal_path(dir: &Path, id: usize) -> PathBuf {
     dir.join(format!("{id:05}.wal"))
+}
+
+/// Creates directory `path` if needed, and then syncs its parent: a power cut could otherwise
+/// lose the new directory, and every file in it, however well they were synced.
+fn create_dir_durably(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => fs::sync_dir(parent),
+        _ => Ok(()),
+    }
 }
 
 /// Takes an exclusive lock on `dir/LOCK`, so that a second engine (in this process or another)

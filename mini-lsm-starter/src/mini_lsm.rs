@@ -186,7 +186,7 @@ impl MiniLsm {
         // With the WAL on, writes acknowledged before `close` must survive it, even unsynced.
         // A second close finds the engine closed already: nothing left to sync.
         let synced = if self.inner.options.enable_wal && self.inner.check_open().is_ok() {
-            self.inner.sync()
+            self.inner.sync().and_then(|()| self.inner.seal_wals())
         } else {
             Ok(())
         };

@@ -67,6 +67,9 @@ pub struct LsmOptions {
     pub enable_wal: bool,
     /// Bits of bloom filter per key in each SST, 0 for no filter (day 7).
     pub bloom_bits_per_key: usize,
+    /// The manifest is replaced by a snapshot of the tree once it grows past this many bytes
+    /// (day 6), so it never grows without bound. At least 1.
+    pub max_manifest_bytes: u64,
 }
 
 impl LsmOptions {
@@ -87,6 +90,7 @@ impl LsmOptions {
             background_compaction: day >= 5,
             enable_wal: day >= 6,
             bloom_bits_per_key: if day >= 7 { 10 } else { 0 },
+            max_manifest_bytes: 1 << 20,
         }
     }
 
@@ -111,6 +115,9 @@ impl LsmOptions {
                 "block_size {} is below the minimum of 64 bytes",
                 self.block_size
             ));
+        }
+        if self.max_manifest_bytes == 0 {
+            return invalid("max_manifest_bytes must be positive".into());
         }
         if self.memtable_size == 0 || self.target_sst_size == 0 {
             return invalid("memtable_size and target_sst_size must be positive".into());

@@ -1,19 +1,42 @@
-//! Day 6 (recovery): rebuilding the tree when the engine opens.
+//! Day 6 (recovery): rebuilding the tree when the engine opens, and the rule for deleting files.
 //!
-//! 1. Replay the manifest from an empty tree: `NewMemtable` makes a memtable live, `Flush` turns
-//!    it into an L0 SST, `Compaction` swaps SSTs. A torn last record is dropped: the change it
-//!    described never completed.
-//! 2. Open every SST the tree refers to; a missing one is an error (the manifest says it was
-//!    durable, so something else deleted it).
-//! 3. Rebuild every live memtable from its WAL, as an immutable memtable (it is flushed like any
-//!    other); a memtable whose WAL is missing or empty had no acknowledged write and is skipped.
-//! 4. Delete orphans: SSTs and WALs no record refers to, left by a flush, compaction or
-//!    freeze that crashed before its manifest record was durable. One leftover no crash can
-//!    produce is refused with [`Error::Corruption`] instead, because deleting it would lose
-//!    acknowledged writes: an SST made by flushing a memtable that is still live but whose WAL
-//!    is gone. The WAL is deleted only after the `Flush` record is durable, so a torn last
-//!    record cannot cause this; a `Flush` record that was synced and then lost can.
-//! 5. Start a fresh memtable for new writes.
+//! # The rule: delete only what the manifest proves is garbage
+//!
+//! A storage engine may refuse to open; it must never quietly throw away data. So recovery
+//! deletes a file only when the manifest *proves* nothing needs it, and keeps (and reports)
+//! anything it cannot explain:
+//!
+//! | file                                                        | verdict                          |
+//! |-------------------------------------------------------------|----------------------------------|
+//! | an SST of the tree                                          | live                             |
+//! | a WAL with an id above every flushed memtable's             | replayed, whatever the manifest says of it (the record naming it may be the torn one) |
+//! | a WAL with an id at or below a flushed memtable's           | garbage: flushes go oldest first, so that memtable was flushed |
+//! | an SST not in the tree, whose WAL is replayed               | garbage: a flush that never committed; its WAL holds the data |
+//! | an SST not in the tree, of a memtable the manifest lists as not flushed, with no WAL | **refused** (`Corruption`): the manifest lost the `Flush` record, and the SST may be the only copy |
+//! | any other SST not in the tree, with a reserved id           | garbage: a compaction output that never committed, or an input a committed compaction removed |
+//! | an SST or WAL whose id was never reserved                   | kept and reported: not the engine's doing |
+//! | a replayed WAL that holds no complete record                | garbage: there is nothing in it to keep |
+//! | `MANIFEST.tmp`                                              | garbage: a manifest rewrite that never committed |
+//!
+//! A missing, empty or damaged MANIFEST next to SSTs or WALs is `Corruption`, never a new
+//! database: only the manifest knows which files make up the tree. Only a directory with no
+//! MANIFEST, no SST and no WAL is a new database.
+//!
+//! # Steps
+//!
+//! Reading, which changes no file (an error here leaves the directory byte for byte as it was):
+//! 1. Read the manifest: its snapshot, then each change on top of it. A torn last record is
+//!    ignored: the change it described never completed.
+//! 2. Check the options against the number of levels the tree was created with.
+//! 3. Open every SST of the tree.
+//! 4. Sort out every other file by the rule above; replay the WALs into frozen memtables, oldest
+//!    first.
+//!
+//! Writing, once everything above succeeded:
+//! 5. Create the new memtable's WAL, and sync the directory.
+//! 6. Write a new manifest holding a snapshot of the recovered tree: it replaces the old one
+//!    atomically (and with it any torn tail).
+//! 7. Delete the garbage, and sync the directory.
 
 // TODO(you): remove these allows once you have finished day 6 in this file.
 #![allow(
@@ -25,19 +48,20 @@
     clippy::ptr_arg
 )]
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::block_cache::BlockCache;
-use crate::compact::{apply_compaction, sort_level};
+use crate::compact::sort_level;
 use crate::error::{Error, Result};
+use crate::fs;
 use crate::inspect::RecoveryReport;
-use crate::lsm_storage::{LsmStorageState, sst_path, wal_path};
-use crate::manifest::{Manifest, ManifestRecord};
+use crate::lsm_storage::{LsmStorageState, num_levels, sst_path, wal_path};
+use crate::manifest::{ID_RESERVATION, Manifest, ManifestRecord, TreeSnapshot};
 use crate::mem_table::MemTable;
-use crate::options::LsmOptions;
-use crate::record_file::sync_dir;
+use crate::options::{CompactionOptions, LsmOptions};
+use crate::record_file::TornTail;
 use crate::table::{FileObject, SsTable};
 
 /// The name of the manifest file in the engine's directory.
@@ -60,7 +84,72 @@ pub(crate) fn recover(
     block_cache: &Arc<BlockCache>,
 ) -> Result<Recovered> {
     todo!(
-        "day 6: recovery::recover — replay the manifest, open the SSTs, replay live WALs into memtables, start a new memtable, remove orphans"
+        "day 6: recovery::recover — read the manifest and every file without changing any, then create the new memtable, write a new manifest and delete only proven garbage"
     )
 }
 // ANCHOR_END: d6-recovery-recover
+
+/// The engine's files in a directory, by kind.
+#[derive(Debug, Default)]
+struct EngineFiles {
+    has_manifest: bool,
+    /// Whether `MANIFEST.tmp`, a rewrite that never committed, is there.
+    leftover_manifest: bool,
+    ssts: BTreeSet<usize>,
+    wals: BTreeSet<usize>,
+}
+
+impl EngineFiles {
+    /// Lists `dir`. Files of other names are not the engine's and are left alone.
+    fn list(dir: &Path) -> Result<Self> {
+        let mut files = EngineFiles::default();
+        for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            let name = entry.map_err(|e| Error::io(dir, e))?.file_name();
+            let Some(name) = name.to_str() else { continue };
+            match name {
+                MANIFEST_FILE => files.has_manifest = true,
+                "MANIFEST.tmp" => files.leftover_manifest = true,
+                _ => match name.split_once('.') {
+                    Some((id, "sst")) if let Ok(id) = id.parse() => {
+                        files.ssts.insert(id);
+                    }
+                    Some((id, "wal")) if let Ok(id) = id.parse() => {
+                        files.wals.insert(id);
+                    }
+                    _ => {}
+                },
+            }
+        }
+        Ok(files)
+    }
+
+    /// The largest id of any SST or WAL, 0 when there is none: no new file may reuse one.
+    fn largest_id(&self) -> usize {
+        let last = |ids: &BTreeSet<usize>| ids.last().copied().unwrap_or(0);
+        last(&self.ssts).max(last(&self.wals))
+    }
+}
+
+/// The error for SSTs or WALs without a MANIFEST.
+fn missing_manifest(dir: &Path, files: &EngineFiles) -> Error {
+    let names: Vec<String> = files
+        .ssts
+        .iter()
+        .map(|&id| sst_path(dir, id))
+        .chain(files.wals.iter().map(|&id| wal_path(dir, id)))
+        .take(3)
+        .filter_map(|path| Some(path.file_name()?.to_str()?.to_string()))
+        .collect();
+    Error::Corruption {
+        file: Some(dir.join(MANIFEST_FILE)),
+        offset: 0,
+        what: format!(
+            "the MANIFEST is missing, but the directory holds {} SSTs and {} WALs ({}…): only \
+             the manifest knows which of them make up the tree, so the directory is not opened \
+             as a new database; nothing was changed",
+            files.ssts.len(),
+            files.wals.len(),
+            names.join(", ")
+        ),
+    }
+}

@@ -164,6 +164,8 @@ pub struct FileObject {
 impl FileObject {
     // ANCHOR: table-file_object_create
     /// Writes `data` to a new file at `path` and makes it durable (`fsync`) before returning.
+    /// Sync through [`crate::fs::sync_file`], not `File::sync_all`: the course's power-loss
+    /// tests watch every sync through it.
     pub fn create(path: &Path, data: &[u8]) -> Result<Self> {
         todo!(
             "day 2: FileObject::create — write all of data to a new file, sync it, and keep it open for reads"

@@ -18,6 +18,7 @@
 //! - the directory lock (`Error::Locked`), `sync` without flushing, and a crash test: a writer
 //!   process killed with SIGKILL loses nothing it reported as synced.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::ops::{Bound, Range};
 use std::path::{Path, PathBuf};
@@ -26,7 +27,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use rstest::rstest;
-use tests_day1_to_day7::lsm::manifest::{Manifest, ManifestRecord};
+use tests_day1_to_day7::lsm::manifest::{MANIFEST_MAGIC, Manifest, ManifestRecord, TreeSnapshot};
 use tests_day1_to_day7::lsm::mem_table::MemTable;
 use tests_day1_to_day7::lsm::record_file::{
     RECORD_HEADER_SIZE, TornTail, decode_records, encode_record,
@@ -47,6 +48,7 @@ const BOOK_MANIFEST: &str = "day6-recovery.md#the-manifest";
 const BOOK_DURABILITY: &str = "day6-recovery.md#durability-order";
 const BOOK_RECOVERY: &str = "day6-recovery.md#recovery-on-open";
 const BOOK_ORPHANS: &str = "day6-recovery.md#orphans";
+const BOOK_TRUST: &str = "day6-recovery.md#what-recovery-may-delete";
 const BOOK_LOCK: &str = "day6-recovery.md#the-directory-lock";
 const BOOK_CRASH: &str = "day6-recovery.md#crash-testing";
 
@@ -144,9 +146,9 @@ fn copy_dir(dir: &Path) -> tempfile::TempDir {
 
 /// The byte ranges of the records of a framed file (see `record_file`): a `u32` little-endian
 /// payload length, two checksums, then the payload.
-fn record_spans(bytes: &[u8], what: &str) -> Vec<Range<usize>> {
+fn record_spans(bytes: &[u8], start: usize, what: &str) -> Vec<Range<usize>> {
     let mut spans = Vec::new();
-    let mut pos = 0;
+    let mut pos = start;
     while pos < bytes.len() {
         let header = bytes.get(pos..pos + RECORD_HEADER_SIZE);
         let Some(len) = header.map(|h| u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize)
@@ -173,10 +175,16 @@ fn record_spans(bytes: &[u8], what: &str) -> Vec<Range<usize>> {
     spans
 }
 
-/// The records of the file at `path`, which must have at least `min` of them.
+/// The records of the file at `path`, which must have at least `min` of them. A MANIFEST's
+/// records start after its magic.
 fn spans_of(path: &Path, min: usize) -> Vec<Range<usize>> {
     let what = format!("the records of {}", name_of(path));
-    let spans = record_spans(&read_bytes(path), &what);
+    let start = if name_of(path) == "MANIFEST" {
+        MANIFEST_MAGIC.len()
+    } else {
+        0
+    };
+    let spans = record_spans(&read_bytes(path), start, &what);
     if spans.len() < min {
         fail(
             &what,
@@ -431,9 +439,9 @@ fn check_no_torn_tail(db: &MiniLsm, scenario: &str, book: &str) {
     );
 }
 
-/// After a recovery that dropped a torn tail: runs `steps` on `db`, closes and reopens it, and
-/// checks the data and that no torn tail is left (the first recovery cut it off, so the new
-/// records follow the last complete one).
+/// After a recovery that ignored a torn tail: runs `steps` on `db` (which flush the recovered
+/// memtables, deleting the WAL that held the tail), closes and reopens it, and checks the data
+/// and that no torn tail is left.
 fn write_and_reopen_cleanly(
     db: Arc<MiniLsm>,
     dir: &Path,
@@ -456,12 +464,15 @@ fn write_and_reopen_cleanly(
 // Record framing, the WAL and the manifest on their own
 // ---------------------------------------------------------------------------------------------
 
-/// Three framed records, the middle one with an empty payload.
-fn framed_records() -> (Vec<Vec<u8>>, Vec<u8>) {
+/// Three framed records, the middle one with an empty payload. With `synced_each`, each was
+/// written after a sync of everything before it (its `synced` is its own start); without, no
+/// sync ever happened (every `synced` is 0).
+fn framed_records(synced_each: bool) -> (Vec<Vec<u8>>, Vec<u8>) {
     let payloads = vec![b"first".to_vec(), Vec::new(), b"the third payload".to_vec()];
     let mut buf = Vec::new();
     for payload in &payloads {
-        encode_record(payload, &mut buf);
+        let synced = if synced_each { buf.len() as u64 } else { 0 };
+        encode_record(payload, synced, &mut buf);
     }
     (payloads, buf)
 }
@@ -471,7 +482,7 @@ type Decoded = (Vec<Vec<u8>>, Option<(u64, u64)>);
 
 fn decode(bytes: &[u8], scenario: &str) -> lsm::Result<Decoded> {
     let path = Path::new("framed.log");
-    let recovered = decode_records(&Bytes::copy_from_slice(bytes), path)?;
+    let recovered = decode_records(&Bytes::copy_from_slice(bytes), 0, path)?;
     let payloads = recovered.payloads.iter().map(|p| p.to_vec()).collect();
     let torn = recovered.torn_tail.map(|t| {
         check_eq(
@@ -487,8 +498,8 @@ fn decode(bytes: &[u8], scenario: &str) -> lsm::Result<Decoded> {
 
 #[test]
 fn decode_records_drops_a_torn_tail_at_every_cut() {
-    let (payloads, buf) = framed_records();
-    let spans = record_spans(&buf, "encode_record output");
+    let (payloads, buf) = framed_records(true);
+    let spans = record_spans(&buf, 0, "encode_record output");
     check_eq(
         spans.iter().map(|s| s.len()).collect::<Vec<_>>(),
         payloads
@@ -516,30 +527,40 @@ fn decode_records_drops_a_torn_tail_at_every_cut() {
 }
 
 /// Damages three framed records (flips one byte, or appends zeros) and checks what
-/// `decode_records` makes of it: a torn tail only at the end, corruption anywhere else.
+/// `decode_records` makes of it: corruption when a later intact record says the damaged one was
+/// synced, a torn tail otherwise (at the end, or anywhere when nothing was ever synced).
 #[rstest]
-#[case::zeros_after_the_last_record(None, 0, 7, Ok(3))]
-#[case::a_zeroed_header_after_the_last_record(None, 0, 12, Ok(3))]
-#[case::many_zeros_after_the_last_record(None, 0, 4096, Ok(3))]
-#[case::bad_payload_checksum_of_the_last_record(Some(2), 14, 0, Ok(2))]
-#[case::bad_payload_byte_of_the_first_record(Some(0), 12, 0, Err(0))]
-#[case::bad_length_of_the_first_record(Some(0), 0, 0, Err(0))]
-#[case::bad_length_checksum_of_the_first_record(Some(0), 5, 0, Err(0))]
-#[case::bad_payload_checksum_field_of_the_first_record(Some(0), 9, 0, Err(0))]
-#[case::bad_length_of_the_empty_middle_record(Some(1), 1, 0, Err(1))]
-#[case::bad_length_of_the_last_record(Some(2), 0, 0, Err(2))]
+#[case::zeros_after_the_last_record(true, None, 0, 7, Ok(3))]
+#[case::a_zeroed_header_after_the_last_record(true, None, 0, RECORD_HEADER_SIZE, Ok(3))]
+#[case::many_zeros_after_the_last_record(true, None, 0, 4096, Ok(3))]
+#[case::bad_payload_byte_of_the_last_record(true, Some(2), RECORD_HEADER_SIZE + 2, 0, Ok(2))]
+#[case::bad_length_of_the_last_record(true, Some(2), 0, 0, Ok(2))]
+#[case::bad_payload_byte_of_the_first_record(true, Some(0), RECORD_HEADER_SIZE, 0, Err(0))]
+#[case::bad_length_of_the_first_record(true, Some(0), 0, 0, Err(0))]
+#[case::bad_synced_field_of_the_first_record(true, Some(0), 5, 0, Err(0))]
+#[case::bad_header_checksum_of_the_first_record(true, Some(0), 13, 0, Err(0))]
+#[case::bad_payload_checksum_field_of_the_first_record(true, Some(0), 17, 0, Err(0))]
+#[case::bad_length_of_the_empty_middle_record(true, Some(1), 1, 0, Err(1))]
+#[case::never_synced_bad_first_record(false, Some(0), RECORD_HEADER_SIZE, 0, Ok(0))]
+#[case::never_synced_bad_middle_record(false, Some(1), 1, 0, Ok(1))]
 fn decode_records_tells_a_torn_tail_from_corruption(
+    #[case] synced_each: bool,
     #[case] record: Option<usize>,
     #[case] byte: usize,
     #[case] zeros: usize,
     // Ok(n): the first n payloads and a torn tail; Err(r): corruption at record r.
     #[case] expected: Result<usize, usize>,
 ) {
-    let (payloads, mut buf) = framed_records();
-    let spans = record_spans(&buf, "encode_record output");
+    let (payloads, mut buf) = framed_records(synced_each);
+    let spans = record_spans(&buf, 0, "encode_record output");
+    let synced = if synced_each {
+        "each record written after a sync of all before it"
+    } else {
+        "no record ever synced"
+    };
     let scenario = match record {
-        Some(r) => format!("byte {byte} of record {r} (of 3) flipped"),
-        None => format!("{zeros} zero bytes after the last record"),
+        Some(r) => format!("{synced}, byte {byte} of record {r} (of 3) flipped"),
+        None => format!("{synced}, {zeros} zero bytes after the last record"),
     };
     if let Some(r) = record {
         buf[spans[r].start + byte] ^= 0xFF;
@@ -595,7 +616,7 @@ fn wal_put_batch(wal: &Wal, batch: &[WalEntry]) {
 }
 
 #[test]
-fn wal_recovers_every_batch_and_drops_a_torn_last_record() {
+fn wal_recovers_every_batch_and_ignores_a_torn_last_record_without_changing_the_file() {
     let dir = temp_dir();
     let path = dir.path().join("00007.wal");
     let batches = vec![
@@ -604,32 +625,29 @@ fn wal_recovers_every_batch_and_drops_a_torn_last_record() {
         wal_entries(&[("a", None), ("d", Some("4")), ("e", Some("5"))]),
     ];
     let wal = ok(Wal::create(&path), "Wal::create", BOOK_WAL);
-    for batch in &batches[..2] {
+    for batch in &batches {
         wal_put_batch(&wal, batch);
     }
     drop(wal);
-    let recovery = ok(Wal::recover(&path), "Wal::recover of 2 batches", BOOK_WAL);
-    check_eq(
-        (&recovery.batches, &recovery.torn_tail),
-        (&batches[..2].to_vec(), &None),
-        "Wal::recover of 2 synced batches: (batches, torn_tail)",
-        BOOK_WAL,
-    );
-    // The recovered log takes further batches after the recovered ones.
-    wal_put_batch(&recovery.wal, &batches[2]);
-    drop(recovery);
     let recovery = ok(Wal::recover(&path), "Wal::recover of 3 batches", BOOK_WAL);
     check_eq(
         (&recovery.batches, &recovery.torn_tail),
         (&batches, &None),
-        "Wal::recover after a batch appended to a recovered log: (batches, torn_tail)",
+        "Wal::recover of 3 synced batches: (batches, torn_tail)",
         BOOK_WAL,
     );
     drop(recovery);
     let last = spans_of(&path, 3)[2].clone();
     let cut = last.start + RECORD_HEADER_SIZE + 3;
     truncate(&path, cut);
+    let torn = read_bytes(&path);
     let recovery = ok(Wal::recover(&path), "Wal::recover of a torn log", BOOK_WAL);
+    check_eq(
+        read_bytes(&path) == torn,
+        true,
+        "Wal::recover of a torn log left the file as it was (recovery only reads)",
+        BOOK_FRAMING,
+    );
     check_eq(
         &recovery.batches,
         &batches[..2].to_vec(),
@@ -646,10 +664,11 @@ fn wal_recovers_every_batch_and_drops_a_torn_last_record() {
     );
 }
 
-/// `MemTable::recover_from_wal` keeps the WAL attached: a write into the recovered memtable is
-/// logged to the same file, so the next recovery finds it too.
+/// `MemTable::recover_from_wal` brings back every batch and only reads the WAL: the recovered
+/// memtable is frozen (it takes no writes), and the file stays byte for byte as it was, so that
+/// an open that fails later has changed nothing.
 #[test]
-fn a_memtable_recovered_from_its_wal_keeps_logging_to_it() {
+fn a_memtable_recovered_from_its_wal_holds_every_batch_and_leaves_the_file_as_it_was() {
     let dir = temp_dir();
     let path = dir.path().join("00003.wal");
     let memtable = ok(
@@ -658,35 +677,30 @@ fn a_memtable_recovered_from_its_wal_keeps_logging_to_it() {
         BOOK_WAL,
     );
     ok(memtable.put(b"a", Some(b"1")), "put a = 1", BOOK_WAL);
+    ok(memtable.put(b"b", None), "delete b", BOOK_WAL);
+    ok(memtable.put(b"a", Some(b"2")), "put a = 2", BOOK_WAL);
     ok(memtable.sync_wal(), "sync_wal", BOOK_WAL);
     drop(memtable);
+    let mut bytes = read_bytes(&path);
+    bytes.extend_from_slice(&[7, 0, 0]); // the start of a torn record
+    write_bytes(&path, &bytes);
     let get = |memtable: &MemTable, key: &[u8]| memtable.get(key).map(|v| v.map(|b| b.to_vec()));
-    let (memtable, _) = ok(
+    let (memtable, torn) = ok(
         MemTable::recover_from_wal(3, &path),
         "MemTable::recover_from_wal",
         BOOK_WAL,
     );
-    ok(
-        memtable.put(b"b", Some(b"2")),
-        "put b = 2 into the recovered memtable",
-        BOOK_WAL,
-    );
-    ok(
-        memtable.sync_wal(),
-        "sync_wal of the recovered memtable",
-        BOOK_WAL,
-    );
-    drop(memtable);
-    let (memtable, _) = ok(
-        MemTable::recover_from_wal(3, &path),
-        "MemTable::recover_from_wal, second time",
+    check_eq(
+        (memtable.id(), get(&memtable, b"a"), get(&memtable, b"b")),
+        (3, Some(Some(b"2".to_vec())), Some(None)),
+        "(id, get(a), get(b)) after recovery of put a=1, delete b, put a=2",
         BOOK_WAL,
     );
     check_eq(
-        (get(&memtable, b"a"), get(&memtable, b"b")),
-        (Some(Some(b"1".to_vec())), Some(Some(b"2".to_vec()))),
-        "get(a), get(b) after a second recovery; b was put into the recovered memtable",
-        BOOK_WAL,
+        (torn.is_some(), read_bytes(&path) == bytes),
+        (true, true),
+        "(torn tail reported, WAL file unchanged) after recovery of a WAL with a torn tail",
+        BOOK_FRAMING,
     );
 }
 
@@ -747,7 +761,15 @@ fn concurrent_writers_of_one_key_leave_the_memtable_and_its_wal_agreeing() {
 fn manifest_records_round_trip_and_a_torn_last_record_is_dropped() {
     let dir = temp_dir();
     let path = dir.path().join("MANIFEST");
+    let snapshot = TreeSnapshot {
+        next_id: 1001,
+        memtables: vec![7, 9],
+        l0: vec![6, 3],
+        levels: vec![vec![], vec![2, 5], vec![]],
+    };
     let records = vec![
+        ManifestRecord::Snapshot(snapshot.clone()),
+        ManifestRecord::NextId(2002),
         ManifestRecord::NewMemtable(1),
         ManifestRecord::NewMemtable(2),
         ManifestRecord::Flush(1),
@@ -764,8 +786,12 @@ fn manifest_records_round_trip_and_a_torn_last_record_is_dropped() {
         },
         ManifestRecord::NewMemtable(123_456_789),
     ];
-    let manifest = ok(Manifest::create(&path), "Manifest::create", BOOK_MANIFEST);
-    for record in &records {
+    let manifest = ok(
+        Manifest::create(&path, &snapshot),
+        "Manifest::create",
+        BOOK_MANIFEST,
+    );
+    for record in &records[1..] {
         ok(
             manifest.add_record(record),
             &format!("Manifest::add_record({record:?})"),
@@ -1058,7 +1084,7 @@ fn torn_last_wal_record_is_dropped_at_every_cut_and_later_writes_survive() {
         check_model(&db, &model, &scenario, BOOK_FRAMING);
         let tails = &db.recovery_report().torn_tails;
         check_torn_tail(tails, &wal_name, last.start, cut - last.start, &scenario);
-        let steps = [Step::Put(9, 2)];
+        let steps = [Step::Put(9, 2), Step::Flush];
         write_and_reopen_cleanly(db, copy, &model, &steps, &scenario, BOOK_FRAMING);
     });
 }
@@ -1117,18 +1143,27 @@ fn corrupted_wal_record_before_the_last_fails_open_with_corruption(
     );
 }
 
-/// A tree with an SST, a frozen and an active memtable, closed, reopened and closed again, so
-/// that the manifest's last record is the one the second open wrote.
+/// A tree with SSTs, a frozen and an active memtable, closed, reopened (which writes a new
+/// manifest: a snapshot), changed again and closed: the manifest's records after the snapshot
+/// end with the `NewMemtable` of a memtable that then took writes.
 fn tree_for_manifest_tests(dir: &Path) -> (Model, TreeShape) {
-    let (db, model) = build(dir, &[W, Step::Flush, W, Step::Freeze, W], 10);
-    let db = reopen(db, dir, "build a tree for the manifest tests");
+    let scenario = "build a tree for the manifest tests";
+    let (db, mut model) = build(dir, &[W, Step::Flush, W, Step::Freeze, W], 10);
+    let db = reopen(db, dir, scenario);
+    let mut rng = Rng::new(11);
+    for step in [W, Step::Flush, W, Step::Freeze, W] {
+        apply(&db, &mut model, &mut rng, step);
+    }
     let shape = db.shape();
-    close(db, "build a tree for the manifest tests");
+    close(db, scenario);
     (model, shape)
 }
 
+/// The manifest's last record names the newest memtable, which then took writes that were
+/// synced. A torn record is ignored, but its memtable's WAL must still be replayed: recovery
+/// finds WALs by listing the directory, not by trusting the manifest to name them all.
 #[test]
-fn torn_last_manifest_record_is_dropped_at_every_cut_and_later_records_survive() {
+fn torn_last_manifest_record_loses_no_write_of_the_memtable_it_named() {
     let dir = temp_dir();
     let (model, before) = tree_for_manifest_tests(dir.path());
     let manifest = dir.path().join("MANIFEST");
@@ -1136,7 +1171,8 @@ fn torn_last_manifest_record_is_dropped_at_every_cut_and_later_records_survive()
     let last = spans[spans.len() - 1].clone();
     for_each_cut(dir.path(), "MANIFEST", &last, false, |copy, cut| {
         let scenario = format!(
-            "MANIFEST cut at byte {cut}, inside its last record (bytes {}..{})",
+            "MANIFEST cut at byte {cut}, inside its last record (bytes {}..{}), which records \
+             the memtable the last writes went to",
             last.start, last.end
         );
         let db = open(copy, &scenario);
@@ -1176,31 +1212,43 @@ fn corrupted_manifest_record_before_the_last_fails_open_with_corruption(
 // Orphans, missing files, the lock
 // ---------------------------------------------------------------------------------------------
 
-/// A file left in the directory that no manifest record refers to.
+/// A file left in the directory outside the tree, and what the deletion rule makes of it.
 #[derive(Debug, Clone, Copy)]
-enum Orphan {
-    /// `99999.sst` holding garbage.
-    GarbageSst,
-    /// A copy of the oldest SST (older values of the keys) under the unused id 90000.
-    CopiedOlderSst,
-    /// `99998.wal`, a valid WAL whose batch overwrites `key(0)` and deletes `key(1)`.
-    WalWithABatch,
-    /// An empty `99997.wal`.
+enum Planted {
+    /// A copy of the oldest SST (older values of its keys) under an id the manifest reserved
+    /// but the tree does not use: a compaction output that never committed. Garbage.
+    UncommittedSst,
+    /// An empty WAL above every flushed memtable: it replays to nothing. Garbage.
     EmptyWal,
+    /// `99999.sst`, not an SST at all, under an id the manifest never reserved: not the
+    /// engine's doing, so kept and reported, and never read.
+    UnreservedSst,
 }
 
-/// Puts `orphan` in `dir`; returns its file name.
-fn plant(dir: &Path, orphan: Orphan) -> String {
-    let name = match orphan {
-        Orphan::GarbageSst => "99999.sst",
-        Orphan::CopiedOlderSst => "90000.sst",
-        Orphan::WalWithABatch => "99998.wal",
-        Orphan::EmptyWal => "99997.wal",
+impl Planted {
+    fn is_garbage(self) -> bool {
+        !matches!(self, Planted::UnreservedSst)
+    }
+}
+
+/// The largest id among the SSTs and WALs of `dir`.
+fn largest_id(dir: &Path) -> usize {
+    let ids = files_with_ext(dir, "sst")
+        .into_iter()
+        .chain(files_with_ext(dir, "wal"));
+    ids.map(|(id, _)| id).max().unwrap_or(0)
+}
+
+/// Puts `planted` in `dir`; returns its file name.
+fn plant(dir: &Path, planted: Planted) -> String {
+    let name = match planted {
+        Planted::UncommittedSst => format!("{:05}.sst", largest_id(dir) + 1),
+        Planted::EmptyWal => format!("{:05}.wal", largest_id(dir) + 1),
+        Planted::UnreservedSst => "99999.sst".to_string(),
     };
-    let path = dir.join(name);
-    match orphan {
-        Orphan::GarbageSst => write_bytes(&path, b"not an SST at all, just some bytes"),
-        Orphan::CopiedOlderSst => {
+    let path = dir.join(&name);
+    match planted {
+        Planted::UncommittedSst => {
             let ssts = files_with_ext(dir, "sst");
             let Some((_, oldest)) = ssts.first() else {
                 fail(
@@ -1212,26 +1260,18 @@ fn plant(dir: &Path, orphan: Orphan) -> String {
             };
             io(std::fs::copy(oldest, &path), "copy an SST");
         }
-        Orphan::WalWithABatch => {
-            let wal = ok(Wal::create(&path), "Wal::create of an orphan", BOOK_ORPHANS);
-            wal_put_batch(
-                &wal,
-                &wal_entries(&[("key_00000", Some("ghost")), ("key_00001", None)]),
-            );
-        }
-        Orphan::EmptyWal => write_bytes(&path, b""),
+        Planted::EmptyWal => write_bytes(&path, b""),
+        Planted::UnreservedSst => write_bytes(&path, b"not an SST at all, just some bytes"),
     }
-    name.to_string()
+    name
 }
 
 #[rstest]
-#[case::garbage_sst(&[Orphan::GarbageSst])]
-#[case::copied_older_sst(&[Orphan::CopiedOlderSst])]
-#[case::wal_with_a_batch(&[Orphan::WalWithABatch])]
-#[case::all_of_them(&[
-    Orphan::GarbageSst, Orphan::CopiedOlderSst, Orphan::WalWithABatch, Orphan::EmptyWal,
-])]
-fn orphaned_files_are_removed_and_reported(#[case] orphans: &[Orphan]) {
+#[case::uncommitted_sst(&[Planted::UncommittedSst])]
+#[case::empty_wal(&[Planted::EmptyWal])]
+#[case::unreserved_sst(&[Planted::UnreservedSst])]
+#[case::all_of_them(&[Planted::UncommittedSst, Planted::EmptyWal, Planted::UnreservedSst])]
+fn only_files_the_manifest_proves_garbage_are_removed(#[case] planted: &[Planted]) {
     let dir = temp_dir();
     let steps = [
         Step::Put(0, 1),
@@ -1246,20 +1286,25 @@ fn orphaned_files_are_removed_and_reported(#[case] orphans: &[Orphan]) {
     let (db, model) = build(dir.path(), &steps, 12);
     let before = db.shape();
     close(db, "build a tree");
-    let planted: Vec<String> = orphans.iter().map(|&o| plant(dir.path(), o)).collect();
-    let scenario = format!("reopen with orphans {planted:?}");
+    let names: Vec<String> = planted.iter().map(|&p| plant(dir.path(), p)).collect();
+    let scenario = format!("reopen with {planted:?} planted as {names:?}");
     let db = open(dir.path(), &scenario);
-    let removed: Vec<String> = db
-        .recovery_report()
-        .orphans_removed
-        .iter()
-        .map(|p| name_of(p))
-        .collect();
-    for name in &planted {
+    let report = db.recovery_report();
+    let removed: Vec<String> = report.orphans_removed.iter().map(|p| name_of(p)).collect();
+    let kept: Vec<String> = report.unexplained_kept.iter().map(|p| name_of(p)).collect();
+    for (name, &what) in names.iter().zip(planted) {
+        let garbage = what.is_garbage();
         check_eq(
-            (removed.contains(name), dir.path().join(name).exists()),
-            (true, false),
-            &format!("{scenario}: ({name} in orphans_removed {removed:?}, {name} still on disk)"),
+            (
+                removed.contains(name),
+                kept.contains(name),
+                dir.path().join(name).exists(),
+            ),
+            (garbage, !garbage, !garbage),
+            &format!(
+                "{scenario}: {name} ({what:?}) as (in orphans_removed {removed:?}, in \
+                 unexplained_kept {kept:?}, still on disk)"
+            ),
             BOOK_ORPHANS,
         );
     }
@@ -1354,6 +1399,216 @@ fn missing_sst_named_by_the_manifest_fails_open_with_corruption(
     match open_error(dir.path(), &scenario, &expected, BOOK_RECOVERY) {
         e @ Error::Corruption { .. } if e.to_string().contains(&name) => {}
         other => fail(&scenario, expected, other, BOOK_RECOVERY),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recovery never destroys what it cannot account for
+// ---------------------------------------------------------------------------------------------
+
+/// Every file of `dir` but `LOCK`, with its bytes.
+fn dir_contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let listing = io(std::fs::read_dir(dir), "list the engine directory");
+    listing
+        .map(|entry| io(entry, "list the engine directory").path())
+        .filter(|path| path.is_file() && name_of(path) != "LOCK")
+        .map(|path| (name_of(&path), read_bytes(&path)))
+        .collect()
+}
+
+/// Opens `dir` with `options` expecting an error for which `is_expected` holds, and checks
+/// that the failed open left every file as it was. Returns the error.
+#[track_caller]
+fn check_open_refused(
+    dir: &Path,
+    options: LsmOptions,
+    scenario: &str,
+    expected: &str,
+    is_expected: impl Fn(&Error) -> bool,
+) -> Error {
+    let before = dir_contents(dir);
+    let error = match MiniLsm::open(dir, options) {
+        Ok(_) => fail(scenario, expected, "Ok(an open engine)", BOOK_TRUST),
+        Err(e) if is_expected(&e) => e,
+        Err(other) => fail(scenario, expected, other, BOOK_TRUST),
+    };
+    let after = dir_contents(dir);
+    let changed: Vec<&String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|name| before.get(*name) != after.get(*name))
+        .collect();
+    check_eq(
+        changed,
+        Vec::new(),
+        &format!("{scenario}: files the failed open ({error}) created, changed or deleted"),
+        BOOK_TRUST,
+    );
+    error
+}
+
+/// Whether `error` is `Corruption` in the file named `file`.
+fn is_corruption_in(error: &Error, file: &str) -> bool {
+    matches!(error, Error::Corruption { file: Some(path), .. } if name_of(path) == file)
+}
+
+/// What happens to the MANIFEST of a tree that has SSTs and WALs.
+#[derive(Debug, Clone, Copy)]
+enum ManifestDamage {
+    Deleted,
+    Empty,
+    AllZeros,
+    ShorterThanItsMagic,
+    OnlyItsMagic,
+    /// The manifest holds only its snapshot (just rewritten by an open), cut by one byte.
+    SnapshotCutShort,
+}
+
+#[rstest]
+#[case::deleted(ManifestDamage::Deleted)]
+#[case::empty(ManifestDamage::Empty)]
+#[case::all_zeros(ManifestDamage::AllZeros)]
+#[case::shorter_than_its_magic(ManifestDamage::ShorterThanItsMagic)]
+#[case::only_its_magic(ManifestDamage::OnlyItsMagic)]
+#[case::snapshot_cut_short(ManifestDamage::SnapshotCutShort)]
+fn a_missing_or_damaged_manifest_is_corruption_and_changes_no_file(#[case] damage: ManifestDamage) {
+    let dir = temp_dir();
+    let (db, _) = build(dir.path(), &[W, Step::Flush, W, Step::Freeze, W], 21);
+    let db = reopen(db, dir.path(), "build a tree with SSTs and WALs");
+    close(db, "build a tree with SSTs and WALs");
+    let manifest = dir.path().join("MANIFEST");
+    let len = read_bytes(&manifest).len();
+    match damage {
+        ManifestDamage::Deleted => io(std::fs::remove_file(&manifest), "delete the MANIFEST"),
+        ManifestDamage::Empty => truncate(&manifest, 0),
+        ManifestDamage::AllZeros => write_bytes(&manifest, &vec![0; len]),
+        ManifestDamage::ShorterThanItsMagic => truncate(&manifest, MANIFEST_MAGIC.len() / 2),
+        ManifestDamage::OnlyItsMagic => truncate(&manifest, MANIFEST_MAGIC.len()),
+        ManifestDamage::SnapshotCutShort => truncate(&manifest, len - 1),
+    }
+    let scenario = format!(
+        "open a directory holding SSTs and WALs whose MANIFEST is {damage:?} (a new database \
+         would lose them all)"
+    );
+    check_open_refused(
+        dir.path(),
+        options(),
+        &scenario,
+        "Err(Corruption in MANIFEST), and no file changed",
+        |e| is_corruption_in(e, "MANIFEST"),
+    );
+}
+
+#[test]
+fn sst_and_wal_files_without_a_manifest_are_corruption_not_a_new_database() {
+    let dir = temp_dir();
+    let (db, _) = build(dir.path(), &[W, Step::Flush, W], 22);
+    close(db, "build a tree");
+    let source = copy_dir(dir.path());
+    let bare = temp_dir();
+    for (_, path) in files_with_ext(source.path(), "sst")
+        .into_iter()
+        .chain(files_with_ext(source.path(), "wal"))
+    {
+        io(
+            std::fs::copy(&path, bare.path().join(name_of(&path))),
+            "copy an SST or WAL",
+        );
+    }
+    check_open_refused(
+        bare.path(),
+        options(),
+        "open a directory holding only SSTs and WALs (no MANIFEST)",
+        "Err(Corruption in MANIFEST), and no file changed",
+        |e| is_corruption_in(e, "MANIFEST"),
+    );
+}
+
+/// A database whose levels hold SSTs, reopened with options of another shape: without
+/// compaction it still serves every key; with fewer levels it is refused, naming both numbers;
+/// nothing is ever deleted because of an option.
+#[test]
+fn reopening_with_other_levels_serves_every_key_or_is_refused() {
+    let dir = temp_dir();
+    let steps = [W, Step::Flush, W, Step::Flush, Step::FullCompaction, W];
+    let (db, model) = build(dir.path(), &steps, 23);
+    let before = db.shape();
+    close(db, "fill, flush, compact fully, write more");
+    let levels = before.levels.len();
+
+    let without_compaction = LsmOptions {
+        compaction: lsm::CompactionOptions::NoCompaction,
+        background_compaction: false,
+        ..options()
+    };
+    let scenario = format!("reopen with compaction off a tree compacted into L{levels}");
+    let db = ok(
+        MiniLsm::open(dir.path(), without_compaction),
+        &scenario,
+        BOOK_TRUST,
+    );
+    check_model(&db, &model, &scenario, BOOK_TRUST);
+    close(db, &scenario);
+
+    let fewer = levels - 2;
+    let mut fewer_levels = options();
+    if let lsm::CompactionOptions::Leveled(leveled) = &mut fewer_levels.compaction {
+        leveled.max_levels = fewer;
+    }
+    let scenario = format!("reopen with max_levels {fewer} a tree created with {levels} levels");
+    let error = check_open_refused(
+        dir.path(),
+        fewer_levels,
+        &scenario,
+        format!("Err(InvalidArgument naming {levels} and {fewer}), and no file changed").as_str(),
+        |e| matches!(e, Error::InvalidArgument(_)),
+    );
+    let message = error.to_string();
+    check_eq(
+        (
+            message.contains(&levels.to_string()),
+            message.contains(&fewer.to_string()),
+        ),
+        (true, true),
+        &format!("{scenario}: the message {message:?} names (the recorded, the given) levels"),
+        BOOK_TRUST,
+    );
+
+    let scenario = "reopen with the original options".to_string();
+    let db = open(dir.path(), &scenario);
+    check_model(&db, &model, &scenario, BOOK_TRUST);
+    check_eq(
+        &db.shape().levels,
+        &before.levels,
+        &format!("{scenario}: levels"),
+        BOOK_TRUST,
+    );
+}
+
+/// The manifest loses 1 to 40 bytes at its end (its last records, whole or in part). Recovery
+/// either opens with every write, or refuses with `Corruption` in the MANIFEST: a lost record
+/// is the manifest's damage, whatever file it then seems to miss. A refused open changes no file.
+#[test]
+fn a_manifest_cut_short_opens_with_every_write_or_is_refused_changing_nothing() {
+    let dir = temp_dir();
+    let (model, _) = tree_for_manifest_tests(dir.path());
+    let len = read_bytes(&dir.path().join("MANIFEST")).len();
+    for cut in 1..=40.min(len - MANIFEST_MAGIC.len()) {
+        let copy = copy_dir(dir.path());
+        truncate(&copy.path().join("MANIFEST"), len - cut);
+        let scenario = format!("the MANIFEST's last {cut} bytes (of {len}) cut off");
+        match MiniLsm::open(copy.path(), options()) {
+            Ok(db) => check_model(&db, &model, &scenario, BOOK_TRUST),
+            Err(_) => {
+                check_open_refused(
+                    copy.path(),
+                    options(),
+                    &scenario,
+                    "Ok with every write, or Err(Corruption in MANIFEST) changing no file",
+                    |e| is_corruption_in(e, "MANIFEST"),
+                );
+            }
+        }
     }
 }
 
