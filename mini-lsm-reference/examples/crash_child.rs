@@ -12,6 +12,10 @@
 //! carry out: `PLAN timing ACKS DELAY_US TEAR_MANIFEST TEAR_WAL` (SIGKILL DELAY_US after the
 //! ACKS-th ACK) or `PLAN failpoint POINT SKIP TEAR_MANIFEST TEAR_WAL` (abort at hit SKIP + 1 of
 //! POINT); the last two are 0 or 1: whether to simulate each torn write when it is legitimate.
+//! `crash_child plan SEED --power-loss` prints `PLAN powerloss AT 0 0`: the run loses power at
+//! its AT-th durable operation. The run then gets `MINI_LSM_POWER_LOSS=AT:SEED:IMAGE`: it tracks
+//! its directory with `failpoint::power_loss`, writes what a power loss at that moment would
+//! leave into IMAGE, and aborts; the trial checks IMAGE.
 //!
 //! `crash_child check DIR SEED ACKED [--tear-manifest] [--tear-wal NAME LEN]` first simulates a
 //! torn write if asked, cutting only bytes that were never made durable (the last manifest
@@ -37,6 +41,7 @@ use std::process::ExitCode;
 
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
+use mini_lsm_reference::failpoint::power_loss;
 use mini_lsm_reference::manifest::MANIFEST_MAGIC;
 use mini_lsm_reference::record_file::{RECORD_HEADER_SIZE, decode_records};
 use mini_lsm_reference::{
@@ -59,7 +64,12 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Mode {
     /// Print how the trial of SEED crashes the run.
-    Plan { seed: u64 },
+    Plan {
+        seed: u64,
+        /// Plan a simulated power loss instead of a kill or an abort.
+        #[arg(long)]
+        power_loss: bool,
+    },
     /// Apply the workload of SEED in DIR, printing an ACK after each sync.
     Run { dir: PathBuf, seed: u64 },
     /// Tear what was not durable (if asked), reopen DIR and check it.
@@ -79,8 +89,8 @@ enum Mode {
 
 fn main() -> ExitCode {
     let result = match Cli::parse().mode {
-        Mode::Plan { seed } => {
-            println!("{}", plan(seed));
+        Mode::Plan { seed, power_loss } => {
+            println!("{}", plan(seed, power_loss));
             Ok(ExitCode::SUCCESS)
         }
         Mode::Run { dir, seed } => run(&dir, seed),
@@ -115,6 +125,8 @@ fn options() -> LsmOptions {
             max_levels: 3,
         }),
         background_compaction: true,
+        // Small, so that crashes also hit manifest rewrites.
+        max_manifest_bytes: 4096,
         ..LsmOptions::default()
     }
 }
@@ -209,11 +221,22 @@ const FAILPOINT_HITS: [(&str, u64); 11] = [
 /// About how many ACKs a whole run prints: a timing kill comes after fewer.
 const ACKS_PER_RUN: u64 = 350;
 
+/// About how many durable operations (syncs, deletions, renames) a whole run makes: a power
+/// loss comes at one drawn below it (`OPS n` at the end of a run with power-loss tracking on).
+const DURABLE_OPS_PER_RUN: u64 = 4000;
+
 /// `crash_child plan`: half the trials are killed at a random moment, half abort at a failpoint;
-/// each torn write is simulated in half the trials where it is legitimate.
-fn plan(seed: u64) -> String {
+/// each torn write is simulated in half the trials where it is legitimate. With `power_loss`,
+/// every trial loses power at a random durable operation.
+fn plan(seed: u64, power_loss: bool) -> String {
     // A stream of its own, apart from the workload's.
     let mut rng = Rng(seed ^ 0x5EED_C8A5_0000_0000);
+    if power_loss {
+        return format!(
+            "PLAN powerloss {} 0 0 0",
+            1 + rng.below(DURABLE_OPS_PER_RUN)
+        );
+    }
     let kill = if rng.below(2) == 0 {
         format!("timing {} {}", 1 + rng.below(ACKS_PER_RUN), rng.below(3000))
     } else {
@@ -227,6 +250,18 @@ fn plan(seed: u64) -> String {
 fn run(dir: &Path, seed: u64) -> AnyResult<ExitCode> {
     if let Ok(spec) = std::env::var("MINI_LSM_FAILPOINTS") {
         failpoint::configure(&spec)?;
+    }
+    let tracking = std::env::var("MINI_LSM_POWER_LOSS").ok();
+    if let Some(spec) = &tracking {
+        let mut fields = spec.splitn(3, ':');
+        let (Some(at), Some(seed), Some(image)) = (fields.next(), fields.next(), fields.next())
+        else {
+            return Err(format!("MINI_LSM_POWER_LOSS={spec}: expected AT:SEED:IMAGE").into());
+        };
+        std::fs::create_dir_all(dir)?;
+        power_loss::track(dir)?;
+        let then = power_loss::AfterPowerLoss::Abort;
+        power_loss::arm(at.parse()?, Path::new(image), seed.parse()?, then);
     }
     let db = MiniLsm::open(dir, options())?;
     for (done, (op, sync)) in workload(seed).iter().enumerate() {
@@ -254,6 +289,9 @@ fn run(dir: &Path, seed: u64) -> AnyResult<ExitCode> {
     }
     db.close()?;
     println!("ACK {OPS} - 0");
+    if tracking.is_some() {
+        println!("OPS {}", power_loss::ops());
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -116,7 +116,7 @@ pub(crate) struct Listing;
 /// place where a simulated power loss strikes. Without the `failpoints` feature this does nothing.
 #[cfg(not(feature = "failpoints"))]
 #[inline(always)]
-pub(crate) fn before_durable_op(_path: &Path) -> crate::Result<()> {
+pub(crate) fn before_durable_op(_what: &'static str, _path: &Path) -> crate::Result<()> {
     Ok(())
 }
 

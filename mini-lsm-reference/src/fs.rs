@@ -22,7 +22,7 @@ use crate::failpoint;
 
 /// Makes the contents of `file` (at `path`) durable: `fsync`.
 pub fn sync_file(file: &File, path: &Path) -> Result<()> {
-    failpoint::before_durable_op(path)?;
+    failpoint::before_durable_op("fsync of", path)?;
     file.sync_all().map_err(|e| Error::io(path, e))?;
     failpoint::file_synced(file, path);
     Ok(())
@@ -31,7 +31,7 @@ pub fn sync_file(file: &File, path: &Path) -> Result<()> {
 /// Makes the creation, deletion and renaming of files in directory `dir` durable: `fsync`
 /// of the directory itself.
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    failpoint::before_durable_op(dir)?;
+    failpoint::before_durable_op("fsync of directory", dir)?;
     let names = failpoint::dir_listing(dir);
     File::open(dir)
         .and_then(|dir| dir.sync_all())
@@ -42,7 +42,7 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 
 /// Deletes the file at `path`. Durable only after the next [`sync_dir`] of its directory.
 pub fn remove_file(path: &Path) -> Result<()> {
-    failpoint::before_durable_op(path)?;
+    failpoint::before_durable_op("deletion of", path)?;
     failpoint::before_unlink(path);
     std::fs::remove_file(path).map_err(|e| Error::io(path, e))
 }
@@ -51,7 +51,7 @@ pub fn remove_file(path: &Path) -> Result<()> {
 /// refers to the old file or the new one, never to a mix. Durable only after the next
 /// [`sync_dir`].
 pub fn rename(from: &Path, to: &Path) -> Result<()> {
-    failpoint::before_durable_op(to)?;
+    failpoint::before_durable_op("rename onto", to)?;
     failpoint::before_unlink(to);
     std::fs::rename(from, to).map_err(|e| Error::io(to, e))
 }

@@ -110,6 +110,57 @@ pub struct RecoveryReport {
     pub unexplained_kept: Vec<std::path::PathBuf>,
 }
 
+impl RecoveryReport {
+    /// Whether recovery found nothing worth telling: no memtable replayed, nothing ignored,
+    /// removed or kept.
+    pub fn is_empty(&self) -> bool {
+        *self == RecoveryReport::default()
+    }
+}
+
+impl fmt::Display for RecoveryReport {
+    /// One line per finding, e.g. `recovery: kept 99999.sst (its id was never handed out)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = |path: &std::path::Path| {
+            path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into(),
+            )
+        };
+        if self.memtables_recovered > 0 {
+            writeln!(
+                f,
+                "recovery: replayed {} memtable(s) from their WALs",
+                self.memtables_recovered
+            )?;
+        }
+        for tail in &self.torn_tails {
+            writeln!(
+                f,
+                "recovery: ignored a torn tail of {} at byte {} ({} bytes never synced)",
+                name(&tail.path),
+                tail.offset,
+                tail.dropped_bytes
+            )?;
+        }
+        for path in &self.orphans_removed {
+            writeln!(
+                f,
+                "recovery: removed {} (garbage, by the manifest)",
+                name(path)
+            )?;
+        }
+        for path in &self.unexplained_kept {
+            writeln!(
+                f,
+                "recovery: kept {} (its id was never handed out: not the engine's file)",
+                name(path)
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// The engine's counters since it was opened.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EngineStats {

@@ -90,11 +90,12 @@ impl LsmStorageState {
         }
     }
 
-    /// The tree's structure as a manifest snapshot holds it (its `next_id` is left to the
-    /// manifest, which knows the reservation).
+    /// The tree's structure as a manifest snapshot holds it (its `first_id` and `next_id` are
+    /// left to the manifest, which knows the reservation).
     pub(crate) fn manifest_snapshot(&self) -> TreeSnapshot {
         let frozen = self.imm_memtables.iter().rev();
         TreeSnapshot {
+            first_id: 0,
             next_id: 0,
             memtables: frozen.chain([&self.memtable]).map(|m| m.id()).collect(),
             l0: self.l0_sstables.clone(),

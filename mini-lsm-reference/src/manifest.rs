@@ -14,10 +14,12 @@
 //!
 //! **Ids.** Memtables and SSTs share one sequence of ids, and the manifest hands them out: a
 //! [`ManifestRecord::NextId`] record reserves a block of ids before any file with one of them is
-//! created. That is how recovery can *prove* a file is garbage: a file whose id was reserved but
+//! created. The snapshot says which ids are reserved: `first_id..next_id`, the ids handed out
+//! since the engine last opened (recovery deleted the garbage of earlier ones before writing the
+//! snapshot). That is how recovery can *prove* a file is garbage: a file whose id is reserved but
 //! that the tree does not use is the leftover of a change that never committed (or of an input a
-//! committed compaction removed). A file whose id was never reserved is not the engine's doing,
-//! and is kept. See [`crate::recovery`] for the whole rule.
+//! committed compaction removed). A file whose id is not reserved is not the engine's doing, and
+//! is kept. See [`crate::recovery`] for the whole rule.
 //!
 //! The framing and torn-tail policy are those of [`crate::record_file`].
 //!
@@ -37,7 +39,7 @@
 //! | 1   | `Flush`        | `id: u64`: memtable `id` became L0 SST `id` (`id.sst`)                 |
 //! | 2   | `Compaction`   | `level: u32`, `removed: ids`, `added: ids`: SSTs `removed` (from L0 or any level) were replaced by `added` in `level` |
 //! | 3   | `NextId`       | `next_id: u64`: ids below it may be in use                             |
-//! | 4   | `Snapshot`     | `next_id: u64`, `memtables: ids` (oldest first), `l0: ids` (newest first), `levels: u32` count, then `ids` per level (key order) |
+//! | 4   | `Snapshot`     | `first_id: u64`, `next_id: u64`, `memtables: ids` (oldest first), `l0: ids` (newest first), `levels: u32` count, then `ids` per level (key order) |
 //!
 //! Book: `appendix-formats.md#manifest`.
 
@@ -67,6 +69,9 @@ const TAG_SNAPSHOT: u8 = 4;
 /// The whole tree's structure, as the first record of a manifest holds it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TreeSnapshot {
+    /// The first id handed out since the engine last opened: together with `next_id`, the
+    /// reserved ids are `first_id..next_id`.
+    pub first_id: usize,
     /// Ids below this may be in use; ids from it on have never been handed out.
     pub next_id: usize,
     /// Memtables not flushed yet, oldest first (each with its WAL `id.wal`).
@@ -111,7 +116,8 @@ pub struct Manifest {
 struct ManifestFile {
     writer: RecordWriter,
     path: PathBuf,
-    /// Ids below this are reserved (see the module documentation).
+    /// The reserved ids are `first_id..next_id` (see the module documentation).
+    first_id: usize,
     next_id: usize,
 }
 
@@ -134,6 +140,7 @@ impl Manifest {
             inner: Mutex::new(ManifestFile {
                 writer,
                 path: path.to_path_buf(),
+                first_id: snapshot.first_id,
                 next_id: snapshot.next_id,
             }),
         })
@@ -210,12 +217,13 @@ impl Manifest {
         self.inner.lock().writer.len()
     }
 
-    /// Replaces the manifest by a new one holding only `snapshot` (whose `next_id` is replaced by
-    /// the current reservation), the way [`Manifest::create`] does. The caller makes sure no
-    /// other change to the tree is recorded meanwhile.
+    /// Replaces the manifest by a new one holding only `snapshot` (whose `first_id` and
+    /// `next_id` are replaced by the current reservation), the way [`Manifest::create`] does.
+    /// The caller makes sure no other change to the tree is recorded meanwhile.
     pub fn rewrite(&self, snapshot: &TreeSnapshot) -> Result<()> {
         let mut file = self.inner.lock();
         let snapshot = TreeSnapshot {
+            first_id: file.first_id,
             next_id: file.next_id,
             ..snapshot.clone()
         };
@@ -272,6 +280,7 @@ impl ManifestRecord {
         match self {
             ManifestRecord::Snapshot(snapshot) => {
                 buf.put_u8(TAG_SNAPSHOT);
+                buf.put_u64_le(snapshot.first_id as u64);
                 buf.put_u64_le(snapshot.next_id as u64);
                 put_ids(&mut buf, &snapshot.memtables);
                 put_ids(&mut buf, &snapshot.l0);
@@ -315,6 +324,7 @@ impl ManifestRecord {
         let mut reader = Reader::new(payload);
         let record = match reader.u8("manifest tag")? {
             TAG_SNAPSHOT => {
+                let first_id = reader.u64("manifest snapshot first_id")? as usize;
                 let next_id = reader.u64("manifest snapshot next_id")? as usize;
                 let memtables = read_ids(&mut reader)?;
                 let l0 = read_ids(&mut reader)?;
@@ -326,6 +336,7 @@ impl ManifestRecord {
                     levels.push(read_ids(&mut reader)?);
                 }
                 ManifestRecord::Snapshot(TreeSnapshot {
+                    first_id,
                     next_id,
                     memtables,
                     l0,

@@ -13,9 +13,10 @@
 //! | a WAL with an id at or below a flushed memtable's           | garbage: flushes go oldest first, so that memtable was flushed |
 //! | an SST not in the tree, whose WAL is replayed               | garbage: a flush that never committed; its WAL holds the data |
 //! | an SST not in the tree, of a memtable the manifest lists as not flushed, with no WAL | **refused** (`Corruption`): the manifest lost the `Flush` record, and the SST may be the only copy |
-//! | any other SST not in the tree, with a reserved id           | garbage: a compaction output that never committed, or an input a committed compaction removed |
-//! | an SST or WAL whose id was never reserved                   | kept and reported: not the engine's doing |
+//! | any other SST not in the tree, with a reserved id or one a record names | garbage: a compaction output that never committed, or an input a committed compaction removed (a power loss can bring back a deleted file) |
+//! | an SST whose id is neither reserved nor named by a record   | kept and reported: not the engine's doing |
 //! | a replayed WAL that holds no complete record                | garbage: there is nothing in it to keep |
+//! | no WAL for a memtable the manifest lists                    | nothing to replay: the WAL's name is synced before its first write, so no durable write was in it |
 //! | `MANIFEST.tmp`                                              | garbage: a manifest rewrite that never committed |
 //!
 //! A missing, empty or damaged MANIFEST next to SSTs or WALs is `Corruption`, never a new
@@ -33,10 +34,13 @@
 //!    first.
 //!
 //! Writing, once everything above succeeded:
-//! 5. Create the new memtable's WAL, and sync the directory.
-//! 6. Write a new manifest holding a snapshot of the recovered tree: it replaces the old one
-//!    atomically (and with it any torn tail).
-//! 7. Delete the garbage, and sync the directory.
+//! 5. Delete the garbage, and sync the directory. This comes before the new manifest, whose
+//!    snapshot reserves only the ids handed out from then on: garbage left behind would look
+//!    like a file the engine never made, and be kept for good.
+//! 6. Write a new manifest holding a snapshot of the recovered tree and the new memtable: it
+//!    replaces the old one atomically (and with it any torn tail). It comes before the new WAL:
+//!    for a new database, a WAL without a manifest would make the directory unopenable.
+//! 7. Create the new memtable's WAL, and sync the directory.
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -125,28 +129,10 @@ pub(crate) fn recover(
     }
     report.unexplained_kept = verdicts.unexplained;
 
-    // 5. The new memtable, its WAL durable before any manifest names it.
-    let new_id = tree.next_id.max(files.largest_id() + 1);
-    state.memtable = Arc::new(MemTable::create_with_wal(new_id, &wal_path(dir, new_id))?);
-    fs::sync_dir(dir)?;
-    memtables.push(new_id);
-
-    // 6. A new manifest: a snapshot of the recovered tree.
-    let snapshot = TreeSnapshot {
-        next_id: new_id + 1 + ID_RESERVATION,
-        memtables,
-        l0: tree.l0,
-        levels: state.levels.iter().map(|(_, ids)| ids.clone()).collect(),
-    };
-    let manifest = Manifest::create(&manifest_path, &snapshot)?;
-
-    // 7. The garbage, now that the new manifest no longer needs anything of it.
-    garbage.extend(
-        files
-            .leftover_manifest
-            .then(|| manifest_path.with_extension("tmp")),
-    );
-    garbage.retain(|path| path.exists());
+    // 5. The garbage, proven so by the manifest read above.
+    if files.leftover_manifest {
+        garbage.push(manifest_path.with_extension("tmp"));
+    }
     for path in &garbage {
         fs::remove_file(path)?;
     }
@@ -154,6 +140,23 @@ pub(crate) fn recover(
         fs::sync_dir(dir)?;
     }
     report.orphans_removed = garbage;
+
+    // 6. A new manifest: a snapshot of the recovered tree and the new memtable. The ids it
+    // reserves start above every file in the directory.
+    let new_id = tree.next_id.max(files.largest_id() + 1);
+    memtables.push(new_id);
+    let snapshot = TreeSnapshot {
+        first_id: new_id,
+        next_id: new_id + 1 + ID_RESERVATION,
+        memtables,
+        l0: tree.l0,
+        levels: state.levels.iter().map(|(_, ids)| ids.clone()).collect(),
+    };
+    let manifest = Manifest::create(&manifest_path, &snapshot)?;
+
+    // 7. The new memtable's WAL, its name durable before the first write is acknowledged.
+    state.memtable = Arc::new(MemTable::create_with_wal(new_id, &wal_path(dir, new_id))?);
+    fs::sync_dir(dir)?;
     Ok(Recovered {
         state,
         manifest: Some(manifest),
@@ -209,7 +212,8 @@ impl EngineFiles {
 /// The tree as the manifest describes it.
 #[derive(Debug)]
 struct ReplayedTree {
-    /// Ids below this were reserved.
+    /// The reserved ids are `first_id..next_id`.
+    first_id: usize,
     next_id: usize,
     /// Memtables created and not flushed, oldest first.
     memtables: Vec<usize>,
@@ -219,18 +223,27 @@ struct ReplayedTree {
     l0: Vec<usize>,
     /// `levels[0]` is L1.
     levels: Vec<Vec<usize>>,
+    /// Every id the snapshot or a record names: files the engine made, whatever their id.
+    named: HashSet<usize>,
 }
 
 impl ReplayedTree {
     /// An empty tree with `num_levels` levels: nothing is reserved, nothing flushed.
     fn new_database(num_levels: usize) -> Self {
         ReplayedTree {
+            first_id: 1,
             next_id: 1,
             memtables: Vec::new(),
             flushed_up_to: 0,
             l0: Vec::new(),
             levels: vec![Vec::new(); num_levels],
+            named: HashSet::new(),
         }
+    }
+
+    /// Whether the manifest accounts for id `id`: reserved, or named by a record.
+    fn knows(&self, id: usize) -> bool {
+        (self.first_id..self.next_id).contains(&id) || self.named.contains(&id)
     }
 
     /// Every SST of the tree.
@@ -246,6 +259,7 @@ fn replay(records: &[ManifestRecord], manifest_path: &Path) -> Result<ReplayedTr
         unreachable!("Manifest::recover checks that the first record is a snapshot");
     };
     let mut tree = ReplayedTree {
+        first_id: snapshot.first_id,
         next_id: snapshot.next_id,
         memtables: snapshot.memtables.clone(),
         // Every memtable older than the oldest live one was flushed.
@@ -257,8 +271,13 @@ fn replay(records: &[ManifestRecord], manifest_path: &Path) -> Result<ReplayedTr
             .saturating_sub(1),
         l0: snapshot.l0.clone(),
         levels: snapshot.levels.clone(),
+        named: HashSet::new(),
     };
+    let in_snapshot = snapshot.memtables.iter().chain(&snapshot.l0);
+    tree.named
+        .extend(in_snapshot.chain(snapshot.levels.iter().flatten()));
     for record in &records[1..] {
+        tree.named.extend(record_ids(record));
         match record {
             ManifestRecord::Snapshot(_) => unreachable!("checked by Manifest::recover"),
             ManifestRecord::NewMemtable(id) => tree.memtables.push(*id),
@@ -293,6 +312,17 @@ fn replay(records: &[ManifestRecord], manifest_path: &Path) -> Result<ReplayedTr
         }
     }
     Ok(tree)
+}
+
+/// The memtable and SST ids a change record names.
+fn record_ids(record: &ManifestRecord) -> Vec<usize> {
+    match record {
+        ManifestRecord::NewMemtable(id) | ManifestRecord::Flush(id) => vec![*id],
+        ManifestRecord::Compaction { removed, added, .. } => {
+            removed.iter().chain(added).copied().collect()
+        }
+        ManifestRecord::Snapshot(_) | ManifestRecord::NextId(_) => Vec::new(),
+    }
 }
 
 /// Checks the options' number of levels against the tree's. Leveled compaction with a different
@@ -339,24 +369,10 @@ fn judge_files(files: &EngineFiles, tree: &ReplayedTree, dir: &Path) -> Result<V
             verdicts.replay.push(id);
         }
     }
-    let without_wal = tree.memtables.iter().filter(|id| !files.wals.contains(id));
-    for &id in without_wal {
-        if !files.ssts.contains(&id) {
-            return Err(Error::Corruption {
-                file: Some(dir.join(MANIFEST_FILE)),
-                offset: 0,
-                what: format!(
-                    "the manifest lists memtable {id} as not flushed, but its WAL {} is \
-                     missing; nothing was changed",
-                    wal_path(dir, id).display()
-                ),
-            });
-        }
-    }
     let live: HashSet<usize> = tree.live_ssts().into_iter().collect();
     for &id in files.ssts.iter().filter(|id| !live.contains(id)) {
         let path = sst_path(dir, id);
-        if id >= tree.next_id {
+        if !tree.knows(id) {
             verdicts.unexplained.push(path);
         } else if verdicts.replay.contains(&id) {
             verdicts.garbage.push(path);

@@ -488,6 +488,7 @@ fn wal_fixture(dir: &Path) -> (RecordLog, Vec<Vec<WalEntry>>) {
 fn manifest_records() -> Vec<ManifestRecord> {
     vec![
         ManifestRecord::Snapshot(TreeSnapshot {
+            first_id: 1,
             next_id: 7,
             memtables: vec![1],
             l0: Vec::new(),

@@ -138,3 +138,38 @@ fn reopen_recovers_memtables_flushed_and_compacted_data() -> mini_lsm_reference:
     );
     Ok(())
 }
+
+/// The manifest is rewritten as a snapshot once it passes `max_manifest_bytes`: after hundreds
+/// of flushes it stays small, no `MANIFEST.tmp` is left, and a reopen finds every key.
+#[test]
+fn the_manifest_stays_bounded_through_many_flushes() -> mini_lsm_reference::Result<()> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = LsmOptions {
+        max_manifest_bytes: 512,
+        max_immutable_memtables: usize::MAX,
+        background_compaction: false,
+        ..LsmOptions::for_day(6)
+    };
+    let db = MiniLsm::open(dir.path(), options.clone())?;
+    let manifest = dir.path().join("MANIFEST");
+    let mut largest = 0;
+    for i in 0..300u32 {
+        db.put(format!("key{i:04}").as_bytes(), &i.to_le_bytes())?;
+        db.force_flush()?;
+        if i % 50 == 49 {
+            db.compact_until_idle()?;
+        }
+        largest = largest.max(std::fs::metadata(&manifest).expect("manifest").len());
+    }
+    // One record past the limit at most: the snapshot of this small tree and a few records.
+    assert!(largest < 2048, "the manifest grew to {largest} bytes");
+    assert!(!dir.path().join("MANIFEST.tmp").exists());
+    db.close()?;
+    drop(db);
+    let db = MiniLsm::open(dir.path(), options)?;
+    for i in 0..300u32 {
+        let value = db.get(format!("key{i:04}").as_bytes())?;
+        assert_eq!(value.as_deref(), Some(&i.to_le_bytes()[..]), "key{i:04}");
+    }
+    Ok(())
+}

@@ -260,6 +260,8 @@ impl Session {
             }
         };
         let engine = open_engine(&dir, &options)?;
+        // What recovery found (day 6) is worth knowing before anything else.
+        eprint!("{}", engine.recovery_report());
         if !interactive && temp_dir.is_some() {
             eprintln!(
                 "using a fresh directory {} (removed on exit)",
@@ -401,6 +403,9 @@ impl Session {
             return Ok(());
         }
         let engine = open_engine(dir, &self.options).map_err(Failure::Message)?;
+        for line in engine.recovery_report().to_string().lines() {
+            out.line(line);
+        }
         let previous = std::mem::replace(&mut self.engine, engine);
         if let Err(error) = previous.close() {
             out.line(format_args!("error: closing the previous engine: {error}"));

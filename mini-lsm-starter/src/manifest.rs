@@ -14,10 +14,12 @@
 //!
 //! **Ids.** Memtables and SSTs share one sequence of ids, and the manifest hands them out: a
 //! [`ManifestRecord::NextId`] record reserves a block of ids before any file with one of them is
-//! created. That is how recovery can *prove* a file is garbage: a file whose id was reserved but
+//! created. The snapshot says which ids are reserved: `first_id..next_id`, the ids handed out
+//! since the engine last opened (recovery deleted the garbage of earlier ones before writing the
+//! snapshot). That is how recovery can *prove* a file is garbage: a file whose id is reserved but
 //! that the tree does not use is the leftover of a change that never committed (or of an input a
-//! committed compaction removed). A file whose id was never reserved is not the engine's doing,
-//! and is kept. See [`crate::recovery`] for the whole rule.
+//! committed compaction removed). A file whose id is not reserved is not the engine's doing, and
+//! is kept. See [`crate::recovery`] for the whole rule.
 //!
 //! The framing and torn-tail policy are those of [`crate::record_file`].
 //!
@@ -37,7 +39,7 @@
 //! | 1   | `Flush`        | `id: u64`: memtable `id` became L0 SST `id` (`id.sst`)                 |
 //! | 2   | `Compaction`   | `level: u32`, `removed: ids`, `added: ids`: SSTs `removed` (from L0 or any level) were replaced by `added` in `level` |
 //! | 3   | `NextId`       | `next_id: u64`: ids below it may be in use                             |
-//! | 4   | `Snapshot`     | `next_id: u64`, `memtables: ids` (oldest first), `l0: ids` (newest first), `levels: u32` count, then `ids` per level (key order) |
+//! | 4   | `Snapshot`     | `first_id: u64`, `next_id: u64`, `memtables: ids` (oldest first), `l0: ids` (newest first), `levels: u32` count, then `ids` per level (key order) |
 //!
 //! Book: `appendix-formats.md#manifest`.
 
@@ -77,6 +79,9 @@ const TAG_SNAPSHOT: u8 = 4;
 /// The whole tree's structure, as the first record of a manifest holds it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TreeSnapshot {
+    /// The first id handed out since the engine last opened: together with `next_id`, the
+    /// reserved ids are `first_id..next_id`.
+    pub first_id: usize,
     /// Ids below this may be in use; ids from it on have never been handed out.
     pub next_id: usize,
     /// Memtables not flushed yet, oldest first (each with its WAL `id.wal`).
@@ -121,7 +126,8 @@ pub struct Manifest {
 struct ManifestFile {
     writer: RecordWriter,
     path: PathBuf,
-    /// Ids below this are reserved (see the module documentation).
+    /// The reserved ids are `first_id..next_id` (see the module documentation).
+    first_id: usize,
     next_id: usize,
 }
 
@@ -144,6 +150,7 @@ impl Manifest {
             inner: Mutex::new(ManifestFile {
                 writer,
                 path: path.to_path_buf(),
+                first_id: snapshot.first_id,
                 next_id: snapshot.next_id,
             }),
         })
@@ -190,12 +197,13 @@ impl Manifest {
         self.inner.lock().writer.len()
     }
 
-    /// Replaces the manifest by a new one holding only `snapshot` (whose `next_id` is replaced by
-    /// the current reservation), the way [`Manifest::create`] does. The caller makes sure no
-    /// other change to the tree is recorded meanwhile.
+    /// Replaces the manifest by a new one holding only `snapshot` (whose `first_id` and
+    /// `next_id` are replaced by the current reservation), the way [`Manifest::create`] does.
+    /// The caller makes sure no other change to the tree is recorded meanwhile.
     pub fn rewrite(&self, snapshot: &TreeSnapshot) -> Result<()> {
         let mut file = self.inner.lock();
         let snapshot = TreeSnapshot {
+            first_id: file.first_id,
             next_id: file.next_id,
             ..snapshot.clone()
         };

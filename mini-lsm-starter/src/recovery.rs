@@ -13,9 +13,10 @@
 //! | a WAL with an id at or below a flushed memtable's           | garbage: flushes go oldest first, so that memtable was flushed |
 //! | an SST not in the tree, whose WAL is replayed               | garbage: a flush that never committed; its WAL holds the data |
 //! | an SST not in the tree, of a memtable the manifest lists as not flushed, with no WAL | **refused** (`Corruption`): the manifest lost the `Flush` record, and the SST may be the only copy |
-//! | any other SST not in the tree, with a reserved id           | garbage: a compaction output that never committed, or an input a committed compaction removed |
-//! | an SST or WAL whose id was never reserved                   | kept and reported: not the engine's doing |
+//! | any other SST not in the tree, with a reserved id or one a record names | garbage: a compaction output that never committed, or an input a committed compaction removed (a power loss can bring back a deleted file) |
+//! | an SST whose id is neither reserved nor named by a record   | kept and reported: not the engine's doing |
 //! | a replayed WAL that holds no complete record                | garbage: there is nothing in it to keep |
+//! | no WAL for a memtable the manifest lists                    | nothing to replay: the WAL's name is synced before its first write, so no durable write was in it |
 //! | `MANIFEST.tmp`                                              | garbage: a manifest rewrite that never committed |
 //!
 //! A missing, empty or damaged MANIFEST next to SSTs or WALs is `Corruption`, never a new
@@ -33,10 +34,13 @@
 //!    first.
 //!
 //! Writing, once everything above succeeded:
-//! 5. Create the new memtable's WAL, and sync the directory.
-//! 6. Write a new manifest holding a snapshot of the recovered tree: it replaces the old one
-//!    atomically (and with it any torn tail).
-//! 7. Delete the garbage, and sync the directory.
+//! 5. Delete the garbage, and sync the directory. This comes before the new manifest, whose
+//!    snapshot reserves only the ids handed out from then on: garbage left behind would look
+//!    like a file the engine never made, and be kept for good.
+//! 6. Write a new manifest holding a snapshot of the recovered tree and the new memtable: it
+//!    replaces the old one atomically (and with it any torn tail). It comes before the new WAL:
+//!    for a new database, a WAL without a manifest would make the directory unopenable.
+//! 7. Create the new memtable's WAL, and sync the directory.
 
 // TODO(you): remove these allows once you have finished day 6 in this file.
 #![allow(

@@ -330,7 +330,7 @@ fn lock(target_dir: &Path) -> Result<File> {
 
 /// Replaces `copy` with a fresh copy of the workspace: the starter and
 /// [`WORKSPACE_FILES_BUT_STARTER`] (no `target/`, no `book/`).
-fn copy_workspace(root: &Path, copy: &Path) -> Result<()> {
+pub(crate) fn copy_workspace(root: &Path, copy: &Path) -> Result<()> {
     if copy.exists() {
         fs::remove_dir_all(copy).with_context(|| format!("cannot remove {}", copy.display()))?;
     }
@@ -497,7 +497,7 @@ fn joined(reader: JoinHandle<String>) -> String {
 }
 
 /// Where a bug's file lies in the workspace at `root`.
-fn source_path(root: &Path, bug: &Bug) -> PathBuf {
+pub(crate) fn source_path(root: &Path, bug: &Bug) -> PathBuf {
     root.join(REFERENCE_DIR).join("src").join(&bug.file)
 }
 

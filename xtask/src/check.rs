@@ -76,6 +76,7 @@ const LONG_STEP: &[&str] = &[
 /// A short crash loop for `--long` (`cargo x crash --trials 200` is the full one).
 const CRASH_TRIALS: u32 = 5;
 const CRASH_STEP: &str = "cargo x crash --trials 5 --seed 1";
+const POWER_LOSS_STEP: &str = "cargo x crash --power-loss --trials 5 --seed 1";
 
 /// Runs every check in the workspace at `root`; with `repeat`, also runs the graded suite on
 /// the reference that many times and fails on any flaky test; with `long`, also the reference's
@@ -86,19 +87,23 @@ pub fn check(root: &Path, repeat: Option<u32>, long: bool) -> Result<()> {
     }
     if long {
         cargo_step(root, LONG_STEP)?;
-        step(CRASH_STEP, || {
-            let args = crash::CrashArgs {
-                trials: CRASH_TRIALS,
-                seed: Some(1),
-                dir: None,
-                keep_failures: None,
-            };
-            if crash::crash(root, &args)? {
-                Ok(())
-            } else {
-                bail!("the crash loop lost or invented data")
-            }
-        })?;
+        for (name, power_loss) in [(CRASH_STEP, false), (POWER_LOSS_STEP, true)] {
+            step(name, || {
+                let args = crash::CrashArgs {
+                    trials: CRASH_TRIALS,
+                    seed: Some(1),
+                    dir: None,
+                    keep_failures: None,
+                    power_loss,
+                    bug: None,
+                };
+                if crash::crash(root, &args)? {
+                    Ok(())
+                } else {
+                    bail!("the crash loop lost or invented data, or could not reopen")
+                }
+            })?;
+        }
     }
     if let Some(times) = repeat {
         step(

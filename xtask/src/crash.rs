@@ -14,6 +14,16 @@
 //!   (`MINI_LSM_FAILPOINTS=POINT=abort@K`: mid-flush, mid-compaction, between a manifest
 //!   record's write and its fsync, …).
 //!
+//! With `--power-loss` every trial instead loses power at a random durable operation (an
+//! `fsync` of a file or directory, a deletion, a rename): the child, which tracks its directory
+//! with the engine's `failpoint::power_loss`, writes what the disk would hold after the power
+//! cut (only synced bytes and synced directory entries are sure to be there; see that module)
+//! into an image directory and aborts, and the trial checks the image. A process kill keeps
+//! every byte handed to the OS, so it cannot see a missing `fsync`; a power loss can.
+//! `--bug NAME` runs the loop on a copy of the reference with that planted bug of
+//! `xtask/bugs.toml` in it: `--bug sst-not-synced` passes the kill run and fails the power-loss
+//! run.
+//!
 //! Sometimes it then simulates a torn write, cutting only bytes that were never durable: the
 //! last manifest record when the child died before that record's fsync, or the newest WAL past
 //! the length the last ACK had synced. It never takes away fsynced data: a disk that loses
@@ -60,6 +70,12 @@ pub struct CrashArgs {
     /// Copy the directory a failing trial's crash left (before recovery touched it) here.
     #[arg(long, value_name = "DIR")]
     pub keep_failures: Option<PathBuf>,
+    /// Lose power at a random durable operation instead of killing the process.
+    #[arg(long)]
+    pub power_loss: bool,
+    /// Run on a copy of the reference with this planted bug (a name from xtask/bugs.toml).
+    #[arg(long, value_name = "NAME")]
+    pub bug: Option<String>,
 }
 
 /// How a trial crashes the child.
@@ -69,6 +85,8 @@ enum Kill {
     Timing { acks: u64, delay: Duration },
     /// Abort at hit `skip + 1` of `point`.
     Failpoint { point: String, skip: u64 },
+    /// Lose power just before the `at`-th durable operation, then abort.
+    PowerLoss { at: u64 },
 }
 
 /// A trial's plan, as `crash_child plan` prints it.
@@ -96,6 +114,9 @@ impl Plan {
             "failpoint" => Kill::Failpoint {
                 point: a.to_string(),
                 skip: b.parse().ok()?,
+            },
+            "powerloss" => Kill::PowerLoss {
+                at: a.parse().ok()?,
             },
             _ => return None,
         };
@@ -165,6 +186,7 @@ impl Verdict {
 struct Tally {
     trials: u64,
     killed_by_timing: u64,
+    power_losses: u64,
     /// Per failpoint: (aborts, trials where the run ended before reaching it).
     failpoints: BTreeMap<String, (u64, u64)>,
     completed: u64,
@@ -183,7 +205,10 @@ struct Tally {
 
 /// Runs the crash loop in the workspace at `root`; `Ok(false)` when a trial failed.
 pub fn crash(root: &Path, args: &CrashArgs) -> Result<bool> {
-    let child = build_child(root)?;
+    let child = match &args.bug {
+        Some(name) => build_child_with_bug(root, name)?,
+        None => build_child(root, None)?,
+    };
     let base_seed = args.seed.unwrap_or_else(seed_from_clock);
     let scratch = match &args.dir {
         Some(dir) => tempfile::tempdir_in(dir),
@@ -201,23 +226,45 @@ pub fn crash(root: &Path, args: &CrashArgs) -> Result<bool> {
         // Trial 0 uses the seed itself, so `--seed S --trials 1` replays a reported trial.
         let seed = base_seed.wrapping_add(trial.wrapping_mul(0x2545_F491_4F6C_DD1D));
         let dir = scratch.path().join(format!("trial-{trial}"));
-        let line = run_trial(
-            &child,
-            &dir,
-            seed,
-            args.keep_failures.as_deref(),
-            &mut tally,
-        )
-        .with_context(|| format!("trial {trial} (seed {seed})"))?;
+        let line = run_trial(&child, &dir, seed, args, &mut tally)
+            .with_context(|| format!("trial {trial} (seed {seed})"))?;
         println!("trial {trial:>4} seed {seed:>20}: {line}");
         std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        let image = image_dir(&dir);
+        if image.exists() {
+            std::fs::remove_dir_all(&image)
+                .with_context(|| format!("removing {}", image.display()))?;
+        }
     }
     print_report(&tally, started.elapsed());
     Ok(tally.failed_seeds.is_empty())
 }
 
-/// Builds `crash_child` with failpoints and returns its path.
-fn build_child(root: &Path) -> Result<PathBuf> {
+/// Plants bug `name` of xtask/bugs.toml in a copy of the workspace and builds `crash_child`
+/// there (in a target directory of its own); returns its path.
+fn build_child_with_bug(root: &Path, name: &str) -> Result<PathBuf> {
+    let bugs = crate::bugs::load(root)?;
+    let bug = bugs
+        .iter()
+        .find(|bug| bug.name == name)
+        .with_context(|| format!("no bug named `{name}` in xtask/bugs.toml"))?;
+    let copy = root.join("target").join("crash-bug-workspace");
+    crate::bugs::copy_workspace(root, &copy)?;
+    let file = crate::bugs::source_path(&copy, bug);
+    let source =
+        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    std::fs::write(&file, crate::bugs::apply(bug, &source)?)
+        .with_context(|| format!("writing {}", file.display()))?;
+    println!(
+        "crash: planted bug `{name}` ({}) in {}",
+        bug.description,
+        copy.display()
+    );
+    build_child(&copy, Some(&root.join("target").join("crash-bug")))
+}
+
+/// Builds `crash_child` with failpoints (in `target_dir` when given) and returns its path.
+fn build_child(root: &Path, target_dir: Option<&Path>) -> Result<PathBuf> {
     let args = [
         "build",
         "--package",
@@ -229,6 +276,9 @@ fn build_child(root: &Path) -> Result<PathBuf> {
         "--message-format=json-render-diagnostics",
     ];
     let mut command = workspace::cargo(root, &args);
+    if let Some(target_dir) = target_dir {
+        command.env("CARGO_TARGET_DIR", target_dir);
+    }
     command.stderr(Stdio::inherit());
     let output = workspace::capture(command)?;
     if !output.status.success() {
@@ -249,22 +299,37 @@ fn seed_from_clock() -> u64 {
     now.map_or(0, |d| d.as_nanos() as u64)
 }
 
+/// Where a power-loss trial in `dir` writes its image.
+fn image_dir(dir: &Path) -> PathBuf {
+    dir.with_extension("image")
+}
+
 /// Runs one trial in `dir`, adds it to `tally`, and returns its one-line summary.
 fn run_trial(
     child: &Path,
     dir: &Path,
     seed: u64,
-    keep_failures: Option<&Path>,
+    args: &CrashArgs,
     tally: &mut Tally,
 ) -> Result<String> {
-    let plan = ask_plan(child, seed)?;
+    let keep_failures = args.keep_failures.as_deref();
+    let plan = ask_plan(child, seed, args.power_loss)?;
     let kill = &plan.kill;
     tally.trials += 1;
     let (ending, ack) = run_child(child, dir, seed, kill)?;
+    // After a power loss the trial checks the image, what the disk held when power went.
+    let checked = match (kill, ending) {
+        (Kill::PowerLoss { .. }, Ending::Aborted) => image_dir(dir),
+        _ => dir.to_path_buf(),
+    };
     let mut summary = match (kill, ending) {
         (Kill::Timing { .. }, Ending::Killed) => {
             tally.killed_by_timing += 1;
             "killed".to_string()
+        }
+        (Kill::PowerLoss { at }, Ending::Aborted) => {
+            tally.power_losses += 1;
+            format!("power lost at durable operation {at}")
         }
         (Kill::Failpoint { point, skip }, Ending::Aborted) => {
             tally.failpoints.entry(point.clone()).or_default().0 += 1;
@@ -279,12 +344,12 @@ fn run_trial(
         }
     };
     if let Some(keep) = keep_failures {
-        copy_dir(dir, &keep.join(format!("seed-{seed}")))?;
+        copy_dir(&checked, &keep.join(format!("seed-{seed}")))?;
     }
 
     let mut check_args = vec![
         "check".to_string(),
-        dir.display().to_string(),
+        checked.display().to_string(),
         seed.to_string(),
         ack.ops.to_string(),
     ];
@@ -299,6 +364,7 @@ fn run_trial(
     // Unsynced WAL bytes reach the file only when a sync or a freeze writes the buffer out, so
     // most tears follow an abort at wal.before-sync or a kill inside a sync.
     if ending != Ending::Completed
+        && !matches!(kill, Kill::PowerLoss { .. })
         && plan.tear_wal
         && let Some((name, synced)) = newest_wal_unsynced_tail(dir, &ack)?
     {
@@ -336,10 +402,13 @@ fn run_trial(
     Ok(summary)
 }
 
-/// Runs `crash_child plan SEED`.
-fn ask_plan(child: &Path, seed: u64) -> Result<Plan> {
+/// Runs `crash_child plan SEED [--power-loss]`.
+fn ask_plan(child: &Path, seed: u64, power_loss: bool) -> Result<Plan> {
     let mut command = Command::new(child);
     command.arg("plan").arg(seed.to_string());
+    if power_loss {
+        command.arg("--power-loss");
+    }
     let output = workspace::capture(command)?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     Plan::parse(stdout.trim()).with_context(|| format!("crash_child plan printed {stdout:?}"))
@@ -356,6 +425,13 @@ fn run_child(child: &Path, dir: &Path, seed: u64, kill: &Kill) -> Result<(Ending
         .stderr(Stdio::piped());
     if let Kill::Failpoint { point, skip } = kill {
         command.env("MINI_LSM_FAILPOINTS", format!("{point}=abort@{skip}"));
+    }
+    if let Kill::PowerLoss { at } = kill {
+        let image = image_dir(dir);
+        command.env(
+            "MINI_LSM_POWER_LOSS",
+            format!("{at}:{seed}:{}", image.display()),
+        );
     }
     let mut process = command.spawn().context("starting crash_child run")?;
     let stderr = read_in_background(process.stderr.take());
@@ -382,7 +458,9 @@ fn run_child(child: &Path, dir: &Path, seed: u64, kill: &Kill) -> Result<(Ending
     let stderr = stderr.join().unwrap_or_default();
     let ending = match status.signal() {
         Some(9) if sent_kill => Ending::Killed,
-        Some(6) if matches!(kill, Kill::Failpoint { .. }) => Ending::Aborted,
+        Some(6) if matches!(kill, Kill::Failpoint { .. } | Kill::PowerLoss { .. }) => {
+            Ending::Aborted
+        }
         None if status.success() => Ending::Completed,
         _ => bail!("crash_child run failed on its own ({status}):\n{stderr}"),
     };
@@ -507,10 +585,11 @@ fn print_report(tally: &Tally, elapsed: Duration) {
     let aborts: u64 = tally.failpoints.values().map(|(aborts, _)| aborts).sum();
     println!(
         "\ncrash: {} trials in {:.1} s: {} killed by timing, {aborts} aborted at a failpoint, \
-         {} ran to completion",
+         {} lost power, {} ran to completion",
         tally.trials,
         elapsed.as_secs_f64(),
         tally.killed_by_timing,
+        tally.power_losses,
         tally.completed,
     );
     for (point, (aborted, missed)) in &tally.failpoints {
@@ -525,7 +604,7 @@ fn print_report(tally: &Tally, elapsed: Duration) {
         tally.acked_ops, tally.keys_checked
     );
     println!(
-        "  losses {}, phantoms {}, inconsistent {}, unstable {}, errors {}",
+        "  losses {}, phantoms {}, inconsistent {}, unstable {}, refused opens or errors {}",
         tally.losses, tally.phantoms, tally.inconsistent, tally.unstable, tally.errors
     );
     if tally.failed_seeds.is_empty() {
@@ -561,6 +640,8 @@ mod tests {
                 skip: 7
             }
         );
+        let power_loss = Plan::parse("PLAN powerloss 812 0 0 0").unwrap();
+        assert_eq!(power_loss.kill, Kill::PowerLoss { at: 812 });
         assert!(Plan::parse("PLAN explode 1 2 0 0").is_none());
         assert!(Plan::parse("PLAN timing 1 2").is_none());
     }

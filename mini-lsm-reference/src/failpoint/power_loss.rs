@@ -64,6 +64,8 @@ struct Tracker {
     armed: Option<Armed>,
     /// Set once power was lost: every later durable operation fails.
     off: bool,
+    /// The operation power was lost at (what, path), for messages.
+    lost_at: Option<String>,
 }
 
 static TRACKER: Mutex<Option<Tracker>> = Mutex::new(None);
@@ -92,6 +94,7 @@ pub fn arm(at: u64, image: &Path, seed: u64, then: AfterPowerLoss) {
     let tracker = tracker.get_or_insert_with(Tracker::default);
     tracker.ops = 0;
     tracker.off = false;
+    tracker.lost_at = None;
     tracker.armed = Some(Armed {
         at,
         image: image.to_path_buf(),
@@ -106,9 +109,9 @@ pub fn ops() -> u64 {
     TRACKER.lock().as_ref().map_or(0, |t| t.ops)
 }
 
-/// Whether the armed power loss happened.
-pub fn power_was_lost() -> bool {
-    TRACKER.lock().as_ref().is_some_and(|t| t.off)
+/// The operation at which the armed power loss happened ("fsync of dir/00003.sst"), if it did.
+pub fn lost_at() -> Option<String> {
+    TRACKER.lock().as_ref().and_then(|t| t.lost_at.clone())
 }
 
 /// Stops tracking every directory and disarms.
@@ -125,7 +128,7 @@ fn tracked_dir<'a>(tracker: &Tracker, path: &'a Path) -> Option<&'a Path> {
 }
 
 /// See [`crate::fs`]: counts the operation, and loses power when it is the armed one.
-pub(crate) fn before_durable_op(path: &Path) -> Result<()> {
+pub(crate) fn before_durable_op(what: &'static str, path: &Path) -> Result<()> {
     let mut guard = TRACKER.lock();
     let Some(tracker) = guard.as_mut() else {
         return Ok(());
@@ -146,6 +149,7 @@ pub(crate) fn before_durable_op(path: &Path) -> Result<()> {
     };
     capture(tracker, dir, &armed.image, armed.seed)?;
     tracker.off = true;
+    tracker.lost_at = Some(format!("{what} {}", path.display()));
     match armed.then {
         AfterPowerLoss::Abort => std::process::abort(),
         AfterPowerLoss::FailEverything => Err(power_off(path)),
