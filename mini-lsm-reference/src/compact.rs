@@ -177,14 +177,17 @@ impl LsmStorageInner {
             apply_compaction(&mut next, &task.input_ids(), task.output_level, &output_ids);
             sort_level(&mut next, task.output_level);
             *self.state.write() = Arc::new(next);
-            self.rewrite_manifest_if_large()?;
         }
         self.counters
             .bytes_compacted
             .fetch_add(written, Ordering::Relaxed);
         self.counters.compactions.fetch_add(1, Ordering::Relaxed);
         failpoint::hit(failpoint::COMPACTION_BEFORE_DELETE, self.path())?;
-        self.delete_ssts(&task.input_ids())
+        self.delete_ssts(&task.input_ids())?;
+        // After the deletions: a new manifest no longer names the inputs, so an input a crash
+        // left behind would look like a file the engine never made (kept, never deleted).
+        let _change = self.state_lock.lock();
+        self.rewrite_manifest_if_large()
     }
 
     // ANCHOR: d6-compact-log_compaction

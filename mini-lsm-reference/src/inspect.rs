@@ -105,8 +105,8 @@ pub struct RecoveryReport {
     /// Files the manifest proves are garbage (left by a flush, compaction or manifest rewrite
     /// that never committed, or by a compaction's removed inputs), deleted.
     pub orphans_removed: Vec<std::path::PathBuf>,
-    /// SSTs with ids the manifest never handed out: not the engine's doing, so kept, never
-    /// deleted, and never part of the tree.
+    /// SSTs whose ids the manifest neither reserved nor named: not the engine's doing, so kept,
+    /// never deleted, and never part of the tree.
     pub unexplained_kept: Vec<std::path::PathBuf>,
 }
 
@@ -153,7 +153,7 @@ impl fmt::Display for RecoveryReport {
         for path in &self.unexplained_kept {
             writeln!(
                 f,
-                "recovery: kept {} (its id was never handed out: not the engine's file)",
+                "recovery: kept {} (the manifest knows no file by its id: not the engine's)",
                 name(path)
             )?;
         }

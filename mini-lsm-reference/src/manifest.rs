@@ -167,13 +167,22 @@ impl Manifest {
             .filter(|r| matches!(r, ManifestRecord::Snapshot(_)))
             .count();
         if !matches!(records.first(), Some(ManifestRecord::Snapshot(_))) || snapshots != 1 {
+            let found = match &recovered.torn_tail {
+                Some(torn) if records.is_empty() => format!(
+                    "its snapshot is cut short ({} bytes at byte {}), although it was synced \
+                     before the file got its name: the manifest is damaged",
+                    torn.dropped_bytes, torn.offset
+                ),
+                _ => format!(
+                    "this one has {} complete records, {snapshots} of them snapshots",
+                    records.len()
+                ),
+            };
             return Err(Error::Corruption {
                 file: Some(path.to_path_buf()),
                 offset: MANIFEST_MAGIC.len() as u64,
                 what: format!(
-                    "a manifest holds exactly one Snapshot record, first; this one has {} \
-                     complete records, {snapshots} of them snapshots",
-                    records.len()
+                    "a manifest starts with one Snapshot record and has no other: {found}"
                 ),
             });
         }

@@ -34,7 +34,8 @@
 //!    first.
 //!
 //! Writing, once everything above succeeded:
-//! 5. Delete the garbage, and sync the directory. This comes before the new manifest, whose
+//! 5. Sync the replayed WALs (a process crash may have left records only in the page cache),
+//!    then delete the garbage, and sync the directory. This comes before the new manifest, whose
 //!    snapshot reserves only the ids handed out from then on: garbage left behind would look
 //!    like a file the engine never made, and be kept for good.
 //! 6. Write a new manifest holding a snapshot of the recovered tree and the new memtable: it
@@ -77,7 +78,7 @@ pub(crate) fn recover(
     options: &LsmOptions,
     block_cache: &Arc<BlockCache>,
 ) -> Result<Recovered> {
-    // BEGIN SOLUTION day 6: recovery::recover — read the manifest and every file without changing any, then create the new memtable, write a new manifest and delete only proven garbage
+    // BEGIN SOLUTION day 6: recovery::recover — read the manifest and every file without changing any; then delete only proven garbage, write a new manifest, create the new memtable
     let mut report = RecoveryReport::default();
     let files = EngineFiles::list(dir)?;
     let manifest_path = dir.join(MANIFEST_FILE);
@@ -115,6 +116,7 @@ pub(crate) fn recover(
     let verdicts = judge_files(&files, &tree, dir)?;
     let mut garbage = verdicts.garbage;
     let mut memtables = Vec::new();
+    let mut replayed = Vec::new();
     for id in verdicts.replay {
         let path = wal_path(dir, id);
         let (memtable, torn_tail) = MemTable::recover_from_wal(id, &path)?;
@@ -125,11 +127,20 @@ pub(crate) fn recover(
             memtables.push(id);
             state.imm_memtables.insert(0, Arc::new(memtable));
             report.memtables_recovered += 1;
+            replayed.push(path);
         }
     }
     report.unexplained_kept = verdicts.unexplained;
 
-    // 5. The garbage, proven so by the manifest read above.
+    // 5. The replayed WALs made durable: after a process crash they may hold records the OS
+    // had not written to disk yet, which this session now serves; a later power loss must not
+    // take them back while keeping newer, synced writes.
+    for path in &replayed {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        fs::sync_file(&file, path)?;
+    }
+
+    // The garbage, proven so by the manifest read above.
     if files.leftover_manifest {
         garbage.push(manifest_path.with_extension("tmp"));
     }

@@ -34,7 +34,8 @@
 //!    first.
 //!
 //! Writing, once everything above succeeded:
-//! 5. Delete the garbage, and sync the directory. This comes before the new manifest, whose
+//! 5. Sync the replayed WALs (a process crash may have left records only in the page cache),
+//!    then delete the garbage, and sync the directory. This comes before the new manifest, whose
 //!    snapshot reserves only the ids handed out from then on: garbage left behind would look
 //!    like a file the engine never made, and be kept for good.
 //! 6. Write a new manifest holding a snapshot of the recovered tree and the new memtable: it
@@ -88,7 +89,7 @@ pub(crate) fn recover(
     block_cache: &Arc<BlockCache>,
 ) -> Result<Recovered> {
     todo!(
-        "day 6: recovery::recover — read the manifest and every file without changing any, then create the new memtable, write a new manifest and delete only proven garbage"
+        "day 6: recovery::recover — read the manifest and every file without changing any; then delete only proven garbage, write a new manifest, create the new memtable"
     )
 }
 // ANCHOR_END: d6-recovery-recover

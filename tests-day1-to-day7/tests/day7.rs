@@ -649,10 +649,24 @@ fn sst_may_contain_rules_out_most_absent_keys() {
     }
 }
 
+/// With 0 bits per key an SST has no filter section and rules nothing out; with 10 the same keys
+/// get a filter, which rules out most absent keys.
 #[test]
 fn sst_without_bloom_filter_has_none_and_may_contain_anything() {
     let dir = temp_dir();
     let keys = random_keys("present/", 23, 200);
+    let absent = random_keys("absent/", 24, 200);
+    let filtered = build_sst(dir.path(), "filtered.sst", &keys, 4096, 10);
+    let ruled_out = absent.iter().filter(|k| !filtered.may_contain(k)).count();
+    check_eq(
+        (filtered.bloom().is_some(), ruled_out > absent.len() / 2),
+        (true, true),
+        &format!(
+            "the same 200 keys built with_bloom_filter(10): (bloom() is Some, more than half of \
+             200 absent keys ruled out; {ruled_out} were)"
+        ),
+        BOOK_SST_BLOOM,
+    );
     let table = build_sst(dir.path(), "plain.sst", &keys, 4096, 0);
     let scenario = "an SST built with_bloom_filter(0)";
     check_eq(
@@ -667,11 +681,11 @@ fn sst_without_bloom_filter_has_none_and_may_contain_anything() {
         &format!("{scenario}: footer (bloom_offset, bloom_len)"),
         BOOK_SST_BLOOM,
     );
-    for k in random_keys("absent/", 24, 50) {
+    for k in absent.iter().take(50) {
         check_eq(
-            table.may_contain(&k),
+            table.may_contain(k),
             true,
-            &format!("{scenario}: may_contain({}) without a filter", show(&k)),
+            &format!("{scenario}: may_contain({}) without a filter", show(k)),
             BOOK_SST_BLOOM,
         );
     }
@@ -1011,9 +1025,20 @@ fn overlap_at_first_entry_or_past_first_key_is_corruption(
     // The trailer: one u32 offset per entry, then the u32 entry count.
     let count = read_le::<4>(&raw, raw.len() - 4) as usize;
     let offsets_at = raw.len() - 4 - 4 * count;
-    let entry_at = read_le::<4>(&raw, offsets_at + 4 * entry) as usize;
-    // An entry is `kind: u8`, then `overlap: u16` little-endian.
-    raw[entry_at + 1..entry_at + 3].copy_from_slice(&overlap.to_le_bytes());
+    let overlap_of = |raw: &[u8], entry: usize| {
+        let entry_at = read_le::<4>(raw, offsets_at + 4 * entry) as usize;
+        // An entry is `kind: u8`, then `overlap: u16` little-endian.
+        entry_at + 1..entry_at + 3
+    };
+    // The builder compresses: "abd" is stored as 2 bytes shared with "abc", then "d".
+    check_eq(
+        read_le::<2>(&raw, overlap_of(&raw, 1).start),
+        2,
+        "the overlap BlockBuilder stores for \"abd\" after first key \"abc\"",
+        BOOK_PREFIX,
+    );
+    let field = overlap_of(&raw, entry);
+    raw[field].copy_from_slice(&overlap.to_le_bytes());
     let scenario =
         format!("entry {entry} of a block with first key \"abc\" claims overlap {overlap}");
     match decode_block(&raw, &scenario) {

@@ -52,9 +52,12 @@ impl BlockBuilder {
             self.is_empty() || key > &self.last_key[..],
             "BlockBuilder::add: keys must be added in strictly increasing order"
         );
-        // Day 7: store only what follows the prefix shared with the first key. (The first entry
-        // shares nothing with itself: `first_key` is still empty then.)
+        // LATER DAY 7: store only what follows the prefix shared with the first key
+        // (The first entry shares nothing with itself: `first_key` is still empty then.)
         let overlap = shared_prefix_len(&self.first_key, key);
+        // BEFORE DAY 7: every key is stored whole
+        // let overlap = 0;
+        // END DAY 7
         let rest = &key[overlap..];
         let value_bytes = value.unwrap_or_default();
         let entry_size = ENTRY_OVERHEAD + rest.len() + value_bytes.len();
