@@ -114,6 +114,10 @@ pub fn check(root: &Path, repeat: Option<u32>, long: bool) -> Result<()> {
     step("cargo x starter --check", || starter::check(root).map(drop))?;
     step("pristine starter", || pristine_starter(root))?;
     step(
+        "starters from each day (cargo x starter --from-day N fails every test of days N to 7)",
+        || from_day_starters(root),
+    )?;
+    step(
         "book (citations, links, includes, stubs; mdbook build)",
         || book::check_book(root),
     )?;
@@ -166,6 +170,79 @@ fn pristine_starter(root: &Path) -> Result<()> {
         "pristine starter: {} graded tests, all fail on todo!()",
         run.total()
     );
+    Ok(())
+}
+
+/// Every day's points demand that day's work: for each day N from 2 to 7, the starter whose days
+/// before N are solved (`cargo x starter --from-day N`) must fail every graded test of days N to
+/// 7. A test that passes there gives points for earlier days' work. One
+/// copy of the workspace and one target directory serve every day: between days only the
+/// starter's changed files are rewritten, so only the starter and the tests rebuild.
+fn from_day_starters(root: &Path) -> Result<()> {
+    let days = workspace::graded_days(root);
+    let copy = root.join("target").join("from-day-workspace");
+    let target_dir = root.join("target").join("from-day");
+    crate::bugs::copy_workspace(root, &copy)?;
+    let mut problems = Vec::new();
+    for first_day in 2..=7u8 {
+        let started = std::time::Instant::now();
+        let tree = starter::starter_tree(root, first_day)?;
+        starter::write_tree_quietly(&tree, &copy.join(workspace::STARTER_DIR))?;
+        let targets: Vec<String> = days
+            .iter()
+            .filter(|&&day| day >= first_day)
+            .map(|day| format!("day{day}"))
+            .collect();
+        let mut args = vec!["test", "--package", TESTS_PACKAGE, "--no-fail-fast"];
+        args.extend(Subject::Starter.feature_args());
+        for target in &targets {
+            args.extend(["--test", target.as_str()]);
+        }
+        let mut command = workspace::cargo(&copy, &args);
+        command.env("CARGO_TARGET_DIR", &target_dir);
+        let output = workspace::capture(command)?;
+        let run = libtest::parse(&String::from_utf8_lossy(&output.stdout));
+        if run.total() == 0 {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let error =
+                workspace::first_compiler_error(&stderr).unwrap_or_else(|| stderr.to_string());
+            bail!("no graded test ran against the starter --from-day {first_day}:\n{error}");
+        }
+        // Failing is what counts here, not how: a day-7 test may fail on day 1's uncompressed
+        // blocks rather than on a todo!().
+        let mut found: Vec<String> = run
+            .results
+            .iter()
+            .filter(|result| result.failure_message().is_none())
+            .map(|result| format!(" {} does not fail ({:?})", result.name, result.outcome))
+            .collect();
+        if run.unreported() > 0 {
+            found.push(format!(
+                " {} tests never reported a result (a test binary crashed)",
+                run.unreported()
+            ));
+        }
+        println!(
+            "  --from-day {first_day}: {} tests of days {first_day} to 7, {} do not fail \
+             ({:.0} s)",
+            run.total(),
+            found.len(),
+            started.elapsed().as_secs_f64()
+        );
+        problems.extend(
+            found
+                .into_iter()
+                .map(|problem| format!("  --from-day {first_day}:{problem}")),
+        );
+    }
+    if !problems.is_empty() {
+        bail!(
+            "with the days before N solved, every test of day N and later must still fail (move \
+             a test that passes to the earliest day whose work it needs, or make it need day \
+             N's):\n{}",
+            problems.join("\n")
+        );
+    }
     Ok(())
 }
 

@@ -58,8 +58,19 @@ enum Task {
     /// Generate mini-lsm-starter/ from mini-lsm-reference/ (every solution region becomes a todo!()).
     Starter {
         /// Write nothing; fail with a diff if mini-lsm-starter/ is not what the generator writes.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["from_day", "out", "force"])]
         check: bool,
+        /// Start at day N: days before N are solved (the reference's code), days N to 7 are
+        /// todo!() (a class that starts at day N, or a student redoing it).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=7))]
+        from_day: Option<u8>,
+        /// Write the starter crate into DIR instead of mini-lsm-starter/ (grade it with
+        /// `cargo x grade --submission DIR`).
+        #[arg(long, value_name = "DIR", requires = "from_day")]
+        out: Option<std::path::PathBuf>,
+        /// Overwrite uncommitted changes in mini-lsm-starter/.
+        #[arg(long, requires = "from_day")]
+        force: bool,
     },
     /// Run the graded tests against the starter (or the reference, a submission, a roster) and
     /// print passed/total and points per day.
@@ -117,10 +128,16 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<bool> {
     let root = workspace::root();
     match cli.command {
-        Task::Starter { check: false } => starter::generate(&root)?,
-        Task::Starter { check: true } => {
+        Task::Starter { check: true, .. } => {
             starter::check(&root)?;
         }
+        Task::Starter {
+            from_day: Some(day),
+            out,
+            force,
+            ..
+        } => starter::generate_from_day(&root, day, out.as_deref(), force)?,
+        Task::Starter { .. } => starter::generate(&root)?,
         Task::Grade(args) => return grade::run(&root, args),
         Task::Check { repeat, long } => check::check(&root, repeat, long)?,
         Task::Bugs {

@@ -21,6 +21,24 @@
 //! [`STARTER_ALLOWS`]) so that the pristine starter builds without warnings; so does a file with
 //! the line `// STARTER ALLOWS` (support code that only solutions use, dead in the starter).
 //!
+//! A later day can change code an earlier day's region holds (day 7's prefix compression changes
+//! day 1's block builder). Inside a region, the later day's code goes between
+//! `// LATER DAY N: what it does` and `// BEFORE DAY N: what the earlier days do instead`, and
+//! the earlier days' version follows as commented-out lines until `// END DAY N`:
+//!
+//! ```text
+//!         // LATER DAY 7: store only what follows the prefix shared with the first key
+//!         let overlap = shared_prefix_len(&self.first_key, key);
+//!         // BEFORE DAY 7: every key is stored whole
+//!         // let overlap = 0;
+//!         // END DAY 7
+//! ```
+//!
+//! The pristine starter drops the whole region as usual. A starter that begins at a later day
+//! (`cargo x starter --from-day F`, which keeps the solutions of the days before F) keeps the
+//! day-N version when N < F and otherwise the earlier days' version, uncommented, so that day N's
+//! work is still left to do.
+//!
 //! The output is already formatted the way rustfmt (default `max_width`) would format it, so the
 //! generated starter passes `cargo fmt --check`.
 
@@ -53,6 +71,22 @@ const BEGIN: &str = "// BEGIN SOLUTION";
 
 /// The closing marker, the whole line (after indentation).
 const END: &str = "// END SOLUTION";
+
+/// The markers of a later day's variant inside a region (see the module documentation).
+const LATER_DAY: &str = "// LATER DAY ";
+const BEFORE_DAY: &str = "// BEFORE DAY ";
+const END_DAY: &str = "// END DAY ";
+
+/// Which part of a later day's variant a line is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    /// Outside any variant.
+    None,
+    /// Between `LATER DAY N` and `BEFORE DAY N`: day N's code.
+    Later(u8),
+    /// Between `BEFORE DAY N` and `END DAY N`: the earlier days' code, commented out.
+    Before(u8),
+}
 
 /// A directive line giving a file without solution regions the starter's `allow`s anyway: for
 /// support code that only the solution uses, so that it would be dead code in the starter.
@@ -93,11 +127,23 @@ struct OpenRegion {
     indent: String,
     /// `Some` for a day region, `None` for a helpers region.
     day: Option<DayMarker>,
+    /// Whether the region's solution stays (its day comes before the starter's first day).
+    solved: bool,
 }
 
-/// Transforms one reference source file into its starter version. `file` only names the file in
-/// error messages (`file:line: …`). A file without markers is returned unchanged.
-pub fn transform(file: &str, source: &str) -> Result<String> {
+/// Transforms one reference source file into its pristine starter version. `file` only names
+/// the file in error messages (`file:line: …`). A file without markers is returned unchanged.
+#[cfg(test)]
+fn transform(file: &str, source: &str) -> Result<String> {
+    transform_from_day(file, source, 1)
+}
+
+/// Like [`transform`], for a starter that begins at day `first_day`: the solutions of earlier
+/// days stay (only their marker lines go), and so do the helpers regions, which the solved days
+/// may use (those that only later days use are unused code until then, which the file's allows
+/// cover). `first_day` 1 is the pristine starter.
+pub fn transform_from_day(file: &str, source: &str, first_day: u8) -> Result<String> {
+    let keep_helpers = first_day > 1;
     let lines: Vec<&str> = source.lines().collect();
     let mut out: Vec<String> = Vec::with_capacity(lines.len());
     // Positions in `out` where lines were removed (a helpers region, the allows directive), to
@@ -108,11 +154,29 @@ pub fn transform(file: &str, source: &str) -> Result<String> {
     let mut max_day = None;
     let mut allows = false;
 
+    let mut variant = Variant::None;
     for (index, line) in lines.iter().enumerate() {
         let number = index + 1;
+        let at = |message: String| anyhow!("{file}:{number}: {message}");
+        if let Some(next) = parse_variant(line, variant).map_err(at)? {
+            if open.is_none() {
+                bail!("{file}:{number}: a later day's variant must be inside a solution region");
+            }
+            variant = next;
+            continue;
+        }
         let marker = parse_marker(line).map_err(|message| anyhow!("{file}:{number}: {message}"))?;
+        if marker.is_some() && variant != Variant::None {
+            bail!("{file}:{number}: a later day's variant is not closed by `{END_DAY}N`");
+        }
         match marker {
             None if open.is_none() => out.push(line.to_string()),
+            None if open.as_ref().is_some_and(|region| region.solved) => match variant {
+                Variant::None => out.push(line.to_string()),
+                Variant::Later(day) if day < first_day => out.push(line.to_string()),
+                Variant::Before(day) if day >= first_day => out.push(uncomment(line).map_err(at)?),
+                _ => {} // the other version of a later day's variant
+            },
             None => {} // a solution line: dropped
             Some(Marker::Allows) => {
                 allows = true;
@@ -124,6 +188,7 @@ pub fn transform(file: &str, source: &str) -> Result<String> {
                 };
                 regions += 1;
                 match region.day {
+                    _ if region.solved => gaps.push(out.len()),
                     Some(day) => {
                         let tail = is_tail_expression(&lines[index + 1..]);
                         out.extend(todo_lines(&region.indent, &day.message, tail));
@@ -143,15 +208,22 @@ pub fn transform(file: &str, source: &str) -> Result<String> {
                     Marker::BeginDay(day) => {
                         check_enclosing_fn(&lines[..index], &day.method)
                             .map_err(|message| anyhow!("{file}:{number}: {message}"))?;
-                        max_day = max_day.max(Some(day.day));
                         Some(day)
                     }
                     _ => None,
                 };
+                let solved = match &day {
+                    Some(day) => day.day < first_day,
+                    None => keep_helpers,
+                };
+                if let Some(day) = day.as_ref().filter(|_| !solved) {
+                    max_day = max_day.max(Some(day.day));
+                }
                 open = Some(OpenRegion {
                     line: number,
                     indent: indentation(line).to_string(),
                     day,
+                    solved,
                 });
             }
         }
@@ -175,6 +247,49 @@ pub fn transform(file: &str, source: &str) -> Result<String> {
         text.push('\n');
     }
     Ok(text)
+}
+
+/// Recognises the markers of a later day's variant, given the part the previous line was in:
+/// `Ok(Some(part))` for a marker (the part the lines after it are in), `Ok(None)` for any other
+/// line, `Err` for a marker out of order.
+fn parse_variant(line: &str, current: Variant) -> Result<Option<Variant>, String> {
+    let code = line.trim();
+    let day = |rest: &str| -> Result<u8, String> {
+        let number = rest.split(':').next().unwrap_or("").trim();
+        number
+            .parse()
+            .map_err(|_| format!("`{number}` is not a day number"))
+    };
+    if let Some(rest) = code.strip_prefix(LATER_DAY) {
+        return match current {
+            Variant::None => Ok(Some(Variant::Later(day(rest)?))),
+            _ => Err("`LATER DAY` inside another variant".into()),
+        };
+    }
+    if let Some(rest) = code.strip_prefix(BEFORE_DAY) {
+        return match current {
+            Variant::Later(later) if later == day(rest)? => Ok(Some(Variant::Before(later))),
+            _ => Err("`BEFORE DAY N` must follow `LATER DAY N`".into()),
+        };
+    }
+    if let Some(rest) = code.strip_prefix(END_DAY) {
+        return match current {
+            Variant::Before(later) if later == day(rest)? => Ok(Some(Variant::None)),
+            _ => Err("`END DAY N` must follow `BEFORE DAY N`".into()),
+        };
+    }
+    Ok(None)
+}
+
+/// A commented-out line of an earlier days' variant, uncommented: `    // let x = 0;` becomes
+/// `    let x = 0;`.
+fn uncomment(line: &str) -> Result<String, String> {
+    let indent = indentation(line);
+    let code = &line[indent.len()..];
+    match code.strip_prefix("// ").or_else(|| code.strip_prefix("//")) {
+        Some(code) => Ok(format!("{indent}{code}")),
+        None => Err("the earlier days' version must be commented out with `//`".into()),
+    }
 }
 
 /// Recognises a marker line. `Ok(None)` for an ordinary line; `Err` for a line that looks like a
@@ -730,5 +845,76 @@ impl T {
     fn doc_comments_may_mention_markers() {
         let source = "/// Between `// BEGIN SOLUTION` and `// END SOLUTION`.\nfn f() {}\n";
         assert_eq!(transform("f.rs", source).unwrap(), source);
+    }
+
+    #[test]
+    fn from_a_later_day_the_earlier_days_keep_their_solution() {
+        let source = "\
+fn a() -> u8 {
+    // BEGIN SOLUTION day 2: T::a — hint
+    2
+    // END SOLUTION
+}
+
+fn b() -> u8 {
+    // BEGIN SOLUTION day 5: T::b — hint
+    helper()
+    // END SOLUTION
+}
+
+// BEGIN SOLUTION HELPERS
+fn helper() -> u8 {
+    5
+}
+// END SOLUTION
+";
+        let out = transform_from_day("a.rs", source, 3).unwrap();
+        assert!(out.contains("fn a() -> u8 {\n    2\n}"), "{out}");
+        assert!(out.contains("todo!(\"day 5: T::b — hint\")"), "{out}");
+        assert!(out.contains("fn helper() -> u8"), "{out}");
+        assert!(!out.contains("SOLUTION"), "{out}");
+        let pristine = transform_from_day("a.rs", source, 1).unwrap();
+        assert_eq!(pristine, transform("a.rs", source).unwrap());
+        assert!(
+            pristine.contains("todo!(\"day 2: T::a — hint\")"),
+            "{pristine}"
+        );
+        assert!(!pristine.contains("fn helper"), "{pristine}");
+    }
+
+    #[test]
+    fn a_later_days_variant_keeps_the_version_of_the_starters_days() {
+        let source = "\
+fn add() -> usize {
+    // BEGIN SOLUTION day 1: T::add — hint
+    let x = 1;
+    // LATER DAY 7: compress
+    let overlap = 5;
+    // BEFORE DAY 7: store whole keys
+    // let overlap = 0;
+    // END DAY 7
+    x + overlap
+    // END SOLUTION
+}
+";
+        let from_3 = transform_from_day("a.rs", source, 3).unwrap();
+        assert!(
+            from_3.contains("    let overlap = 0;\n    x + overlap"),
+            "{from_3}"
+        );
+        assert!(
+            !from_3.contains("DAY 7") && !from_3.contains("= 5"),
+            "{from_3}"
+        );
+        let from_8 = transform_from_day("a.rs", source, 8).unwrap();
+        assert!(
+            from_8.contains("    let overlap = 5;\n    x + overlap"),
+            "{from_8}"
+        );
+        assert!(!from_8.contains("= 0"), "{from_8}");
+        let pristine = transform("a.rs", source).unwrap();
+        assert!(!pristine.contains("overlap"), "{pristine}");
+        let unclosed = source.replace("    // END DAY 7\n", "");
+        assert!(transform("a.rs", &unclosed).is_err());
     }
 }

@@ -58,21 +58,90 @@ Days build on each other: finish day N before day N + 1. `cargo x grade` grades 
 
 /// Writes `mini-lsm-starter/` under the workspace `root`, printing what changed.
 pub fn generate(root: &Path) -> Result<()> {
-    let tree = starter_tree(root)?;
-    let starter = root.join(STARTER_DIR);
+    write_tree(&starter_tree(root, 1)?, &root.join(STARTER_DIR))
+}
+
+/// `cargo x starter --from-day N [--out DIR] [--force]`: a starter whose days before `first_day`
+/// are solved (the reference's code) and whose later days are `todo!()`, for a class that
+/// starts at that day or a student who redoes it. Into `out`, or into `mini-lsm-starter/`,
+/// which it refuses to overwrite while git shows uncommitted changes there (a student's work)
+/// unless `force`.
+pub fn generate_from_day(
+    root: &Path,
+    first_day: u8,
+    out: Option<&Path>,
+    force: bool,
+) -> Result<()> {
+    let target = match out {
+        Some(out) => out.to_path_buf(),
+        None => {
+            if !force && has_uncommitted_changes(root, STARTER_DIR)? {
+                bail!(
+                    "{STARTER_DIR}/ has uncommitted changes (your work?): commit them, write the \
+                     starter elsewhere with --out DIR, or overwrite them with --force"
+                );
+            }
+            root.join(STARTER_DIR)
+        }
+    };
+    write_tree(&starter_tree(root, first_day)?, &target)?;
+    println!(
+        "{}: days 1 to {} solved, days {first_day} to 7 left as todo!(); grade it with `cargo x \
+         grade{}`",
+        target.display(),
+        first_day.saturating_sub(1),
+        match out {
+            Some(out) => format!(" --submission {}", out.display()),
+            None => String::new(),
+        }
+    );
+    Ok(())
+}
+
+/// Whether git reports changes under `path` (relative to `root`); `false` outside a git
+/// checkout.
+fn has_uncommitted_changes(root: &Path, path: &str) -> Result<bool> {
+    let output = std::process::Command::new("git")
+        .args(["status", "--porcelain", "--", path])
+        .current_dir(root)
+        .output();
+    Ok(match output {
+        Ok(output) if output.status.success() => !output.stdout.is_empty(),
+        _ => false,
+    })
+}
+
+/// [`write_tree`] without printing what it did.
+pub fn write_tree_quietly(tree: &Tree, starter: &Path) -> Result<()> {
+    write_files(tree, starter).map(drop)
+}
+
+/// Writes `tree` into the crate directory `starter`, removing files it does not hold, and says
+/// how many files changed.
+fn write_tree(tree: &Tree, starter: &Path) -> Result<()> {
+    let (changed, removed) = write_files(tree, starter)?;
+    println!(
+        "{}/: {} files, {changed} written, {removed} removed",
+        starter.display(),
+        tree.len()
+    );
+    Ok(())
+}
+
+/// Writes `tree` into `starter`; returns how many files were written and removed.
+fn write_files(tree: &Tree, starter: &Path) -> Result<(usize, usize)> {
     let mut removed = 0;
-    for stale in existing_files(&starter)?
+    for stale in existing_files(starter)?
         .into_iter()
         .filter(|path| !tree.contains_key(path))
     {
         fs::remove_file(starter.join(&stale))
-            .with_context(|| format!("removing {STARTER_DIR}/{}", stale.display()))?;
-        println!("removed {STARTER_DIR}/{}", stale.display());
+            .with_context(|| format!("removing {}", starter.join(&stale).display()))?;
         removed += 1;
     }
-    remove_empty_dirs(&starter)?;
+    remove_empty_dirs(starter)?;
     let mut changed = 0;
-    for (path, contents) in &tree {
+    for (path, contents) in tree {
         let target = starter.join(path);
         if fs::read(&target).ok().as_deref() == Some(contents.as_slice()) {
             continue;
@@ -83,17 +152,13 @@ pub fn generate(root: &Path) -> Result<()> {
         fs::write(&target, contents).with_context(|| format!("writing {}", target.display()))?;
         changed += 1;
     }
-    println!(
-        "{STARTER_DIR}/: {} files, {changed} written, {removed} removed",
-        tree.len()
-    );
-    Ok(())
+    Ok((changed, removed))
 }
 
 /// Compares `mini-lsm-starter/` with what [`generate`] would write, in both directions. Prints a
 /// diff of every drifted file and fails on any drift; returns the number of files otherwise.
 pub fn check(root: &Path) -> Result<usize> {
-    let tree = starter_tree(root)?;
+    let tree = starter_tree(root, 1)?;
     let starter = root.join(STARTER_DIR);
     let on_disk = existing_files(&starter)?;
     let mut drifted = 0;
@@ -131,8 +196,9 @@ pub fn check(root: &Path) -> Result<usize> {
     Ok(tree.len())
 }
 
-/// Everything the starter crate consists of, generated from the reference under `root`.
-fn starter_tree(root: &Path) -> Result<Tree> {
+/// Everything the starter crate consists of, generated from the reference under `root`, with
+/// the days before `first_day` solved (1: the pristine starter).
+pub fn starter_tree(root: &Path, first_day: u8) -> Result<Tree> {
     let reference = root.join(REFERENCE_DIR);
     let manifest_path = reference.join("Cargo.toml");
     let manifest = fs::read_to_string(&manifest_path)
@@ -142,13 +208,22 @@ fn starter_tree(root: &Path) -> Result<Tree> {
         "Cargo.toml".into(),
         starter_manifest(&manifest)?.into_bytes(),
     );
-    tree.insert("README.md".into(), README.as_bytes().to_vec());
+    let readme = match first_day {
+        1 => README.to_string(),
+        day => format!(
+            "{README}\nThis copy was generated with `cargo x starter --from-day {day}`: days 1 to {} \
+             are solved (the reference's code), and your work starts at day {day}.\n",
+            day - 1
+        ),
+    };
+    tree.insert("README.md".into(), readme.into_bytes());
     let src = reference.join("src");
     for path in existing_files(&src)? {
         let relative = Path::new("src").join(&path);
         let contents = fs::read(src.join(&path))
             .with_context(|| format!("reading {REFERENCE_DIR}/{}", relative.display()))?;
-        let contents = starter_file(&format!("{REFERENCE_DIR}/{}", relative.display()), contents)?;
+        let shown = format!("{REFERENCE_DIR}/{}", relative.display());
+        let contents = starter_file(&shown, contents, first_day)?;
         tree.insert(relative, contents);
     }
     Ok(tree)
@@ -156,12 +231,12 @@ fn starter_tree(root: &Path) -> Result<Tree> {
 
 /// The starter version of one reference source file: `.rs` files transformed, anything else
 /// copied verbatim. `shown` names the file in errors.
-fn starter_file(shown: &str, contents: Vec<u8>) -> Result<Vec<u8>> {
+fn starter_file(shown: &str, contents: Vec<u8>, first_day: u8) -> Result<Vec<u8>> {
     if !shown.ends_with(".rs") {
         return Ok(contents);
     }
     let source = String::from_utf8(contents).with_context(|| format!("{shown} is not UTF-8"))?;
-    Ok(markers::transform(shown, &source)?.into_bytes())
+    Ok(markers::transform_from_day(shown, &source, first_day)?.into_bytes())
 }
 
 /// The starter's `Cargo.toml`: the reference's, renamed, with the starter's description and a
