@@ -8,6 +8,7 @@
 //! the starter on every save (see [`crate::watch`]); `--format json` also writes a
 //! Gradescope `results.json` (see [`crate::gradescope`]).
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -153,21 +154,32 @@ impl DayGrade {
         self.total() > 0 && self.passed() == self.total()
     }
 
-    /// The points earned: the day's points split equally among its tests.
+    /// The points earned: the day's points are split equally among its test *functions* (the
+    /// concepts it grades), and a function's share equally among its rstest cases. So a grid
+    /// of 242 cases weighs as much as a single concurrency test, not 121 times as much.
     pub fn points(&self) -> f64 {
-        if self.total() == 0 {
-            0.0
-        } else {
-            self.max_points * self.passed() as f64 / self.total() as f64
-        }
+        self.tests
+            .iter()
+            .flatten()
+            .filter(|test| test.status.passed())
+            .map(|test| self.points_of(&test.case.name))
+            // A fold from +0.0: `sum` of no floats is -0.0, shown as "-0".
+            .fold(0.0, |total, points| total + points)
     }
 
-    /// What one test of the day is worth.
-    pub fn points_per_test(&self) -> f64 {
-        if self.total() == 0 {
+    /// What the test (or rstest case) named `name` is worth: the day's points over its test
+    /// functions, over the function's cases.
+    pub fn points_of(&self, name: &str) -> f64 {
+        let tests = self.tests.iter().flatten();
+        let functions: BTreeSet<&str> = tests.clone().map(|t| function_of(&t.case.name)).collect();
+        let function = function_of(name);
+        let cases = tests
+            .filter(|t| function_of(&t.case.name) == function)
+            .count();
+        if cases == 0 {
             0.0
         } else {
-            self.max_points / self.total() as f64
+            self.max_points / functions.len() as f64 / cases as f64
         }
     }
 
@@ -175,6 +187,12 @@ impl DayGrade {
     pub fn title(&self) -> &'static str {
         DAY_TITLES[usize::from(self.day - 1)]
     }
+}
+
+/// The test function a test belongs to: `scan_matches_the_model::case_12_x` →
+/// `scan_matches_the_model`; a plain test is its own function.
+pub fn function_of(name: &str) -> &str {
+    name.split_once("::").map_or(name, |(function, _)| function)
 }
 
 /// The grade of a crate over the selected days.
@@ -409,10 +427,41 @@ mod tests {
     }
 
     #[test]
-    fn a_day_s_points_are_split_equally_among_its_tests() {
+    fn a_day_s_points_are_split_among_its_functions_then_their_cases() {
         let grade = day(10, 30, 10.0);
-        assert_eq!(grade.points_per_test(), 0.25);
+        assert_eq!(grade.points_of("t0"), 0.25);
         assert_eq!(grade.points(), 2.5);
+        // Two functions: a grid of 4 cases and a single test, worth 5 points each.
+        let outcome = |name: &str, passed: bool| TestOutcome {
+            case: TestCase {
+                day: 1,
+                name: name.into(),
+                exe: PathBuf::new(),
+            },
+            status: if passed {
+                Status::Passed
+            } else {
+                Status::Failed("x".into())
+            },
+        };
+        let grid = DayGrade {
+            day: 1,
+            tests: Some(vec![
+                outcome("grid::case_1_a", true),
+                outcome("grid::case_2_b", true),
+                outcome("grid::case_3_c", true),
+                outcome("grid::case_4_d", true),
+                outcome("concurrent", false),
+            ]),
+            max_points: 10.0,
+        };
+        assert_eq!(grid.points_of("grid::case_1_a"), 1.25);
+        assert_eq!(grid.points_of("concurrent"), 5.0);
+        assert_eq!(
+            grid.points(),
+            5.0,
+            "the failed single test costs half the day"
+        );
         assert!(!grade.fully_passed());
         let full = day(3, 0, 15.0);
         assert_eq!(full.points(), 15.0);

@@ -30,8 +30,8 @@ pub fn results(grade: &Grade, table: &str) -> Value {
                 "visibility": "visible",
             })),
             Some(outcomes) => {
-                let share = round(day.points_per_test(), 4);
                 tests.extend(outcomes.iter().map(|outcome| {
+                    let share = round(day.points_of(&outcome.case.name), 4);
                     let passed = outcome.status.passed();
                     json!({
                         "name": format!("day {}: {}", day.day, outcome.case.name),
