@@ -100,7 +100,11 @@ impl MiniLsm {
         if let CompactionOptions::Leveled(leveled) = &inner.options.compaction
             && inner.options.background_compaction
         {
-            let l0_limit = leveled.level0_file_num_compaction_trigger * L0_BACKLOG_FACTOR;
+            // `validate` bounds the trigger; saturating all the same, since a limit past
+            // `usize::MAX` means "no limit", never a wrap to a small one.
+            let l0_limit = leveled
+                .level0_file_num_compaction_trigger
+                .saturating_mul(L0_BACKLOG_FACTOR);
             if inner.snapshot().l0_sstables.len() >= l0_limit {
                 inner.trigger_compaction()?;
             }
