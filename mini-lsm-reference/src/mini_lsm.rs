@@ -72,10 +72,15 @@ impl MiniLsm {
     }
 
     /// Applies a batch of puts and deletes in order; an invalid record rejects the whole batch.
+    /// An empty batch is a no-op: `Ok` (or [`Error::Closed`] once closed), and nothing is
+    /// written, not even a WAL record.
     pub fn write_batch<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &self,
         batch: &[WriteBatchRecord<K, V>],
     ) -> Result<()> {
+        if batch.is_empty() {
+            return self.inner.check_open();
+        }
         // Before the write, not after: if this work fails, the write must not have happened
         // (a write that returns an error is never applied).
         self.keep_up_with_background_work()?;

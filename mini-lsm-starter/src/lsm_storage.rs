@@ -252,12 +252,17 @@ impl LsmStorageInner {
 
     // ANCHOR: lsm_storage-write_batch
     /// Applies `batch` in order. Every key and value is checked first, so an invalid record
-    /// rejects the whole batch before anything is written.
+    /// rejects the whole batch before anything is written. An empty batch is a no-op that
+    /// returns `Ok` (given code): it writes nothing, not even a WAL record, which always holds
+    /// at least one entry.
     pub fn write_batch<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &self,
         batch: &[WriteBatchRecord<K, V>],
     ) -> Result<()> {
         self.check_open()?;
+        if batch.is_empty() {
+            return Ok(());
+        }
         for record in batch {
             match record {
                 WriteBatchRecord::Put(key, value) => {
@@ -493,7 +498,7 @@ fn lock_directory(dir: &Path) -> Result<File> {
 }
 
 /// Rejects an empty key or one over [`MAX_KEY_LEN`].
-fn check_key(key: &[u8]) -> Result<()> {
+pub(crate) fn check_key(key: &[u8]) -> Result<()> {
     if key.is_empty() {
         return Err(Error::InvalidArgument("keys must not be empty".into()));
     }
@@ -507,7 +512,7 @@ fn check_key(key: &[u8]) -> Result<()> {
 }
 
 /// Rejects a value over [`MAX_VALUE_LEN`] (an empty value is fine: it is not a delete).
-fn check_value(value: &[u8]) -> Result<()> {
+pub(crate) fn check_value(value: &[u8]) -> Result<()> {
     if value.len() > MAX_VALUE_LEN {
         return Err(Error::InvalidArgument(format!(
             "value of {} bytes is over the limit of {MAX_VALUE_LEN} bytes",
