@@ -140,6 +140,13 @@ impl LsmStorageInner {
     /// Opens (creating if needed) the engine directory `path`.
     pub(crate) fn open(path: &Path, options: LsmOptions) -> Result<Self> {
         options.validate()?;
+        if path.as_os_str().is_empty() {
+            // Not "the current directory": `create_dir_all("")` succeeds and `"".join("LOCK")`
+            // is `LOCK` in whatever the working directory happens to be.
+            return Err(Error::InvalidArgument(
+                "the engine directory path is empty".into(),
+            ));
+        }
         if path.exists() && !path.is_dir() {
             return Err(Error::InvalidArgument(format!(
                 "{} is not a directory",

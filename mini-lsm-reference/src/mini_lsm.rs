@@ -33,8 +33,9 @@ pub struct MiniLsm {
 impl MiniLsm {
     /// Opens the engine in directory `path`, creating it if it does not exist.
     ///
-    /// Fails with [`Error::InvalidArgument`] when an option is out of range or `path` is not a
-    /// directory, and with [`Error::Io`] when the directory cannot be created or read.
+    /// Fails with [`Error::InvalidArgument`] when an option is out of range or `path` is empty
+    /// or not a directory (creating nothing), with [`Error::Locked`] when another engine has the
+    /// directory open, and with [`Error::Io`] when the directory cannot be created or read.
     pub fn open(path: impl AsRef<Path>, options: LsmOptions) -> Result<Arc<Self>> {
         let inner = Arc::new(LsmStorageInner::open(path.as_ref(), options)?);
         let flush_thread = spawn_worker(&inner, "mini-lsm-flush", &inner.flush_signal, flush_work)?;
