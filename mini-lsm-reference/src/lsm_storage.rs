@@ -14,7 +14,6 @@
 //! no insert into it can still be running, and the flush sees every entry.
 
 use std::collections::BTreeMap;
-use std::fs::{File, TryLockError};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +25,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::block::{MAX_KEY_LEN, MAX_VALUE_LEN};
 use crate::block_cache::BlockCache;
+use crate::dir_lock::DirLock;
 use crate::error::{Error, Result};
 use crate::inspect::{EngineStats, MemTableInfo, RecoveryReport, SstInfo, TreeShape};
 use crate::iterators::StorageIterator;
@@ -118,8 +118,8 @@ pub struct LsmStorageInner {
     pub(crate) manifest: Option<Manifest>,
     /// What recovery found when the engine was opened.
     recovery_report: RecoveryReport,
-    /// The open, exclusively locked `LOCK` file: the lock lasts as long as this handle.
-    _lock: File,
+    /// The directory lock ([`crate::dir_lock`]): held as long as the engine exists.
+    _lock: DirLock,
     /// Wakes the background flush thread after a freeze; `None` until the thread is started.
     pub(crate) flush_signal: Mutex<Option<Sender<WorkerSignal>>>,
     /// Wakes the background compaction thread after a flush; `None` when it is not running.
@@ -154,7 +154,7 @@ impl LsmStorageInner {
             )));
         }
         std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
-        let lock = lock_directory(path)?;
+        let lock = DirLock::acquire(path)?;
         let block_cache = Arc::new(BlockCache::new(options.block_cache_bytes));
         let recovered = if options.enable_wal {
             recover(path, &options, &block_cache)?
@@ -622,23 +622,6 @@ pub(crate) fn sst_path(dir: &Path, id: usize) -> PathBuf {
 /// The path of the WAL of memtable `id` in `dir`.
 pub(crate) fn wal_path(dir: &Path, id: usize) -> PathBuf {
     dir.join(format!("{id:05}.wal"))
-}
-
-/// Takes an exclusive lock on `dir/LOCK`, so that a second engine (in this process or another)
-/// cannot open the same directory and corrupt it. The lock is released when the file is closed.
-fn lock_directory(dir: &Path) -> Result<File> {
-    let path = dir.join("LOCK");
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(Error::Locked(dir.to_path_buf())),
-        Err(TryLockError::Error(e)) => Err(Error::io(path, e)),
-    }
 }
 
 /// Rejects an empty key or one over [`MAX_KEY_LEN`].
