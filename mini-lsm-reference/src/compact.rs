@@ -88,8 +88,10 @@ impl LsmStorageInner {
             if iter.value().is_some() || !task.output_is_bottom_level {
                 builder.add(iter.key(), iter.value());
             }
-            // The merge yields each key once, so the output may be cut after any entry.
-            if builder.estimated_size() >= self.options.target_sst_size {
+            // The merge yields each key once, so the output may be cut after any entry. Never
+            // cut an empty builder (a skipped tombstone adds nothing, and even an empty builder
+            // estimates a few bytes): an SST needs at least one entry.
+            if !builder.is_empty() && builder.estimated_size() >= self.options.target_sst_size {
                 outputs.push(self.write_sst(std::mem::replace(&mut builder, self.sst_builder()))?);
             }
             iter.next()?;

@@ -14,7 +14,6 @@
 //! no insert into it can still be running, and the flush sees every entry.
 
 use std::collections::BTreeMap;
-use std::fs::{File, TryLockError};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +25,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::block::{MAX_KEY_LEN, MAX_VALUE_LEN};
 use crate::block_cache::BlockCache;
+use crate::dir_lock::DirLock;
 use crate::error::{Error, Result};
 use crate::fs;
 use crate::inspect::{EngineStats, MemTableInfo, RecoveryReport, SstInfo, TreeShape};
@@ -135,8 +135,8 @@ pub struct LsmStorageInner {
     pub(crate) manifest: Option<Manifest>,
     /// What recovery found when the engine was opened.
     recovery_report: RecoveryReport,
-    /// The open, exclusively locked `LOCK` file: the lock lasts as long as this handle.
-    _lock: File,
+    /// The directory lock ([`crate::dir_lock`]): held as long as the engine exists.
+    _lock: DirLock,
     /// Wakes the background flush thread after a freeze; `None` until the thread is started.
     pub(crate) flush_signal: Mutex<Option<Sender<WorkerSignal>>>,
     /// Wakes the background compaction thread after a flush; `None` when it is not running.
@@ -157,6 +157,13 @@ impl LsmStorageInner {
     /// Opens (creating if needed) the engine directory `path`.
     pub(crate) fn open(path: &Path, options: LsmOptions) -> Result<Self> {
         options.validate()?;
+        if path.as_os_str().is_empty() {
+            // Not "the current directory": `create_dir_all("")` succeeds and `"".join("LOCK")`
+            // is `LOCK` in whatever the working directory happens to be.
+            return Err(Error::InvalidArgument(
+                "the engine directory path is empty".into(),
+            ));
+        }
         if path.exists() && !path.is_dir() {
             return Err(Error::InvalidArgument(format!(
                 "{} is not a directory",
@@ -164,7 +171,7 @@ impl LsmStorageInner {
             )));
         }
         create_dir_durably(path)?;
-        let lock = lock_directory(path)?;
+        let lock = DirLock::acquire(path)?;
         let block_cache = Arc::new(BlockCache::new(options.block_cache_bytes));
         let recovered = if options.enable_wal {
             recover(path, &options, &block_cache)?
@@ -307,12 +314,17 @@ impl LsmStorageInner {
 
     // ANCHOR: lsm_storage-write_batch
     /// Applies `batch` in order. Every key and value is checked first, so an invalid record
-    /// rejects the whole batch before anything is written.
+    /// rejects the whole batch before anything is written. An empty batch is a no-op that
+    /// returns `Ok` (given code): it writes nothing, not even a WAL record, which always holds
+    /// at least one entry.
     pub fn write_batch<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &self,
         batch: &[WriteBatchRecord<K, V>],
     ) -> Result<()> {
         self.check_open()?;
+        if batch.is_empty() {
+            return Ok(());
+        }
         for record in batch {
             match record {
                 WriteBatchRecord::Put(key, value) => {
@@ -687,25 +699,8 @@ fn create_dir_durably(path: &Path) -> Result<()> {
     }
 }
 
-/// Takes an exclusive lock on `dir/LOCK`, so that a second engine (in this process or another)
-/// cannot open the same directory and corrupt it. The lock is released when the file is closed.
-fn lock_directory(dir: &Path) -> Result<File> {
-    let path = dir.join("LOCK");
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(Error::Locked(dir.to_path_buf())),
-        Err(TryLockError::Error(e)) => Err(Error::io(path, e)),
-    }
-}
-
 /// Rejects an empty key or one over [`MAX_KEY_LEN`].
-fn check_key(key: &[u8]) -> Result<()> {
+pub(crate) fn check_key(key: &[u8]) -> Result<()> {
     if key.is_empty() {
         return Err(Error::InvalidArgument("keys must not be empty".into()));
     }
@@ -719,7 +714,7 @@ fn check_key(key: &[u8]) -> Result<()> {
 }
 
 /// Rejects a value over [`MAX_VALUE_LEN`] (an empty value is fine: it is not a delete).
-fn check_value(value: &[u8]) -> Result<()> {
+pub(crate) fn check_value(value: &[u8]) -> Result<()> {
     if value.len() > MAX_VALUE_LEN {
         return Err(Error::InvalidArgument(format!(
             "value of {} bytes is over the limit of {MAX_VALUE_LEN} bytes",

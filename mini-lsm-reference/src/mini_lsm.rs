@@ -33,8 +33,9 @@ pub struct MiniLsm {
 impl MiniLsm {
     /// Opens the engine in directory `path`, creating it if it does not exist.
     ///
-    /// Fails with [`Error::InvalidArgument`] when an option is out of range or `path` is not a
-    /// directory, and with [`Error::Io`] when the directory cannot be created or read.
+    /// Fails with [`Error::InvalidArgument`] when an option is out of range or `path` is empty
+    /// or not a directory (creating nothing), with [`Error::Locked`] when another engine has the
+    /// directory open, and with [`Error::Io`] when the directory cannot be created or read.
     pub fn open(path: impl AsRef<Path>, options: LsmOptions) -> Result<Arc<Self>> {
         let inner = Arc::new(LsmStorageInner::open(path.as_ref(), options)?);
         let flush_thread = spawn_worker(&inner, "mini-lsm-flush", &inner.flush_signal, flush_work)?;
@@ -72,10 +73,15 @@ impl MiniLsm {
     }
 
     /// Applies a batch of puts and deletes in order; an invalid record rejects the whole batch.
+    /// An empty batch is a no-op: `Ok` (or [`Error::Closed`] once closed), and nothing is
+    /// written, not even a WAL record.
     pub fn write_batch<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &self,
         batch: &[WriteBatchRecord<K, V>],
     ) -> Result<()> {
+        if batch.is_empty() {
+            return self.inner.check_open();
+        }
         // Before the write, not after: if this work fails, the write must not have happened
         // (a write that returns an error is never applied).
         self.keep_up_with_background_work()?;
@@ -100,7 +106,11 @@ impl MiniLsm {
         if let CompactionOptions::Leveled(leveled) = &inner.options.compaction
             && inner.options.background_compaction
         {
-            let l0_limit = leveled.level0_file_num_compaction_trigger * L0_BACKLOG_FACTOR;
+            // `validate` bounds the trigger; saturating all the same, since a limit past
+            // `usize::MAX` means "no limit", never a wrap to a small one.
+            let l0_limit = leveled
+                .level0_file_num_compaction_trigger
+                .saturating_mul(L0_BACKLOG_FACTOR);
             if inner.snapshot().l0_sstables.len() >= l0_limit {
                 inner.trigger_compaction()?;
             }

@@ -21,6 +21,9 @@
 //! | value_len | `u32`     | length of the value, 0 for a tombstone    |
 //! | value     | value_len |                                           |
 //!
+//! [`Wal::put_batch`] refuses a batch these fields cannot hold (an empty one, or a count or
+//! length too large for its field) with [`Error::InvalidArgument`] before writing anything.
+//!
 //! Book: `appendix-formats.md#wal`.
 
 use std::path::Path;
@@ -86,20 +89,31 @@ impl Wal {
 
     // ANCHOR: d6-wal-put_batch
     /// Appends `entries` as one record. Not durable until [`Wal::sync`].
+    ///
+    /// A batch the format cannot hold is [`Error::InvalidArgument`], and nothing is written: an
+    /// empty batch (a record holds at least one entry), more than `u32::MAX` entries, a key over
+    /// `u16::MAX` bytes or a value over `u32::MAX` bytes. Written with a wrapped length instead,
+    /// the record would carry a valid checksum and recover as a different key, or as corruption
+    /// that makes the whole WAL unreadable.
     pub fn put_batch(&self, entries: &[(&[u8], Option<&[u8]>)]) -> Result<()> {
-        // BEGIN SOLUTION day 6: Wal::put_batch — encode the batch (count, then kind/key/value per entry) and append it as one record
+        // BEGIN SOLUTION day 6: Wal::put_batch — refuse (InvalidArgument) an empty batch and any count or length its field cannot hold, encode the batch (count, then kind/key/value per entry), append it as one record
+        if entries.is_empty() {
+            return Err(Error::InvalidArgument(
+                "a WAL record holds at least one entry; the batch is empty".into(),
+            ));
+        }
         let mut payload = Vec::new();
-        payload.put_u32_le(entries.len() as u32);
+        payload.put_u32_le(length_field(entries.len(), "batch count")?);
         for (key, value) in entries {
             payload.put_u8(if value.is_some() {
                 KIND_VALUE
             } else {
                 KIND_TOMBSTONE
             });
-            payload.put_u16_le(key.len() as u16);
+            payload.put_u16_le(length_field(key.len(), "entry key_len")?);
             payload.put_slice(key);
             let value = value.unwrap_or_default();
-            payload.put_u32_le(value.len() as u32);
+            payload.put_u32_le(length_field(value.len(), "entry value_len")?);
             payload.put_slice(value);
         }
         self.writer.lock().append(&payload)
@@ -126,6 +140,17 @@ impl Wal {
 }
 
 // BEGIN SOLUTION HELPERS
+/// `len` as the integer type of the WAL field `field`, or [`Error::InvalidArgument`] when it
+/// does not fit (an `as` cast would wrap it silently).
+fn length_field<T: TryFrom<usize>>(len: usize, field: &str) -> Result<T> {
+    T::try_from(len).map_err(|_| {
+        Error::InvalidArgument(format!(
+            "WAL {field} of {len} does not fit its {} field",
+            std::any::type_name::<T>()
+        ))
+    })
+}
+
 /// Decodes one batch payload; errors carry offsets within the payload.
 fn decode_batch(payload: &Bytes) -> Result<Vec<WalEntry>> {
     let mut reader = Reader::new(payload);

@@ -33,6 +33,7 @@ use parking_lot::Mutex;
 
 use crate::error::Result;
 use crate::iterators::StorageIterator;
+use crate::lsm_storage::{check_key, check_value};
 use crate::record_file::TornTail;
 use crate::table::SsTableBuilder;
 use crate::wal::Wal;
@@ -123,7 +124,20 @@ impl MemTable {
     // ANCHOR: mem_table-put_batch
     /// Inserts a batch of entries (`None` values are tombstones). From day 6 the batch is first
     /// logged to the WAL as one record, so a crash recovers all of it or none.
+    ///
+    /// Keys and values have the engine's limits (non-empty keys of at most
+    /// [`crate::block::MAX_KEY_LEN`] bytes, values of at most [`crate::block::MAX_VALUE_LEN`]):
+    /// a batch with an entry outside them is [`crate::Error::InvalidArgument`], and nothing of it
+    /// is logged or inserted (given code: an SST could not hold such a key, and its flush would
+    /// fail much later). An empty batch changes nothing and logs nothing.
     pub fn put_batch(&self, entries: &[(&[u8], Option<&[u8]>)]) -> Result<()> {
+        for (key, value) in entries {
+            check_key(key)?;
+            check_value(value.unwrap_or_default())?;
+        }
+        if entries.is_empty() {
+            return Ok(());
+        }
         // With a WAL, batches must reach the map in the order they reach the log: if two writers
         // of one key could log A then B but insert B then A, readers would see A now and the
         // WAL would bring back B after a crash. So logging and inserting happen under one lock

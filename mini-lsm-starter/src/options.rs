@@ -1,4 +1,15 @@
 //! The engine's options, and which of them each day of the course switches on.
+//!
+//! Every option has a range, stated on its field and in the book's options appendix
+//! (`appendix-options.md`), and [`LsmOptions::validate`] refuses a value outside it before the
+//! engine touches anything. The bounds are not taste: each keeps a count or a size that the
+//! engine computes or stores from the option within what its type or format can hold, so that no
+//! accepted option can overflow, panic or abort later (a `usize::MAX` L0 trigger overflowed
+//! the backpressure check, `usize::MAX` bloom bits overflowed the filter size, and `1 << 40`
+//! levels aborted allocating them).
+
+use std::fmt::Display;
+use std::ops::RangeInclusive;
 
 use crate::error::{Error, Result};
 
@@ -14,16 +25,51 @@ pub enum CompactionOptions {
     Leveled(LeveledCompactionOptions),
 }
 
+/// The range of [`LsmOptions::block_size`]: 64 B to 256 MiB. A block's entry offsets are `u32`
+/// and a block holds at most `block_size` bytes or a single larger entry, so this keeps every
+/// block far below 4 GiB.
+pub const BLOCK_SIZE_RANGE: RangeInclusive<usize> = 64..=(256 << 20);
+/// The range of [`LsmOptions::memtable_size`]: 1 B to 1 GiB. A flushed SST is about as large as
+/// its memtable; the bound keeps its block count and meta section inside their `u32` fields.
+pub const MEMTABLE_SIZE_RANGE: RangeInclusive<usize> = 1..=(1 << 30);
+/// The range of [`LsmOptions::target_sst_size`]: 1 B to 1 GiB, for the same reason as
+/// [`MEMTABLE_SIZE_RANGE`].
+pub const TARGET_SST_SIZE_RANGE: RangeInclusive<usize> = 1..=(1 << 30);
+/// The range of [`LsmOptions::bloom_bits_per_key`]: 0 (no filter) to 64. More bits buy nothing:
+/// a filter uses at most [`crate::table::bloom::MAX_PROBES`] probes, the best count for about
+/// 43 bits per key, where the false-positive rate is already about 1e-9. The bound keeps
+/// `keys × bits` and the filter's `u32` length from overflowing.
+pub const BLOOM_BITS_PER_KEY_RANGE: RangeInclusive<usize> = 0..=64;
+/// The range of [`LeveledCompactionOptions::level0_file_num_compaction_trigger`]: 1 to 1000
+/// (every `get` may search each L0 SST, so even 1000 is far past useful).
+pub const L0_TRIGGER_RANGE: RangeInclusive<usize> = 1..=1000;
+/// The range of [`LeveledCompactionOptions::level_size_multiplier`]: 2 to 1000.
+pub const LEVEL_SIZE_MULTIPLIER_RANGE: RangeInclusive<usize> = 2..=1000;
+/// The range of [`LeveledCompactionOptions::base_level_size_bytes`]: any positive size (it is
+/// only compared and divided, never multiplied).
+pub const BASE_LEVEL_SIZE_RANGE: RangeInclusive<u64> = 1..=u64::MAX;
+/// The range of [`LeveledCompactionOptions::max_levels`]: 1 to 16. With a multiplier of at least
+/// 2 each level is at least twice the one above it, so 16 levels already span a factor of 32 768
+/// from the base level to the bottom (RocksDB's default is 7 levels below L0).
+pub const MAX_LEVELS_RANGE: RangeInclusive<usize> = 1..=16;
+
+/// [`LsmOptions::max_manifest_bytes`]: at least one byte (a rewrite after every change), at
+/// most 1 GiB.
+pub const MAX_MANIFEST_BYTES_RANGE: RangeInclusive<u64> = 1..=(1 << 30);
+
 /// The leveled compaction controller's parameters (day 5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeveledCompactionOptions {
-    /// Compact L0 into the levels when it holds this many SSTs.
+    /// Compact L0 into the levels when it holds this many SSTs. Range: [`L0_TRIGGER_RANGE`],
+    /// 1 to 1000.
     pub level0_file_num_compaction_trigger: usize,
-    /// Each level's target size is this many times the one above it.
+    /// Each level's target size is this many times the one above it. Range:
+    /// [`LEVEL_SIZE_MULTIPLIER_RANGE`], 2 to 1000.
     pub level_size_multiplier: usize,
-    /// Target size of the first non-empty level below L0, in bytes.
+    /// Target size of the first non-empty level below L0, in bytes. Range:
+    /// [`BASE_LEVEL_SIZE_RANGE`], any positive size.
     pub base_level_size_bytes: u64,
-    /// Number of levels below L0.
+    /// Number of levels below L0. Range: [`MAX_LEVELS_RANGE`], 1 to 16.
     pub max_levels: usize,
 }
 
@@ -42,20 +88,22 @@ impl Default for LeveledCompactionOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LsmOptions {
     /// Target size of a data block in bytes (day 1). A block holding a single larger entry may
-    /// exceed it.
+    /// exceed it. Range: [`BLOCK_SIZE_RANGE`], 64 B to 256 MiB.
     pub block_size: usize,
-    /// Target size of an SST written by compaction, in bytes (day 5).
+    /// Target size of an SST written by compaction, in bytes (day 5). Range:
+    /// [`TARGET_SST_SIZE_RANGE`], 1 B to 1 GiB.
     pub target_sst_size: usize,
-    /// A memtable is frozen once its approximate size reaches this many bytes (day 4).
+    /// A memtable is frozen once its approximate size reaches this many bytes (day 4). Range:
+    /// [`MEMTABLE_SIZE_RANGE`], 1 B to 1 GiB.
     pub memtable_size: usize,
     /// The background flush thread flushes the oldest immutable memtable whenever there are more
     /// than this many (day 4). The default, 0, flushes every frozen memtable as soon as the
     /// thread gets to it: every `get` searches each memtable in memory before any SST, so
     /// keeping frozen ones around makes reads slower, not faster. `usize::MAX` leaves flushing
     /// to [`crate::MiniLsm::force_flush`] and `sync`, which tests use to control the tree's
-    /// shape exactly.
+    /// shape exactly. Range: any `usize`.
     pub max_immutable_memtables: usize,
-    /// Capacity of the block cache in bytes (day 4).
+    /// Capacity of the block cache in bytes (day 4). Range: any `u64`; 0 caches nothing.
     pub block_cache_bytes: u64,
     /// Compaction strategy (day 5).
     pub compaction: CompactionOptions,
@@ -65,10 +113,12 @@ pub struct LsmOptions {
     pub background_compaction: bool,
     /// Whether writes go to a write-ahead log first and the tree is recovered on open (day 6).
     pub enable_wal: bool,
-    /// Bits of bloom filter per key in each SST, 0 for no filter (day 7).
+    /// Bits of bloom filter per key in each SST, 0 for no filter (day 7). Range:
+    /// [`BLOOM_BITS_PER_KEY_RANGE`], 0 to 64.
     pub bloom_bits_per_key: usize,
     /// The manifest is replaced by a snapshot of the tree once it grows past this many bytes
-    /// (day 6), so it never grows without bound. At least 1.
+    /// (day 6), so it never grows without bound. Range: [`MAX_MANIFEST_BYTES_RANGE`], 1 B to
+    /// 1 GiB.
     pub max_manifest_bytes: u64,
 }
 
@@ -107,34 +157,64 @@ impl LsmOptions {
         }
     }
 
-    /// Checks that every option is in range. [`crate::MiniLsm::open`] calls it first.
+    /// Checks that every option is in its range (see each field). [`crate::MiniLsm::open`] calls
+    /// it first. The error is [`Error::InvalidArgument`] naming the first option out of range,
+    /// its value and the range.
     pub fn validate(&self) -> Result<()> {
-        let invalid = |what: String| Err(Error::InvalidArgument(what));
-        if self.block_size < 64 {
-            return invalid(format!(
-                "block_size {} is below the minimum of 64 bytes",
-                self.block_size
-            ));
-        }
-        if self.max_manifest_bytes == 0 {
-            return invalid("max_manifest_bytes must be positive".into());
-        }
-        if self.memtable_size == 0 || self.target_sst_size == 0 {
-            return invalid("memtable_size and target_sst_size must be positive".into());
-        }
-        if let CompactionOptions::Leveled(leveled) = &self.compaction
-            && (leveled.level0_file_num_compaction_trigger == 0
-                || leveled.level_size_multiplier < 2
-                || leveled.max_levels == 0
-                || leveled.base_level_size_bytes == 0)
-        {
-            return invalid(format!(
-                "leveled compaction needs a trigger >= 1, a multiplier >= 2, at least one level \
-                 and a positive base level size, got {leveled:?}"
-            ));
+        check_range("block_size", self.block_size, BLOCK_SIZE_RANGE)?;
+        check_range("memtable_size", self.memtable_size, MEMTABLE_SIZE_RANGE)?;
+        check_range(
+            "max_manifest_bytes",
+            self.max_manifest_bytes,
+            MAX_MANIFEST_BYTES_RANGE,
+        )?;
+        check_range(
+            "target_sst_size",
+            self.target_sst_size,
+            TARGET_SST_SIZE_RANGE,
+        )?;
+        check_range(
+            "bloom_bits_per_key",
+            self.bloom_bits_per_key,
+            BLOOM_BITS_PER_KEY_RANGE,
+        )?;
+        if let CompactionOptions::Leveled(leveled) = &self.compaction {
+            check_range(
+                "level0_file_num_compaction_trigger",
+                leveled.level0_file_num_compaction_trigger,
+                L0_TRIGGER_RANGE,
+            )?;
+            check_range(
+                "level_size_multiplier",
+                leveled.level_size_multiplier,
+                LEVEL_SIZE_MULTIPLIER_RANGE,
+            )?;
+            check_range(
+                "base_level_size_bytes",
+                leveled.base_level_size_bytes,
+                BASE_LEVEL_SIZE_RANGE,
+            )?;
+            check_range("max_levels", leveled.max_levels, MAX_LEVELS_RANGE)?;
         }
         Ok(())
     }
+}
+
+/// `Ok` when `value` is in `range`, else [`Error::InvalidArgument`] naming the option, the value
+/// and the range.
+fn check_range<T: PartialOrd + Display>(
+    name: &str,
+    value: T,
+    range: RangeInclusive<T>,
+) -> Result<()> {
+    if range.contains(&value) {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument(format!(
+        "option {name} = {value} is out of its range {}..={}",
+        range.start(),
+        range.end()
+    )))
 }
 
 impl Default for LsmOptions {

@@ -184,13 +184,16 @@ impl RecordWriter {
 
     /// Appends one record. It reaches the operating system only on [`RecordWriter::sync`] or
     /// when the buffer fills: a process crash may lose it until then.
+    ///
+    /// A payload longer than the `u32` length field can say is [`Error::InvalidArgument`], and
+    /// nothing is written: a wrapped length would frame a record that recovery cuts wrongly.
     pub fn append(&mut self, payload: &[u8]) -> Result<()> {
         self.refuse_if_failed()?;
         if u32::try_from(payload.len()).is_err() {
             return Err(Error::InvalidArgument(format!(
-                "a record of {} bytes is over the framing's limit of {} bytes",
+                "a record payload of {} bytes does not fit the u32 len field of {}",
                 payload.len(),
-                u32::MAX
+                self.path.display()
             )));
         }
         let mut buf = Vec::with_capacity(RECORD_HEADER_SIZE + payload.len());

@@ -21,6 +21,9 @@
 //! | value_len | `u32`     | length of the value, 0 for a tombstone    |
 //! | value     | value_len |                                           |
 //!
+//! [`Wal::put_batch`] refuses a batch these fields cannot hold (an empty one, or a count or
+//! length too large for its field) with [`Error::InvalidArgument`] before writing anything.
+//!
 //! Book: `appendix-formats.md#wal`.
 
 // TODO(you): remove these allows once you have finished day 6 in this file.
@@ -82,9 +85,15 @@ impl Wal {
 
     // ANCHOR: d6-wal-put_batch
     /// Appends `entries` as one record. Not durable until [`Wal::sync`].
+    ///
+    /// A batch the format cannot hold is [`Error::InvalidArgument`], and nothing is written: an
+    /// empty batch (a record holds at least one entry), more than `u32::MAX` entries, a key over
+    /// `u16::MAX` bytes or a value over `u32::MAX` bytes. Written with a wrapped length instead,
+    /// the record would carry a valid checksum and recover as a different key, or as corruption
+    /// that makes the whole WAL unreadable.
     pub fn put_batch(&self, entries: &[(&[u8], Option<&[u8]>)]) -> Result<()> {
         todo!(
-            "day 6: Wal::put_batch — encode the batch (count, then kind/key/value per entry) and append it as one record"
+            "day 6: Wal::put_batch — refuse (InvalidArgument) an empty batch and any count or length its field cannot hold, encode the batch (count, then kind/key/value per entry), append it as one record"
         )
     }
     // ANCHOR_END: d6-wal-put_batch

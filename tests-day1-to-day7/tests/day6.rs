@@ -5,7 +5,9 @@
 //!   cut of a file, a zero-filled tail, and which damage is a torn tail (never synced) and which
 //!   is corruption (a later record proves it was synced);
 //! - the WAL (`Wal::create`, `put_batch`, `sync`, `recover`): batches with tombstones and empty
-//!   values come back in order, a torn last record is ignored and the file left as it was;
+//!   values come back in order, a torn last record is ignored and the file left as it was, and
+//!   a batch the format cannot hold (a key over `u16::MAX` bytes, no entries) is refused with
+//!   nothing written;
 //! - the manifest (`Manifest::create`, `add_record`, `recover`): every record kind round-trips
 //!   after the snapshot;
 //! - recovery on open: after close with unflushed memtables (active and frozen), after flush,
@@ -33,6 +35,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use rstest::rstest;
+use tests_day1_to_day7::lsm::block::MAX_KEY_LEN;
 use tests_day1_to_day7::lsm::manifest::{MANIFEST_MAGIC, Manifest, ManifestRecord, TreeSnapshot};
 use tests_day1_to_day7::lsm::mem_table::MemTable;
 use tests_day1_to_day7::lsm::record_file::{
@@ -667,6 +670,74 @@ fn wal_recovers_every_batch_and_ignores_a_torn_last_record_without_changing_the_
         last.start,
         cut - last.start,
         "Wal::recover with the last record cut short",
+    );
+}
+
+/// A batch as `Wal::put_batch` and `MemTable::put_batch` take it.
+type Batch<'a> = Vec<(&'a [u8], Option<&'a [u8]>)>;
+
+/// The WAL's fields have fixed widths: a key length is a `u16`. A key of 65 536 bytes written with
+/// `key.len() as u16` wraps to 0, and the record, checksummed and valid, recovers as a different
+/// batch (or as corruption that makes the whole WAL unreadable). `put_batch` must refuse what its
+/// format cannot hold, and an empty batch (a record holds at least one entry), before writing
+/// anything: the log afterwards holds exactly the batches that were accepted.
+#[test]
+fn wal_put_batch_refuses_a_batch_its_format_cannot_hold_and_writes_nothing() {
+    let dir = temp_dir();
+    let path = dir.path().join("00009.wal");
+    let wal = ok(Wal::create(&path), "Wal::create", BOOK_WAL);
+    let longest = vec![b'k'; MAX_KEY_LEN];
+    let accepted = vec![(Bytes::from(longest.clone()), Some(Bytes::from("v")))];
+    wal_put_batch(&wal, &accepted);
+    let len_after_accepted = read_bytes(&path).len();
+    let too_long = vec![b'k'; MAX_KEY_LEN + 1];
+    let refused: [(&str, Batch); 3] = [
+        (
+            "a key of MAX_KEY_LEN + 1 = 65 536 bytes (its u16 key_len would wrap to 0)",
+            vec![(&too_long, Some(b"v"))],
+        ),
+        (
+            "a valid entry, then a key of 65 536 bytes",
+            vec![(b"a", Some(b"1")), (&too_long, None)],
+        ),
+        ("an empty batch (a record holds at least one entry)", vec![]),
+    ];
+    for (what, batch) in &refused {
+        let scenario = format!("Wal::put_batch of {what}");
+        match wal.put_batch(batch) {
+            Err(Error::InvalidArgument(_)) => {}
+            Ok(()) => fail(&scenario, "Err(InvalidArgument)", "Ok(())", BOOK_WAL),
+            Err(other) => fail(&scenario, "Err(InvalidArgument)", other, BOOK_WAL),
+        }
+        ok(wal.sync(), &format!("Wal::sync after {scenario}"), BOOK_WAL);
+        check_eq(
+            read_bytes(&path).len(),
+            len_after_accepted,
+            &format!("{scenario}: WAL file length (nothing may be written)"),
+            BOOK_WAL,
+        );
+    }
+    drop(wal);
+    let recovery = ok(Wal::recover(&path), "Wal::recover", BOOK_WAL);
+    check_eq(
+        (
+            recovery
+                .batches
+                .iter()
+                .map(|batch| batch.iter().map(|(k, v)| (k.len(), v.clone())).collect())
+                .collect::<Vec<Vec<_>>>(),
+            &recovery.torn_tail,
+        ),
+        (vec![vec![(MAX_KEY_LEN, Some(Bytes::from("v")))]], &None),
+        "Wal::recover after one batch with a MAX_KEY_LEN key and three refused batches: \
+         (batches as (key length, value), torn_tail)",
+        BOOK_WAL,
+    );
+    check_eq(
+        recovery.batches[0][0].0.as_ref() == longest.as_slice(),
+        true,
+        "the MAX_KEY_LEN key comes back byte for byte",
+        BOOK_WAL,
     );
 }
 
