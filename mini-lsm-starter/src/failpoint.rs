@@ -142,13 +142,24 @@ pub(crate) fn dir_synced(_dir: &Path, _listing: Listing) {}
 #[inline(always)]
 pub(crate) fn before_unlink(_path: &Path) {}
 
+/// Held across a directory sync (nothing without the feature).
+#[cfg(not(feature = "failpoints"))]
+pub(crate) struct DirSyncGuard;
+
+/// See [`DirSyncGuard`].
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+pub(crate) fn dir_sync_guard() -> DirSyncGuard {
+    DirSyncGuard
+}
+
 #[cfg(feature = "failpoints")]
 pub use enabled::{Action, Scenario, configure, hit};
 #[cfg(feature = "failpoints")]
 pub mod power_loss;
 #[cfg(feature = "failpoints")]
 pub(crate) use power_loss::{
-    before_durable_op, before_unlink, dir_listing, dir_synced, file_synced,
+    before_durable_op, before_unlink, dir_listing, dir_sync_guard, dir_synced, file_synced,
 };
 
 #[cfg(feature = "failpoints")]

@@ -32,6 +32,9 @@ pub fn sync_file(file: &File, path: &Path) -> Result<()> {
 /// of the directory itself.
 pub fn sync_dir(dir: &Path) -> Result<()> {
     failpoint::before_durable_op("fsync of directory", dir)?;
+    // With the power-loss simulation on, directory syncs run one at a time, so that what each
+    // makes durable (the names listed just before it) is recorded in the order they ran.
+    let _one_at_a_time = failpoint::dir_sync_guard();
     let names = failpoint::dir_listing(dir);
     File::open(dir)
         .and_then(|dir| dir.sync_all())

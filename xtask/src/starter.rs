@@ -245,7 +245,27 @@ fn starter_manifest(reference: &str) -> Result<String> {
     let mut renamed = false;
     let mut described = false;
     let mut lines = vec![MANIFEST_NOTE.to_string()];
+    let mut in_example = false;
     for line in reference.lines() {
+        // The reference's `[[example]]`s (the crash child) are not part of the starter, which
+        // has no `examples/`: drop each section with the comment lines just above it.
+        if line.trim() == "[[example]]" {
+            while lines
+                .last()
+                .is_some_and(|l| l.starts_with('#') || l.is_empty())
+            {
+                lines.pop();
+            }
+            in_example = true;
+            continue;
+        }
+        if in_example {
+            if line.trim().is_empty() || line.starts_with('[') {
+                in_example = false;
+            } else {
+                continue;
+            }
+        }
         if line.trim() == REFERENCE_NAME_LINE && !renamed {
             lines.push(STARTER_NAME_LINE.to_string());
             renamed = true;

@@ -70,6 +70,16 @@ struct Tracker {
 
 static TRACKER: Mutex<Option<Tracker>> = Mutex::new(None);
 
+/// Held across each directory sync: two syncs that ran at once could otherwise record their
+/// listings in the wrong order, the older listing last, forgetting names the newer one made
+/// durable.
+static DIR_SYNC: Mutex<()> = Mutex::new(());
+
+/// See [`crate::fs::sync_dir`].
+pub(crate) fn dir_sync_guard() -> parking_lot::MutexGuard<'static, ()> {
+    DIR_SYNC.lock()
+}
+
 /// Starts tracking directory `dir`: from now on its durable operations are counted and what they
 /// make durable is remembered. What is in it already counts as durable. Tracking ends with
 /// [`stop`] (a [`super::Scenario`] stops it when dropped).
