@@ -219,13 +219,8 @@ pub fn bugs(root: &Path, options: &Options) -> Result<bool> {
         apply(bug, &pristine[&bug.file])?;
     }
 
-    let target_dir = root.join("target").join("bugs");
-    fs::create_dir_all(&target_dir)
-        .with_context(|| format!("cannot create {}", target_dir.display()))?;
+    let (copy, target_dir) = workspace_copy(root);
     let _lock = lock(&target_dir)?;
-    // Not inside the target directory: cargo records the sources of a crate inside it relative
-    // to it, and the crate's fingerprint would then not see the planted change.
-    let copy = root.join("target").join("bugs-workspace");
     copy_workspace(root, &copy)?;
 
     println!(
@@ -310,8 +305,18 @@ fn print_list(bugs: &[Bug]) {
     println!("{} bugs over days {days:?}", bugs.len());
 }
 
-/// Takes the lock on `target_dir`, so that two runs never share the copy.
-fn lock(target_dir: &Path) -> Result<File> {
+/// Where the copy of the workspace goes and its target directory. The copy is not inside that
+/// target directory: cargo records the sources of a crate inside it relative to it, and the
+/// crate's fingerprint would then not see a planted change.
+pub(crate) fn workspace_copy(root: &Path) -> (PathBuf, PathBuf) {
+    let target = root.join("target");
+    (target.join("bugs-workspace"), target.join("bugs"))
+}
+
+/// Takes the lock on `target_dir` (created if needed), so that two runs never share the copy.
+pub(crate) fn lock(target_dir: &Path) -> Result<File> {
+    fs::create_dir_all(target_dir)
+        .with_context(|| format!("cannot create {}", target_dir.display()))?;
     let path = target_dir.join("bugs.lock");
     let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
     match file.try_lock() {

@@ -177,11 +177,13 @@ fn pristine_starter(root: &Path) -> Result<()> {
 /// before N are solved (`cargo x starter --from-day N`) must fail every graded test of days N to
 /// 7. A test that passes there gives points for earlier days' work. One
 /// copy of the workspace and one target directory serve every day: between days only the
-/// starter's changed files are rewritten, so only the starter and the tests rebuild.
+/// starter's changed files are rewritten, so only the starter and the tests rebuild. They are
+/// `cargo x bugs`' copy and target directory (under its lock), which it re-copies fresh, so the
+/// dependencies are built once for both.
 fn from_day_starters(root: &Path) -> Result<()> {
     let days = workspace::graded_days(root);
-    let copy = root.join("target").join("from-day-workspace");
-    let target_dir = root.join("target").join("from-day");
+    let (copy, target_dir) = crate::bugs::workspace_copy(root);
+    let _lock = crate::bugs::lock(&target_dir)?;
     crate::bugs::copy_workspace(root, &copy)?;
     let mut problems = Vec::new();
     for first_day in 2..=7u8 {
