@@ -698,6 +698,9 @@ type Work = dyn FnOnce(&Shared, usize) + Send;
 
 /// Runs `workload` with `seed` in a fresh directory; panics with the seed on any failure.
 fn run(seed: u64, workload: Workload) {
+    // The system's temporary directory, on purpose not tmpfs (which `model.rs` prefers): on a
+    // disk every fsync of these tiny SSTs takes milliseconds, and the locks must hold up at
+    // that pace.
     let dir = tempfile::tempdir().expect("temp dir");
     let plan = Plan { seed, workload };
     let db = MiniLsm::open(dir.path(), options()).expect("open");
