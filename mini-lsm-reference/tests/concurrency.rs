@@ -698,6 +698,9 @@ type Work = dyn FnOnce(&Shared, usize) + Send;
 
 /// Runs `workload` with `seed` in a fresh directory; panics with the seed on any failure.
 fn run(seed: u64, workload: Workload) {
+    // The system's temporary directory, on purpose not tmpfs (which `model.rs` prefers): on a
+    // disk every fsync of these tiny SSTs takes milliseconds, and the locks must hold up at
+    // that pace.
     let dir = tempfile::tempdir().expect("temp dir");
     let plan = Plan { seed, workload };
     let db = MiniLsm::open(dir.path(), options()).expect("open");
@@ -881,5 +884,78 @@ fn force_flush_and_sync_return_while_writers_keep_freezing_memtables() {
             hook_returned.store(true, Ordering::SeqCst);
             panic!("{hook} never returned: {report}");
         }
+    }
+}
+
+/// `compact_until_idle` does the work the tree needed when it was called, and no more: writers
+/// that keep flushing new SSTs, which the background thread and the writers' backpressure
+/// compact into the levels meanwhile, must not keep it running. (The long run above, seed 100,
+/// stalled 30 s in it: each time it let go of the compaction lock, the others compacted new L0
+/// SSTs into L1, which left L1 over its target, which was its next task.)
+#[test]
+fn compact_until_idle_returns_while_writers_keep_flushing() {
+    /// Rounds of the caller: some writes of its own, so that the call finds work, then the call.
+    const CALLS: u64 = 5;
+    const WRITES_PER_CALL: usize = 100;
+    /// Keys all over the key space, so that every L0 SST overlaps most of L1.
+    fn put_random(db: &MiniLsm, rng: &mut Rng) {
+        let key = format!("k{:04}", rng.below(400));
+        let value = value(key.as_bytes(), rng.next_u64() % 1000);
+        db.put(key.as_bytes(), &value).expect("put");
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = MiniLsm::open(dir.path(), options()).expect("open");
+    let calls_returned = Arc::new(AtomicBool::new(false));
+    // Writes and calls finished by the two writers and the caller; then the caller's calls.
+    let progress = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
+    let calls = Arc::new(AtomicU64::new(0));
+    let writers = (0..2).map(|w| {
+        let (db, calls_returned, progress) = (
+            Arc::clone(&db),
+            Arc::clone(&calls_returned),
+            Arc::clone(&progress),
+        );
+        std::thread::spawn(move || {
+            let mut rng = Rng(mix(101 + w as u64));
+            while !calls_returned.load(Ordering::SeqCst) {
+                put_random(&db, &mut rng);
+                progress[w].fetch_add(1, Ordering::SeqCst);
+            }
+        })
+    });
+    let mut threads: Vec<JoinHandle<()>> = writers.collect();
+    let (caller_db, caller_done) = (Arc::clone(&db), Arc::clone(&calls_returned));
+    let (caller_progress, caller_calls) = (Arc::clone(&progress), Arc::clone(&calls));
+    threads.push(std::thread::spawn(move || {
+        // Stops the writers however this thread ends.
+        struct Done(Arc<AtomicBool>);
+        impl Drop for Done {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let _done = Done(caller_done);
+        let mut rng = Rng(mix(100));
+        for _ in 0..CALLS {
+            for _ in 0..WRITES_PER_CALL {
+                put_random(&caller_db, &mut rng);
+                caller_progress[2].fetch_add(1, Ordering::SeqCst);
+            }
+            caller_db.compact_until_idle().expect("compact_until_idle");
+            caller_progress[2].fetch_add(1, Ordering::SeqCst);
+            caller_calls.fetch_add(1, Ordering::SeqCst);
+        }
+    }));
+    let report = watch(threads, progress.as_ref(), Duration::from_secs(20), || {
+        format!(
+            "  worker 2: {} of {CALLS} calls of compact_until_idle returned, with two writers \
+             flushing",
+            calls.load(Ordering::SeqCst)
+        )
+    });
+    if let Err(report) = report {
+        // The writers stop once the calls return; end them so that the directory can go.
+        calls_returned.store(true, Ordering::SeqCst);
+        panic!("compact_until_idle never returned: {report}");
     }
 }
