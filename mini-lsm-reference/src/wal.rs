@@ -133,9 +133,7 @@ impl Wal {
     /// Syncs the log and then seals it (see [`RecordWriter::seal`]): called when no batch will
     /// be appended any more, so that damage to any batch in it is told from a torn write.
     pub fn seal(&self) -> Result<()> {
-        let mut writer = self.writer.lock();
-        writer.sync()?;
-        writer.seal()
+        self.writer.lock().seal()
     }
 }
 

@@ -231,11 +231,16 @@ impl RecordWriter {
         synced
     }
 
-    /// Appends an empty record and syncs it, after a sync: a *seal*. Its `synced` field says
-    /// the whole file before it was durable, so after a crash damage anywhere before it is
-    /// [`Error::Corruption`], never mistaken for a torn tail (see the module documentation).
-    /// A file with nothing appended after its last record's sync has no other witness.
+    /// Makes everything appended durable, then appends an empty record and syncs it: a *seal*.
+    /// Its `synced` field says the whole file before it was durable, so after a crash damage
+    /// anywhere before it is [`Error::Corruption`], never mistaken for a torn tail (see the
+    /// module documentation). A file with nothing appended after its last record's sync has no
+    /// other witness. The first sync is skipped when the last one already covered everything
+    /// (the usual case: a freeze and `close` sync the WAL just before sealing it).
     pub fn seal(&mut self) -> Result<()> {
+        if self.synced != self.len {
+            self.sync()?;
+        }
         self.append(&[])?;
         self.sync()
     }
