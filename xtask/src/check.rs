@@ -146,19 +146,7 @@ fn pristine_starter(root: &Path) -> Result<()> {
     if days.is_empty() {
         bail!("no graded test targets: {TESTS_PACKAGE}/tests/dayN.rs do not exist");
     }
-    let targets: Vec<String> = days.iter().map(|day| format!("day{day}")).collect();
-    let mut args = vec!["test", "--package", TESTS_PACKAGE, "--no-fail-fast"];
-    args.extend(Subject::Starter.feature_args());
-    for target in &targets {
-        args.extend(["--test", target.as_str()]);
-    }
-    let output = workspace::capture(workspace::cargo(root, &args))?;
-    let run = libtest::parse(&String::from_utf8_lossy(&output.stdout));
-    if run.total() == 0 {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let error = workspace::first_compiler_error(&stderr).unwrap_or_else(|| stderr.to_string());
-        bail!("no graded test ran against the starter:\n{error}");
-    }
+    let run = run_starter_tests(root, None, &days, "the starter")?;
     let problems = pristine_problems(&run);
     if !problems.is_empty() {
         bail!(
@@ -190,26 +178,13 @@ fn from_day_starters(root: &Path) -> Result<()> {
         let started = std::time::Instant::now();
         let tree = starter::starter_tree(root, first_day)?;
         starter::write_tree_quietly(&tree, &copy.join(workspace::STARTER_DIR))?;
-        let targets: Vec<String> = days
+        let later: Vec<u8> = days
             .iter()
-            .filter(|&&day| day >= first_day)
-            .map(|day| format!("day{day}"))
+            .copied()
+            .filter(|&day| day >= first_day)
             .collect();
-        let mut args = vec!["test", "--package", TESTS_PACKAGE, "--no-fail-fast"];
-        args.extend(Subject::Starter.feature_args());
-        for target in &targets {
-            args.extend(["--test", target.as_str()]);
-        }
-        let mut command = workspace::cargo(&copy, &args);
-        command.env("CARGO_TARGET_DIR", &target_dir);
-        let output = workspace::capture(command)?;
-        let run = libtest::parse(&String::from_utf8_lossy(&output.stdout));
-        if run.total() == 0 {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let error =
-                workspace::first_compiler_error(&stderr).unwrap_or_else(|| stderr.to_string());
-            bail!("no graded test ran against the starter --from-day {first_day}:\n{error}");
-        }
+        let what = format!("the starter --from-day {first_day}");
+        let run = run_starter_tests(&copy, Some(&target_dir), &later, &what)?;
         // Failing is what counts here, not how: a day-7 test may fail on day 1's uncompressed
         // blocks rather than on a todo!().
         let mut found: Vec<String> = run
@@ -246,6 +221,35 @@ fn from_day_starters(root: &Path) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Runs the graded test targets of `days` against the starter of the workspace at `root` (built
+/// in `target_dir` when given) and parses the results; fails, with the compiler's first error,
+/// when no test ran. `what` names the starter in that error.
+fn run_starter_tests(
+    root: &Path,
+    target_dir: Option<&Path>,
+    days: &[u8],
+    what: &str,
+) -> Result<TestRun> {
+    let targets: Vec<String> = days.iter().map(|day| format!("day{day}")).collect();
+    let mut args = vec!["test", "--package", TESTS_PACKAGE, "--no-fail-fast"];
+    args.extend(Subject::Starter.feature_args());
+    for target in &targets {
+        args.extend(["--test", target.as_str()]);
+    }
+    let mut command = workspace::cargo(root, &args);
+    if let Some(target_dir) = target_dir {
+        command.env("CARGO_TARGET_DIR", target_dir);
+    }
+    let output = workspace::capture(command)?;
+    let run = libtest::parse(&String::from_utf8_lossy(&output.stdout));
+    if run.total() == 0 {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let error = workspace::first_compiler_error(&stderr).unwrap_or_else(|| stderr.to_string());
+        bail!("no graded test ran against {what}:\n{error}");
+    }
+    Ok(run)
 }
 
 /// Every way `run` (the graded tests on the pristine starter) falls short of "every test failed
