@@ -6,8 +6,8 @@
 //! region from its source; `cargo x book` (and `cargo x check`) fails with a diff when a region
 //! is not what its source gives now. The sources (WHAT):
 //!
-//! - `tests N`: the number of graded tests of day N, listed from the built `dayN` test target
-//!   (the grader's own listing, [`runner::list_cases`]);
+//! - `tests N`: the number of graded tests of day N, listed from the `dayN` test target built
+//!   for the starter, as `cargo x grade` builds and lists it ([`runner::list_cases`]);
 //! - `passed N [K]`: `` `K/T` `` in a code span, T the number of tests of day N (K = T when
 //!   omitted): how the grader's table shows K passed tests of T;
 //! - `cases FUNCTION`: the number of rstest cases of the graded test function FUNCTION (the
@@ -225,8 +225,9 @@ impl<'a> Sources<'a> {
         Ok(Some(body))
     }
 
-    /// The names of day `day`'s graded tests (listed once for every day from the test targets,
-    /// built for the reference: `cargo x check` has just built them).
+    /// The names of day `day`'s graded tests (listed once for every day from the test targets
+    /// built for the starter, what students grade: `cargo x check` has just built them for its
+    /// pristine-starter step, so listing them costs no build).
     fn day_tests(&mut self, day: u8) -> Result<&[String]> {
         if self.tests.is_none() {
             self.tests = Some(list_graded_tests(self.root)?);
@@ -346,14 +347,15 @@ fn day_arg(args: &[&str]) -> Result<u8> {
         .with_context(|| format!("`{day}` is not a day (1 to 7)"))
 }
 
-/// Lists every graded test target's tests, built for the reference.
+/// Lists every graded test target's tests, built for the starter. (Listing runs no test, so the
+/// starter's `todo!()`s do not matter.)
 fn list_graded_tests(root: &Path) -> Result<BTreeMap<u8, Vec<String>>> {
     let days = workspace::graded_days(root);
     let place = Place {
         root: root.to_path_buf(),
         target_dir: None,
     };
-    let executables = match runner::build(&place, Subject::Reference.feature_args(), &days)? {
+    let executables = match runner::build(&place, Subject::Starter.feature_args(), &days)? {
         Built::Executables(executables) => executables,
         Built::DoesNotCompile { error } => bail!("the graded tests do not compile:\n{error}"),
     };
