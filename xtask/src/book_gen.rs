@@ -20,7 +20,9 @@
 //!   then the first [`SIMULATOR_HEAD_ROWS`] rows and the last row of the table it prints. The
 //!   simulator is run (it is deterministic); with `plot=PATH`, the SVG it draws must be the
 //!   committed file PATH (`--update` rewrites that file too);
-//! - `simulator-write-amp KEY=VALUE…`: the write amplification of that run's last row.
+//! - `simulator-write-amp KEY=VALUE…`: the write amplification of that run's last row;
+//! - `starter-simulator KEY=VALUE…`: in a code span, the line the *starter's* simulator ends
+//!   with, which on the pristine starter is the stub it reached (`not implemented yet: …`).
 //!
 //! (Arguments are written `key=value` because an HTML comment may not contain `--`.)
 //!
@@ -44,7 +46,7 @@ use crate::grade::{self, DAY_TITLES, DayGrade, Grade, Subject};
 use crate::points::Points;
 use crate::regions::{self, Region};
 use crate::runner::{self, Built, Place, Status, TestCase, TestOutcome};
-use crate::workspace::{self, REFERENCE_DIR};
+use crate::workspace::{self, REFERENCE_DIR, STARTER_DIR};
 use crate::{book, diff, report};
 
 /// Pages whose tables are measurements; each table must be inside a `measured` region.
@@ -217,9 +219,12 @@ impl<'a> Sources<'a> {
                     .context("the simulator's last row is empty")?
                     .to_string()
             }
+            "starter-simulator" => {
+                format!("`{}`", self.starter_simulator_line(&simulator_args(args)?)?)
+            }
             other => bail!(
                 "unknown source `{other}` (tests, passed, cases, grade, grade-line, simulator, \
-                 simulator-write-amp)"
+                 simulator-write-amp, starter-simulator)"
             ),
         };
         Ok(Some(body))
@@ -306,6 +311,26 @@ impl<'a> Sources<'a> {
             simulator_command(&cli),
             text_block(&shown)
         ))
+    }
+
+    /// The last line the starter's simulator prints on stderr when run with `args`; it must fail
+    /// (on the pristine starter, at a stub).
+    fn starter_simulator_line(&self, args: &[String]) -> Result<String> {
+        let mut cargo_args = vec!["run", "-q", "-p", STARTER_DIR, "--bin", SIMULATOR_BIN, "--"];
+        cargo_args.extend(args.iter().map(String::as_str));
+        let output = workspace::capture(workspace::cargo(self.root, &cargo_args))?;
+        if output.status.success() {
+            bail!(
+                "the starter's `{SIMULATOR_BIN}` ran to the end, so the book cannot show where it \
+                 stops: is {STARTER_DIR} pristine (`cargo x starter --check`)?"
+            );
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = stderr.lines().rev().find(|line| !line.trim().is_empty());
+        Ok(last
+            .context("the starter's simulator failed without a message")?
+            .trim()
+            .to_string())
     }
 
     /// What the simulator prints with `args`, run once per distinct `args`.
