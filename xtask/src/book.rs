@@ -168,7 +168,7 @@ fn source_files(dir: &Path) -> Result<Vec<SourceFile>> {
 }
 
 /// The files under `dir` whose name ends in `.extension`, sorted; none if `dir` does not exist.
-fn files_with_extension(dir: &Path, extension: &str) -> Result<Vec<PathBuf>> {
+pub(crate) fn files_with_extension(dir: &Path, extension: &str) -> Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     if !dir.is_dir() {
         return Ok(found);
@@ -195,7 +195,7 @@ fn files_with_extension(dir: &Path, extension: &str) -> Result<Vec<PathBuf>> {
 }
 
 /// `path` relative to `base`, with `/` separators.
-fn relative_name(base: &Path, path: &Path) -> String {
+pub(crate) fn relative_name(base: &Path, path: &Path) -> String {
     let relative = path.strip_prefix(base).unwrap_or(path);
     relative
         .components()

@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use crate::book;
+use crate::book_gen;
 use crate::crash;
 use crate::grade::{Subject, todo_stub};
 use crate::libtest::{self, TestRun};
@@ -116,6 +117,11 @@ pub fn check(root: &Path, repeat: Option<u32>, long: bool) -> Result<()> {
     step(
         "starters from each day (cargo x starter --from-day N fails every test of days N to 7)",
         || from_day_starters(root),
+    )?;
+    step(
+        "book's tool outputs (test counts, grader tables, simulator tables; `cargo x book \
+         --update` rewrites them)",
+        || book_gen::book(root, false),
     )?;
     step(
         "book (citations, links, includes, stubs; mdbook build)",

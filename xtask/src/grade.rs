@@ -30,6 +30,9 @@ pub const DAY_TITLES: [&str; 7] = [
     "Bloom filters + key compression",
 ];
 
+/// The seconds a test may run before the grader kills it, unless `--timeout` says otherwise.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 10;
+
 /// What `todo!("…")` panics with, before its message.
 const TODO_PREFIX: &str = "not yet implemented: ";
 
@@ -53,7 +56,7 @@ pub struct GradeArgs {
     #[arg(long, value_name = "N-M", value_parser = parse_days)]
     days: Option<(u8, u8)>,
     /// Kill a test that runs longer than this, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..))]
     timeout: u64,
     /// `json` also writes a Gradescope results.json (to --output).
     #[arg(long, value_enum, default_value_t = Format::Text)]

@@ -13,9 +13,13 @@
 //!   crash windows, reopen, and check that no acknowledged write was lost.
 //! - `cargo x mutants [--module NAME] [--list]`: mutation testing of the reference with the graded
 //!   tests (cargo-mutants); prints the score and the surviving mutants.
+//! - `cargo x book [--update]`: check the book (the `cargo x check` steps for it), or rewrite its
+//!   numbers and sample outputs that come from the tools: test counts, the grader's table, the
+//!   compaction simulator's table.
 //! - `cargo x bench [ARGS]`: `cargo run --release -p mini-lsm-bench -- ARGS`.
 
 mod book;
+mod book_gen;
 mod bugs;
 mod check;
 mod crash;
@@ -26,6 +30,7 @@ mod libtest;
 mod markers;
 mod mutants;
 mod points;
+mod regions;
 mod repeat;
 mod report;
 mod roster;
@@ -104,6 +109,14 @@ enum Task {
     /// Mutation testing: mutate the reference (cargo-mutants), run the graded tests on each
     /// mutant, print the score; fails below 90% (xtask/mutants-equivalent.txt lists exclusions).
     Mutants(mutants::MutantsArgs),
+    /// Check the book: its test counts, grader tables and simulator tables must be what the tools
+    /// give now (they sit between `<!-- x:generated … -->` and `<!-- x:end -->`), then the
+    /// citations, links and includes, and `mdbook build`. `--update` rewrites the tool outputs.
+    Book {
+        /// Rewrite every stale region (and the simulator's plot) instead of failing.
+        #[arg(long)]
+        update: bool,
+    },
     /// Run the benchmarks: `cargo run --release -p mini-lsm-bench -- ARGS`
     /// (see mini-lsm-bench/README.md; `cargo x bench -- --help` lists ARGS).
     Bench {
@@ -154,6 +167,11 @@ fn run(cli: Cli) -> Result<bool> {
         }
         Task::Crash(args) => return crash::crash(&root, &args),
         Task::Mutants(args) => return mutants::run(&root, &args),
+        Task::Book { update: true } => book_gen::book(&root, true)?,
+        Task::Book { update: false } => {
+            book_gen::book(&root, false)?;
+            book::check_book(&root)?;
+        }
         Task::Bench { args } => {
             let mut command =
                 workspace::cargo(&root, &["run", "--release", "-p", "mini-lsm-bench", "--"]);
