@@ -1058,8 +1058,20 @@ fn write_batch_with_one_bad_record_writes_none_of_its_records(#[case] bad: Bad) 
     expect_invalid(db.write_batch(&batch), &scenario);
     check_eq(
         state_of(&db),
-        before,
+        before.clone(),
         &format!("{scenario}: (memtable size, entries, frozen, L0) unchanged"),
+        BOOK_LIMITS,
+    );
+    // An empty batch is a no-op: `Ok`, and nothing changes.
+    ok(
+        db.write_batch::<&[u8], &[u8]>(&[]),
+        "write_batch(&[])",
+        BOOK_LIMITS,
+    );
+    check_eq(
+        state_of(&db),
+        before,
+        "write_batch(&[]): (memtable size, entries, frozen, L0) unchanged",
         BOOK_LIMITS,
     );
     for (k, v) in [

@@ -42,7 +42,9 @@ use tests_day1_to_day7::lsm::record_file::{
     RECORD_HEADER_SIZE, TornTail, decode_records, encode_record,
 };
 use tests_day1_to_day7::lsm::wal::{Wal, WalEntry};
-use tests_day1_to_day7::lsm::{Error, LsmOptions, MiniLsm, TreeShape, WriteBatchRecord};
+use tests_day1_to_day7::lsm::{
+    CompactionOptions, Error, LsmOptions, MiniLsm, TreeShape, WriteBatchRecord,
+};
 use tests_day1_to_day7::*;
 
 /// The crash writer built for the crate under test (see the `[[bin]]`s in Cargo.toml).
@@ -492,7 +494,20 @@ type Decoded = (Vec<Vec<u8>>, Option<(u64, u64)>);
 fn decode(bytes: &[u8], scenario: &str) -> lsm::Result<Decoded> {
     let path = Path::new("framed.log");
     let recovered = decode_records(&Bytes::copy_from_slice(bytes), 0, path)?;
-    let payloads = recovered.payloads.iter().map(|p| p.to_vec()).collect();
+    let payloads: Vec<Vec<u8>> = recovered.payloads.iter().map(|p| p.to_vec()).collect();
+    // Records follow each other from byte 0: each payload right after its record's header.
+    let mut expected_offsets = Vec::new();
+    let mut record_start = 0;
+    for payload in &payloads {
+        expected_offsets.push((record_start + RECORD_HEADER_SIZE) as u64);
+        record_start += RECORD_HEADER_SIZE + payload.len();
+    }
+    check_eq(
+        &recovered.payload_offsets,
+        &expected_offsets,
+        &format!("{scenario}: payload_offsets (where each payload starts in the file)"),
+        BOOK_FRAMING,
+    );
     let torn = recovered.torn_tail.map(|t| {
         check_eq(
             t.path.as_path(),
@@ -904,6 +919,80 @@ fn manifest_records_round_trip_and_a_torn_last_record_is_dropped() {
     );
 }
 
+/// An intact record (both checksums right) whose payload breaks its format: a WAL batch too
+/// short for its count, a manifest record with an unknown tag. Recovery reports
+/// `Error::Corruption` at the bad byte's position in the *file* (the payload's offset from
+/// `decode_records` plus the position within the payload), where a reader of the file finds it.
+#[rstest]
+#[case::wal_batch_too_short_for_its_count(true)]
+#[case::manifest_record_with_an_unknown_tag(false)]
+fn payload_that_does_not_decode_is_corruption_at_its_byte_in_the_file(#[case] wal: bool) {
+    let dir = temp_dir();
+    let (path, bad_payload, what) = if wal {
+        let path = dir.path().join("00007.wal");
+        let log = ok(Wal::create(&path), "Wal::create", BOOK_WAL);
+        wal_put_batch(&log, &wal_entries(&[("a", Some("1"))]));
+        ok(log.sync(), "Wal::sync", BOOK_WAL);
+        drop(log);
+        (path, vec![1u8, 0], "Wal::recover")
+    } else {
+        let path = dir.path().join("MANIFEST");
+        let snapshot = TreeSnapshot {
+            first_id: 1,
+            next_id: 10,
+            memtables: vec![1],
+            l0: Vec::new(),
+            levels: vec![Vec::new()],
+        };
+        let manifest = ok(
+            Manifest::create(&path, &snapshot),
+            "Manifest::create",
+            BOOK_MANIFEST,
+        );
+        ok(
+            manifest.add_record(&ManifestRecord::NewMemtable(2)),
+            "Manifest::add_record(NewMemtable(2))",
+            BOOK_MANIFEST,
+        );
+        drop(manifest);
+        (path, vec![0xee], "Manifest::recover")
+    };
+    let mut bytes = read_bytes(&path);
+    let record_start = bytes.len();
+    encode_record(&bad_payload, record_start as u64, &mut bytes);
+    write_bytes(&path, &bytes);
+    let bad_byte = record_start + RECORD_HEADER_SIZE;
+    let scenario = format!(
+        "{what} of {} whose last record (at byte {record_start}) is intact but holds the payload \
+         {}",
+        name_of(&path),
+        show(&bad_payload)
+    );
+    let result = if wal {
+        Wal::recover(&path).map(|_| ())
+    } else {
+        Manifest::recover(&path).map(|_| ())
+    };
+    let book = if wal { BOOK_WAL } else { BOOK_MANIFEST };
+    match result {
+        Err(Error::Corruption {
+            file: Some(file),
+            offset,
+            ..
+        }) if file == path && offset == bad_byte as u64 => {}
+        other => fail(
+            &scenario,
+            format!(
+                "Err(Corruption {{ file: Some({}), offset: {bad_byte}, .. }}): the payload starts \
+                 at byte {bad_byte} of the file",
+                name_of(&path)
+            ),
+            other,
+            book,
+        ),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Recovery on open
 // ---------------------------------------------------------------------------------------------
@@ -1101,6 +1190,80 @@ fn ids_handed_out_after_a_reopen_are_above_every_compaction_output() {
         &db,
         &model,
         &format!("{scenario}, three flushes, a compaction and another reopen"),
+        BOOK_RECOVERY,
+    );
+}
+
+/// `delete_wal` finds the WAL of the memtable it just flushed already gone (removed by hand,
+/// say). The manifest has recorded the flush, so the flush is complete: it succeeds, and the
+/// data is served, also after a reopen.
+#[test]
+fn flush_succeeds_when_the_memtables_wal_is_already_gone() {
+    let dir = temp_dir();
+    let (db, model) = build(dir.path(), &[W, Step::Freeze], 31);
+    let shape = db.shape();
+    let frozen: Vec<usize> = shape.immutable_memtables.iter().map(|m| m.id).collect();
+    let scenario =
+        format!("frozen memtables {frozen:?}, their WAL removed by hand, then force_flush");
+    check_eq(
+        frozen.len(),
+        1,
+        &format!("{scenario}: frozen memtables after a write and a freeze\n{shape}"),
+        BOOK_DURABILITY,
+    );
+    let wal = files_with_ext(dir.path(), "wal")
+        .into_iter()
+        .find(|(id, _)| *id == frozen[0])
+        .map(|(_, path)| path)
+        .unwrap_or_else(|| {
+            fail(
+                &scenario,
+                format!("a WAL file of memtable {}", frozen[0]),
+                "none in the directory",
+                BOOK_WAL,
+            )
+        });
+    io(
+        std::fs::remove_file(&wal),
+        "remove the frozen memtable's WAL",
+    );
+    ok(db.force_flush(), &scenario, BOOK_DURABILITY);
+    check_model(&db, &model, &scenario, BOOK_DURABILITY);
+    let db = reopen(db, dir.path(), &scenario);
+    check_model(
+        &db,
+        &model,
+        &format!("{scenario}, then close and reopen"),
+        BOOK_RECOVERY,
+    );
+}
+
+/// `write_batch(&[])` is a no-op: `Ok`, and with the WAL on it writes no record either (a record
+/// holds at least one entry).
+#[test]
+fn empty_write_batch_writes_no_wal_record() {
+    let dir = temp_dir();
+    let (db, model) = build(dir.path(), &[W], 33);
+    ok(db.sync(), "sync after 40 writes", BOOK_WAL);
+    let wal = newest_wal(dir.path());
+    let before = read_bytes(&wal);
+    let scenario = "write_batch(&[]) then sync";
+    ok(db.write_batch::<&[u8], &[u8]>(&[]), scenario, BOOK_WAL);
+    ok(db.sync(), scenario, BOOK_WAL);
+    check_eq(
+        read_bytes(&wal).len(),
+        before.len(),
+        &format!(
+            "{scenario}: length of {} (no record written)",
+            name_of(&wal)
+        ),
+        BOOK_WAL,
+    );
+    let db = reopen(db, dir.path(), scenario);
+    check_model(
+        &db,
+        &model,
+        &format!("{scenario}, close and reopen"),
         BOOK_RECOVERY,
     );
 }
@@ -1688,6 +1851,58 @@ fn a_missing_or_damaged_manifest_is_corruption_and_changes_no_file(#[case] damag
         options(),
         &scenario,
         "Err(Corruption in MANIFEST), and no file changed",
+        |e| is_corruption_in(e, "MANIFEST"),
+    );
+}
+
+/// A `Compaction` record (intact, both checksums right) that puts SSTs into level 0 or into a
+/// level past the ones the tree was created with: no engine writes that, so the manifest is
+/// damaged. The open is refused with `Error::Corruption` naming the MANIFEST, changing nothing.
+#[rstest]
+#[case::level_0(0)]
+#[case::one_past_the_last_level(1)]
+fn compaction_record_naming_a_level_the_tree_does_not_have_is_corruption(#[case] past_last: usize) {
+    let dir = temp_dir();
+    let max_levels = match options().compaction {
+        CompactionOptions::Leveled(leveled) => leveled.max_levels,
+        other => fail(
+            "the day-6 options",
+            "leveled compaction",
+            other,
+            BOOK_MANIFEST,
+        ),
+    };
+    let level = if past_last == 0 {
+        0
+    } else {
+        max_levels + past_last
+    };
+    let (db, _) = build(dir.path(), &[W, Step::Flush, Step::FullCompaction], 34);
+    let shape = db.shape();
+    close(db, "a tree with one compaction");
+    let live: Vec<usize> = shape
+        .levels
+        .iter()
+        .flat_map(|l| l.ssts.iter().map(|sst| sst.id))
+        .collect();
+    let manifest = dir.path().join("MANIFEST");
+    let mut bytes = read_bytes(&manifest);
+    let record = ManifestRecord::Compaction {
+        level,
+        removed: Vec::new(),
+        added: live.clone(),
+    };
+    let synced = bytes.len() as u64;
+    encode_record(&record.encode(), synced, &mut bytes);
+    write_bytes(&manifest, &bytes);
+    let scenario = format!(
+        "a tree of {max_levels} levels whose MANIFEST ends with {record:?} (intact)\n{shape}"
+    );
+    check_open_refused(
+        dir.path(),
+        options(),
+        &scenario,
+        "Err(Corruption { file: Some(.../MANIFEST), .. }), every file unchanged",
         |e| is_corruption_in(e, "MANIFEST"),
     );
 }

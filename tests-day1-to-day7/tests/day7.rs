@@ -777,14 +777,17 @@ fn flipped_byte_in_bloom_section_is_corruption_naming_the_file(#[case] which: Bl
     if let Err(e) = std::fs::write(&bad_path, &raw) {
         fail(&scenario, "write the damaged copy", e, BOOK_SST_BLOOM);
     }
+    // A crc mismatch is reported at the section's start, whichever byte was flipped.
     match open_sst(&bad_path, &scenario) {
         Err(Error::Corruption {
-            file: Some(file), ..
-        }) if file == bad_path => {}
+            file: Some(file),
+            offset: actual,
+            ..
+        }) if file == bad_path && actual == offset as u64 => {}
         other => fail(
             &format!("{scenario} (byte {at}): SsTable::open"),
             format!(
-                "Err(Corruption {{ file: Some({}), .. }})",
+                "Err(Corruption {{ file: Some({}), offset: {offset} (bloom_offset), .. }})",
                 bad_path.display()
             ),
             other.map(|t| format!("Ok(SST with {} blocks)", t.num_blocks())),
