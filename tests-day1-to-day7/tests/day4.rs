@@ -1313,6 +1313,15 @@ fn concurrent_writers_keep_their_last_values_during_freeze_and_flush(
     });
 }
 
+/// Clears the flag when dropped, even by a panic.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
 /// Engines [`active_memtable_is_never_also_frozen_while_freezes_and_flushes_run`] runs, each for
 /// [`FREEZES_PER_ENGINE`] freezes. Measured on one core (`taskset -c 0`), where the watcher sees
 /// a two-step freeze only when the scheduler switches threads inside it: the planted bug
@@ -1355,13 +1364,16 @@ fn active_memtable_is_never_also_frozen_while_freezes_and_flushes_run() {
                         );
                     }
                 });
+                // Stops the other two threads also when a put or freeze panics (a `todo!()`),
+                // so the test fails with that panic instead of hanging.
+                let stop = StopOnDrop(&freezing);
                 for i in 0..FREEZES_PER_ENGINE {
                     let (k, v) = (key(i % 64), value(i, engine));
                     put(&db, &k, &v);
                     model.insert(k, v);
                     freeze(&db);
                 }
-                freezing.store(false, Ordering::SeqCst);
+                drop(stop);
                 watcher
                     .join()
                     .unwrap_or_else(|p| std::panic::resume_unwind(p))
