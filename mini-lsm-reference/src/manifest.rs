@@ -151,16 +151,19 @@ impl Manifest {
     /// Reads back every complete record of the manifest at `path`, without changing the file.
     /// A file that does not start with [`MANIFEST_MAGIC`] and a complete `Snapshot` record is
     /// [`Error::Corruption`]: a manifest is only ever put in place whole, so a crash cannot
-    /// leave one like that.
+    /// leave one like that. An intact record whose payload does not decode is
+    /// [`Error::Corruption`] at the bad byte's position in the file: the payload's offset
+    /// (`RecoveredRecords::payload_offsets`) plus the position within the payload.
     pub fn recover(path: &Path) -> Result<ManifestRecovery> {
-        // BEGIN SOLUTION day 6: Manifest::recover — check the magic, decode_records after it, decode every payload; the first must be the only Snapshot
+        // BEGIN SOLUTION day 6: Manifest::recover — check the magic, decode_records after it, decode every payload (errors in_file at the payload's offset); the first must be the only Snapshot
         let raw = read_file(path)?;
         check_magic(&raw, path)?;
         let recovered = decode_records(&raw, MANIFEST_MAGIC.len(), path)?;
         let records: Vec<ManifestRecord> = recovered
             .payloads
             .iter()
-            .map(|payload| ManifestRecord::decode(payload).map_err(|e| e.in_file(path, 0)))
+            .zip(&recovered.payload_offsets)
+            .map(|(payload, &at)| ManifestRecord::decode(payload).map_err(|e| e.in_file(path, at)))
             .collect::<Result<_>>()?;
         let snapshots = records
             .iter()

@@ -69,6 +69,10 @@ pub struct TornTail {
 pub struct RecoveredRecords {
     /// Every complete record's payload, in order.
     pub payloads: Vec<Bytes>,
+    /// Where each payload starts in the file (its record's start plus [`RECORD_HEADER_SIZE`]):
+    /// the base a caller passes to [`crate::error::Error::in_file`] when a payload does not
+    /// decode, so that the error names the bad byte's position in the file.
+    pub payload_offsets: Vec<u64>,
     /// The torn tail that was dropped, if any.
     pub torn_tail: Option<TornTail>,
 }
@@ -97,9 +101,11 @@ pub fn encode_record(payload: &[u8], synced: u64, buf: &mut Vec<u8>) {
 pub fn decode_records(raw: &Bytes, start: usize, path: &Path) -> Result<RecoveredRecords> {
     // BEGIN SOLUTION day 6: record_file::decode_records — read records until the end; at a bad record, Corruption if a later intact record says the file was synced past it, else a torn tail
     let mut payloads = Vec::new();
+    let mut payload_offsets = Vec::new();
     let mut pos = start;
     while pos < raw.len() {
         if let Some(record) = decode_at(raw, pos) {
+            payload_offsets.push((record.at + RECORD_HEADER_SIZE) as u64);
             payloads.push(record.payload);
             pos = record.next;
             continue;
@@ -123,11 +129,13 @@ pub fn decode_records(raw: &Bytes, start: usize, path: &Path) -> Result<Recovere
         };
         return Ok(RecoveredRecords {
             payloads,
+            payload_offsets,
             torn_tail: Some(torn_tail),
         });
     }
     Ok(RecoveredRecords {
         payloads,
+        payload_offsets,
         torn_tail: None,
     })
     // END SOLUTION

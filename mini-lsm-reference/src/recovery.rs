@@ -20,7 +20,9 @@
 //! | `MANIFEST.tmp`                                              | garbage: a manifest rewrite that never committed |
 //!
 //! A missing, empty or damaged MANIFEST next to SSTs or WALs is `Corruption`, never a new
-//! database: only the manifest knows which files make up the tree. Only a directory with no
+//! database: only the manifest knows which files make up the tree. So is an intact record that
+//! no engine writes, such as a compaction into level 0 or past the tree's recorded levels
+//! (errors about the tree the records describe name the MANIFEST at offset 0). Only a directory with no
 //! MANIFEST, no SST and no WAL is a new database.
 //!
 //! # Steps

@@ -69,15 +69,18 @@ impl Wal {
 
     // ANCHOR: d6-wal-recover
     /// Reads back every complete batch of the log at `path` (ignoring a torn tail), without
-    /// changing the file.
+    /// changing the file. An intact record whose payload is not a batch is
+    /// [`Error::Corruption`] at the bad byte's position in the file: the payload's offset
+    /// (`RecoveredRecords::payload_offsets`) plus the position within the payload.
     pub fn recover(path: &Path) -> Result<WalRecovery> {
-        // BEGIN SOLUTION day 6: Wal::recover — read the file, decode_records, then decode each payload as a batch
+        // BEGIN SOLUTION day 6: Wal::recover — read the file, decode_records, then decode each payload as a batch (errors in_file at the payload's offset)
         let recovered = decode_records(&read_file(path)?, 0, path)?;
         let batches = recovered
             .payloads
             .iter()
-            .filter(|payload| !payload.is_empty()) // seals (see `Wal::seal`) hold no batch
-            .map(|payload| decode_batch(payload).map_err(|e| e.in_file(path, 0)))
+            .zip(&recovered.payload_offsets)
+            .filter(|(payload, _)| !payload.is_empty()) // seals (see `Wal::seal`) hold no batch
+            .map(|(payload, &at)| decode_batch(payload).map_err(|e| e.in_file(path, at)))
             .collect::<Result<_>>()?;
         Ok(WalRecovery {
             batches,

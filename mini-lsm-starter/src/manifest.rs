@@ -161,10 +161,12 @@ impl Manifest {
     /// Reads back every complete record of the manifest at `path`, without changing the file.
     /// A file that does not start with [`MANIFEST_MAGIC`] and a complete `Snapshot` record is
     /// [`Error::Corruption`]: a manifest is only ever put in place whole, so a crash cannot
-    /// leave one like that.
+    /// leave one like that. An intact record whose payload does not decode is
+    /// [`Error::Corruption`] at the bad byte's position in the file: the payload's offset
+    /// (`RecoveredRecords::payload_offsets`) plus the position within the payload.
     pub fn recover(path: &Path) -> Result<ManifestRecovery> {
         todo!(
-            "day 6: Manifest::recover — check the magic, decode_records after it, decode every payload; the first must be the only Snapshot"
+            "day 6: Manifest::recover — check the magic, decode_records after it, decode every payload (errors in_file at the payload's offset); the first must be the only Snapshot"
         )
     }
     // ANCHOR_END: d6-manifest-recover

@@ -79,6 +79,10 @@ pub struct TornTail {
 pub struct RecoveredRecords {
     /// Every complete record's payload, in order.
     pub payloads: Vec<Bytes>,
+    /// Where each payload starts in the file (its record's start plus [`RECORD_HEADER_SIZE`]):
+    /// the base a caller passes to [`crate::error::Error::in_file`] when a payload does not
+    /// decode, so that the error names the bad byte's position in the file.
+    pub payload_offsets: Vec<u64>,
     /// The torn tail that was dropped, if any.
     pub torn_tail: Option<TornTail>,
 }

@@ -228,7 +228,10 @@ impl SsTable {
     // ANCHOR_END: table-sst_open
 
     // ANCHOR: d7-table-read_bloom
-    /// Reads the bloom section the footer points to, if there is one (day 7).
+    /// Reads the bloom section the footer points to, if there is one (day 7). A section whose
+    /// checksum fails is [`Error::Corruption`] at the section's start (`bloom_offset`); one with
+    /// a right checksum that [`Bloom::decode`] rejects, at the bad byte's position in the file
+    /// (`bloom_offset` plus the position within the section).
     fn read_bloom(file: &FileObject, footer: &Footer) -> Result<Option<Bloom>> {
         if footer.bloom_len == 0 {
             return Ok(None);

@@ -75,10 +75,12 @@ impl Wal {
 
     // ANCHOR: d6-wal-recover
     /// Reads back every complete batch of the log at `path` (ignoring a torn tail), without
-    /// changing the file.
+    /// changing the file. An intact record whose payload is not a batch is
+    /// [`Error::Corruption`] at the bad byte's position in the file: the payload's offset
+    /// (`RecoveredRecords::payload_offsets`) plus the position within the payload.
     pub fn recover(path: &Path) -> Result<WalRecovery> {
         todo!(
-            "day 6: Wal::recover — read the file, decode_records, then decode each payload as a batch"
+            "day 6: Wal::recover — read the file, decode_records, then decode each payload as a batch (errors in_file at the payload's offset)"
         )
     }
     // ANCHOR_END: d6-wal-recover

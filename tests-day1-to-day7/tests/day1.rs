@@ -14,7 +14,9 @@
 //! - Untrusted bytes: empty input, every truncation, a bad entry count and an entry offset outside
 //!   the block are `Error::Corruption`, and overwritten bytes never make decode or iteration panic.
 //!   Hand-made blocks that break one rule of the entry format each (an empty key, a key over
-//!   `MAX_KEY_LEN`, a bad overlap, an unknown kind, a tombstone with a value) are corruption too.
+//!   `MAX_KEY_LEN`, a bad overlap, an unknown kind, a tombstone with a value) are corruption too,
+//!   and so are hand-made data areas whose entries do not tile them (a gap, junk after the last
+//!   entry, one entry inside another, one entry listed twice).
 //!
 //! The tests are format-agnostic, because day 7 changes how entries are stored: they rely only on
 //! `decode(encode(x)) == x`, on encoded lengths, on damaged bytes being rejected, and on the block
@@ -957,24 +959,37 @@ fn raw_entry(kind: u8, overlap: u16, rest: &[u8], value: &[u8]) -> RawEntry {
     }
 }
 
+impl RawEntry {
+    /// The entry's bytes, field by field.
+    fn encode(&self) -> Vec<u8> {
+        let mut raw = vec![self.kind];
+        raw.extend_from_slice(&self.overlap.to_le_bytes());
+        raw.extend_from_slice(&(self.rest.len() as u16).to_le_bytes());
+        raw.extend_from_slice(&self.rest);
+        raw.extend_from_slice(&(self.value.len() as u32).to_le_bytes());
+        raw.extend_from_slice(&self.value);
+        raw
+    }
+}
+
 /// A block of hand-made `entries`: the entries, their offsets, their count.
 fn raw_block(entries: &[RawEntry]) -> Vec<u8> {
-    let mut raw = Vec::new();
+    let mut data = Vec::new();
     let mut offsets = Vec::new();
     for entry in entries {
-        offsets.push(raw.len() as u32);
-        raw.push(entry.kind);
-        raw.extend_from_slice(&entry.overlap.to_le_bytes());
-        raw.extend_from_slice(&(entry.rest.len() as u16).to_le_bytes());
-        raw.extend_from_slice(&entry.rest);
-        raw.extend_from_slice(&(entry.value.len() as u32).to_le_bytes());
-        raw.extend_from_slice(&entry.value);
+        offsets.push(data.len() as u32);
+        data.extend_from_slice(&entry.encode());
     }
-    for offset in &offsets {
-        raw.extend_from_slice(&offset.to_le_bytes());
+    block_of_parts(data, &offsets)
+}
+
+/// A block of a hand-made data area and offset array (and their count).
+fn block_of_parts(mut data: Vec<u8>, offsets: &[u32]) -> Vec<u8> {
+    for offset in offsets {
+        data.extend_from_slice(&offset.to_le_bytes());
     }
-    raw.extend_from_slice(&(entries.len() as u32).to_le_bytes());
-    raw
+    data.extend_from_slice(&(offsets.len() as u32).to_le_bytes());
+    data
 }
 
 #[test]
@@ -1026,4 +1041,54 @@ fn entry_breaking_a_format_rule_is_corruption(#[case] entries: Vec<RawEntry>) {
         })
         .collect();
     expect_corruption(&raw, &format!("entries {}", keys.join(", ")));
+}
+
+/// How a case lays out the data area: the bytes, and the offset of each entry.
+type Layout = fn() -> (Vec<u8>, Vec<u32>);
+
+/// Every entry of these blocks parses on its own and lies inside the data area, but the entries
+/// do not tile it: bytes no entry owns, or bytes two entries share. Such a block was not written
+/// by a builder, so decode must reject it (see "Decoding untrusted bytes", step 4: each entry
+/// ends exactly where the next begins, the last where the offset array begins).
+#[rstest]
+#[case::two_junk_bytes_between_two_entries(|| {
+    let (a, b) = (raw_entry(0, 0, b"a", b"x").encode(), raw_entry(0, 0, b"b", b"y").encode());
+    let offsets = vec![0, a.len() as u32 + 2];
+    ([a, vec![0xee; 2], b].concat(), offsets)
+})]
+#[case::junk_after_the_last_entry(|| {
+    let (a, b) = (raw_entry(0, 0, b"a", b"x").encode(), raw_entry(0, 0, b"b", b"y").encode());
+    let offsets = vec![0, a.len() as u32];
+    ([a, b, vec![0xee; 3]].concat(), offsets)
+})]
+#[case::second_entry_inside_the_first_entrys_value(|| {
+    // Entry 0's value is the bytes of a whole entry "b" = "y", and offset 1 points at them.
+    let inner = raw_entry(0, 0, b"b", b"y").encode();
+    let outer = raw_entry(0, 0, b"a", &inner).encode();
+    let offsets = vec![0, (outer.len() - inner.len()) as u32];
+    (outer, offsets)
+})]
+#[case::one_entry_listed_twice(|| {
+    let (a, b) = (raw_entry(0, 0, b"a", b"x").encode(), raw_entry(0, 0, b"b", b"y").encode());
+    let offsets = vec![0, a.len() as u32, a.len() as u32];
+    ([a, b].concat(), offsets)
+})]
+fn entries_that_leave_a_gap_or_overlap_in_the_data_area_are_corruption(#[case] layout: Layout) {
+    // A block whose entries do tile the data area first, so a decoder that rejects everything
+    // cannot pass.
+    let good = raw_block(&[raw_entry(0, 0, b"a", b"x"), raw_entry(0, 0, b"b", b"y")]);
+    if let Err(e) = decode_no_panic(&good, "Ok(block)", "decode a hand-made block a=x, b=y") {
+        fail(
+            "decode a hand-made block a=x, b=y",
+            "Ok(block)",
+            format!("Err({e:?})"),
+            BOOK_FORMAT,
+        );
+    }
+    let (data, offsets) = layout();
+    let scenario = format!(
+        "a {}-byte data area with entry offsets {offsets:?}: the entries do not tile it",
+        data.len()
+    );
+    expect_corruption(&block_of_parts(data, &offsets), &scenario);
 }

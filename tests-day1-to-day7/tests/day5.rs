@@ -11,7 +11,9 @@
 //!   `target_sst_size`, a full compaction writing exactly the live entries and no tombstone, an
 //!   all-tombstone input leaving no SST at all, and tombstones kept when the output level is not
 //!   the bottom one (so that they still hide older values below);
-//! - the leveled controller: the L0 file trigger, level sizes within their (dynamic) targets,
+//! - the leveled controller on hand-made shapes (L0 never under a level that holds data, the
+//!   oldest SST of the level most over its target, ties to the deeper level, an L0 task with no
+//!   overlapping SST below); the L0 file trigger, level sizes within their (dynamic) targets,
 //!   levels below L0 never overlapping after every step of a seeded random workload, the newest
 //!   version still winning when deletes shrink the bottom level and the base level moves down;
 //! - installing a result: a scan opened before a compaction still returns its full result;
@@ -942,6 +944,131 @@ fn controller_picks_the_documented_task_on_a_hand_made_shape(
         expected,
         &format!("generate_task of\n{shape}"),
         BOOK_CONTROLLER,
+    );
+}
+
+/// Runs the controller (trigger 2, multiplier 10, base size 1000, 3 levels) on a hand-made
+/// `shape` and checks the task it picks.
+#[track_caller]
+fn check_task(shape: &TreeShape, expected: Option<CompactionTask>, why: &str) {
+    let controller = LeveledCompactionController::new(leveled(2, 10, 1000, 3));
+    check_eq(
+        controller.generate_task(shape),
+        expected,
+        &format!("{why}: generate_task of\n{shape}"),
+        BOOK_CONTROLLER,
+    );
+}
+
+/// After deletes shrank the bottom level, L3 (800 bytes) makes every target above it 0, so L3 is
+/// the base level; but L2 still holds older data. L0 must go into L2, not under it: a newer
+/// version compacted into L3 would be shadowed by the older one in L2.
+#[test]
+fn l0_is_never_compacted_under_a_level_that_still_holds_data() {
+    let l0 = vec![sst_info(9, "d", "f", 50), sst_info(8, "c", "e", 50)];
+    let shape = shape_of(
+        l0,
+        [
+            Vec::new(),
+            vec![sst_info(3, "a", "m", 300)],
+            vec![sst_info(5, "a", "z", 800)],
+        ],
+    );
+    check_task(
+        &shape,
+        Some(CompactionTask {
+            l0_sst_ids: vec![9, 8],
+            level_sst_ids: vec![(2, vec![3])],
+            output_level: 2,
+            output_is_bottom_level: false,
+        }),
+        "targets L1 0, L2 0, L3 1000 (L3 is the base level), L2 still holds data: L0 goes to L2, \
+         the highest non-empty level",
+    );
+}
+
+/// Below the trigger, the level most over its target gives its *oldest* SST (smallest id) to the
+/// level below. Here L2 (target 500) holds 900 bytes in three SSTs whose ids are not in key
+/// order: the oldest, id 4, is the middle one, so neither "the first SST" nor "the newest SST"
+/// picks it.
+#[test]
+fn level_compaction_takes_the_oldest_sst_of_the_level_most_over_its_target() {
+    let shape = shape_of(
+        vec![sst_info(20, "a", "z", 50)],
+        [
+            Vec::new(),
+            vec![
+                sst_info(7, "a", "c", 300),
+                sst_info(4, "d", "f", 300),
+                sst_info(6, "g", "k", 300),
+            ],
+            vec![
+                sst_info(1, "a", "e", 2000),
+                sst_info(2, "f", "m", 2000),
+                sst_info(3, "n", "z", 1000),
+            ],
+        ],
+    );
+    check_task(
+        &shape,
+        Some(CompactionTask {
+            l0_sst_ids: Vec::new(),
+            level_sst_ids: vec![(2, vec![4]), (3, vec![1, 2])],
+            output_level: 3,
+            output_is_bottom_level: true,
+        }),
+        "L2 holds 900 bytes over its 500-byte target: its oldest SST (id 4, d..f) and the L3 \
+         SSTs overlapping it",
+    );
+}
+
+/// Two levels with the same score: the deeper one goes first (it makes room before the level
+/// above pushes more data into it). Targets L1 1000, L2 10000, L3 100000; L1 holds 2000 bytes and
+/// L2 20000: both score exactly 2.
+#[test]
+fn equal_scores_compact_the_deeper_level_first() {
+    let shape = shape_of(
+        Vec::new(),
+        [
+            vec![sst_info(11, "a", "m", 1000), sst_info(10, "n", "z", 1000)],
+            vec![sst_info(6, "a", "k", 10000), sst_info(7, "l", "z", 10000)],
+            vec![sst_info(1, "a", "z", 100_000)],
+        ],
+    );
+    check_task(
+        &shape,
+        Some(CompactionTask {
+            l0_sst_ids: Vec::new(),
+            level_sst_ids: vec![(2, vec![6]), (3, vec![1])],
+            output_level: 3,
+            output_is_bottom_level: true,
+        }),
+        "L1 (2000 / 1000) and L2 (20000 / 10000) both score 2: the tie goes to L2",
+    );
+}
+
+/// An L0 compaction whose key range overlaps nothing in the target level still lists that
+/// level, with no SSTs: `level_sst_ids` is `[(target, [])]`, never `[]`.
+#[test]
+fn l0_task_with_nothing_overlapping_below_lists_the_target_level_empty() {
+    let l0 = vec![sst_info(9, "n", "p", 50), sst_info(8, "m", "o", 50)];
+    let shape = shape_of(
+        l0,
+        [
+            Vec::new(),
+            vec![sst_info(2, "a", "c", 250), sst_info(3, "x", "z", 250)],
+            vec![sst_info(5, "a", "z", 5000)],
+        ],
+    );
+    check_task(
+        &shape,
+        Some(CompactionTask {
+            l0_sst_ids: vec![9, 8],
+            level_sst_ids: vec![(2, Vec::new())],
+            output_level: 2,
+            output_is_bottom_level: false,
+        }),
+        "L0 spans m..p, the base level L2 holds a..c and x..z: nothing of L2 is an input",
     );
 }
 

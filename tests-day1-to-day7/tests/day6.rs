@@ -42,7 +42,9 @@ use tests_day1_to_day7::lsm::record_file::{
     RECORD_HEADER_SIZE, TornTail, decode_records, encode_record,
 };
 use tests_day1_to_day7::lsm::wal::{Wal, WalEntry};
-use tests_day1_to_day7::lsm::{Error, LsmOptions, MiniLsm, TreeShape, WriteBatchRecord};
+use tests_day1_to_day7::lsm::{
+    CompactionOptions, Error, LsmOptions, MiniLsm, TreeShape, WriteBatchRecord,
+};
 use tests_day1_to_day7::*;
 
 /// The crash writer built for the crate under test (see the `[[bin]]`s in Cargo.toml).
@@ -492,7 +494,20 @@ type Decoded = (Vec<Vec<u8>>, Option<(u64, u64)>);
 fn decode(bytes: &[u8], scenario: &str) -> lsm::Result<Decoded> {
     let path = Path::new("framed.log");
     let recovered = decode_records(&Bytes::copy_from_slice(bytes), 0, path)?;
-    let payloads = recovered.payloads.iter().map(|p| p.to_vec()).collect();
+    let payloads: Vec<Vec<u8>> = recovered.payloads.iter().map(|p| p.to_vec()).collect();
+    // Records follow each other from byte 0: each payload right after its record's header.
+    let mut expected_offsets = Vec::new();
+    let mut record_start = 0;
+    for payload in &payloads {
+        expected_offsets.push((record_start + RECORD_HEADER_SIZE) as u64);
+        record_start += RECORD_HEADER_SIZE + payload.len();
+    }
+    check_eq(
+        &recovered.payload_offsets,
+        &expected_offsets,
+        &format!("{scenario}: payload_offsets (where each payload starts in the file)"),
+        BOOK_FRAMING,
+    );
     let torn = recovered.torn_tail.map(|t| {
         check_eq(
             t.path.as_path(),
@@ -904,6 +919,80 @@ fn manifest_records_round_trip_and_a_torn_last_record_is_dropped() {
     );
 }
 
+/// An intact record (both checksums right) whose payload breaks its format: a WAL batch too
+/// short for its count, a manifest record with an unknown tag. Recovery reports
+/// `Error::Corruption` at the bad byte's position in the *file* (the payload's offset from
+/// `decode_records` plus the position within the payload), where a reader of the file finds it.
+#[rstest]
+#[case::wal_batch_too_short_for_its_count(true)]
+#[case::manifest_record_with_an_unknown_tag(false)]
+fn payload_that_does_not_decode_is_corruption_at_its_byte_in_the_file(#[case] wal: bool) {
+    let dir = temp_dir();
+    let (path, bad_payload, what) = if wal {
+        let path = dir.path().join("00007.wal");
+        let log = ok(Wal::create(&path), "Wal::create", BOOK_WAL);
+        wal_put_batch(&log, &wal_entries(&[("a", Some("1"))]));
+        ok(log.sync(), "Wal::sync", BOOK_WAL);
+        drop(log);
+        (path, vec![1u8, 0], "Wal::recover")
+    } else {
+        let path = dir.path().join("MANIFEST");
+        let snapshot = TreeSnapshot {
+            first_id: 1,
+            next_id: 10,
+            memtables: vec![1],
+            l0: Vec::new(),
+            levels: vec![Vec::new()],
+        };
+        let manifest = ok(
+            Manifest::create(&path, &snapshot),
+            "Manifest::create",
+            BOOK_MANIFEST,
+        );
+        ok(
+            manifest.add_record(&ManifestRecord::NewMemtable(2)),
+            "Manifest::add_record(NewMemtable(2))",
+            BOOK_MANIFEST,
+        );
+        drop(manifest);
+        (path, vec![0xee], "Manifest::recover")
+    };
+    let mut bytes = read_bytes(&path);
+    let record_start = bytes.len();
+    encode_record(&bad_payload, record_start as u64, &mut bytes);
+    write_bytes(&path, &bytes);
+    let bad_byte = record_start + RECORD_HEADER_SIZE;
+    let scenario = format!(
+        "{what} of {} whose last record (at byte {record_start}) is intact but holds the payload \
+         {}",
+        name_of(&path),
+        show(&bad_payload)
+    );
+    let result = if wal {
+        Wal::recover(&path).map(|_| ())
+    } else {
+        Manifest::recover(&path).map(|_| ())
+    };
+    let book = if wal { BOOK_WAL } else { BOOK_MANIFEST };
+    match result {
+        Err(Error::Corruption {
+            file: Some(file),
+            offset,
+            ..
+        }) if file == path && offset == bad_byte as u64 => {}
+        other => fail(
+            &scenario,
+            format!(
+                "Err(Corruption {{ file: Some({}), offset: {bad_byte}, .. }}): the payload starts \
+                 at byte {bad_byte} of the file",
+                name_of(&path)
+            ),
+            other,
+            book,
+        ),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Recovery on open
 // ---------------------------------------------------------------------------------------------
@@ -1005,6 +1094,178 @@ fn recovered_memtables_flush_like_any_other_and_their_wals_are_deleted() {
     let db = reopen(db, dir.path(), scenario);
     check_model(&db, &model, &format!("{scenario}, reopened"), BOOK_RECOVERY);
     check_shape_restored(&before, &db, &format!("{scenario}, reopened"));
+}
+
+/// Every SST and memtable id in `shape`.
+fn ids_in(shape: &TreeShape) -> Vec<usize> {
+    let memtables = std::iter::once(&shape.memtable).chain(&shape.immutable_memtables);
+    let levels = shape.levels.iter().flat_map(|level| &level.ssts);
+    memtables
+        .map(|m| m.id)
+        .chain(shape.l0.iter().chain(levels).map(|sst| sst.id))
+        .collect()
+}
+
+/// A compaction's outputs take ids above every memtable flushed so far, and the manifest names
+/// them only in its compaction record. Recovery must restore the id counter above them too: a
+/// reopened engine that hands out an id a compaction output already has would give a newer
+/// memtable an older-looking id, and its flush would overwrite (or fail to create) a live SST.
+#[test]
+fn ids_handed_out_after_a_reopen_are_above_every_compaction_output() {
+    let dir = temp_dir();
+    let steps = [
+        W,
+        Step::Flush,
+        W,
+        Step::Flush,
+        W,
+        Step::Flush,
+        Step::FullCompaction,
+    ];
+    let (db, mut model) = build(dir.path(), &steps, 21);
+    let before = db.shape();
+    let outputs: Vec<usize> = before
+        .levels
+        .iter()
+        .flat_map(|level| level.ssts.iter().map(|sst| sst.id))
+        .collect();
+    let scenario = format!("{steps:?}, then close and reopen");
+    check_eq(
+        outputs.is_empty(),
+        false,
+        &format!("{scenario}: the full compaction left SSTs below L0 (the setup)\n{before}"),
+        BOOK_RECOVERY,
+    );
+    let used_before = ids_in(&before).into_iter().max().unwrap_or(0);
+    let mut db = reopen(db, dir.path(), &scenario);
+    let after = db.shape();
+    if after.memtable.id <= used_before {
+        fail(
+            &format!(
+                "{scenario}: the new memtable's id (ids say how old things are, and no file \
+                 reuses one)\n-- before close --\n{before}-- after reopen --\n{after}"
+            ),
+            Raw(format!(
+                "an id above {used_before}, the largest before close (compaction outputs \
+                 {outputs:?})"
+            )),
+            after.memtable.id,
+            BOOK_RECOVERY,
+        );
+    }
+    // More flushes on the reopened engine: each new memtable and SST gets an id above every id
+    // used so far.
+    let mut rng = Rng::new(22);
+    let mut previous = ids_in(&after);
+    let mut largest = previous.iter().copied().max().unwrap_or(0).max(used_before);
+    for round in 0..3 {
+        random_writes(&db, &mut model, &mut rng, 40);
+        let step = format!("{scenario}, then writes and flush {round}");
+        ok(db.force_flush(), &step, BOOK_RECOVERY);
+        let shape = db.shape();
+        let ids = ids_in(&shape);
+        let not_above: Vec<usize> = ids
+            .iter()
+            .copied()
+            .filter(|id| !previous.contains(id) && *id <= largest)
+            .collect();
+        check_eq(
+            not_above,
+            Vec::new(),
+            &format!("{step}: new ids not above {largest}, the largest used before\n{shape}"),
+            BOOK_RECOVERY,
+        );
+        largest = largest.max(ids.iter().copied().max().unwrap_or(0));
+        previous = ids;
+    }
+    ok(db.force_full_compaction(), &scenario, BOOK_RECOVERY);
+    check_model(
+        &db,
+        &model,
+        &format!("{scenario}, three flushes and a compaction"),
+        BOOK_RECOVERY,
+    );
+    db = reopen(db, dir.path(), &scenario);
+    check_model(
+        &db,
+        &model,
+        &format!("{scenario}, three flushes, a compaction and another reopen"),
+        BOOK_RECOVERY,
+    );
+}
+
+/// `delete_wal` finds the WAL of the memtable it just flushed already gone (removed by hand,
+/// say). The manifest has recorded the flush, so the flush is complete: it succeeds, and the
+/// data is served, also after a reopen.
+#[test]
+fn flush_succeeds_when_the_memtables_wal_is_already_gone() {
+    let dir = temp_dir();
+    let (db, model) = build(dir.path(), &[W, Step::Freeze], 31);
+    let shape = db.shape();
+    let frozen: Vec<usize> = shape.immutable_memtables.iter().map(|m| m.id).collect();
+    let scenario =
+        format!("frozen memtables {frozen:?}, their WAL removed by hand, then force_flush");
+    check_eq(
+        frozen.len(),
+        1,
+        &format!("{scenario}: frozen memtables after a write and a freeze\n{shape}"),
+        BOOK_DURABILITY,
+    );
+    let wal = files_with_ext(dir.path(), "wal")
+        .into_iter()
+        .find(|(id, _)| *id == frozen[0])
+        .map(|(_, path)| path)
+        .unwrap_or_else(|| {
+            fail(
+                &scenario,
+                format!("a WAL file of memtable {}", frozen[0]),
+                "none in the directory",
+                BOOK_WAL,
+            )
+        });
+    io(
+        std::fs::remove_file(&wal),
+        "remove the frozen memtable's WAL",
+    );
+    ok(db.force_flush(), &scenario, BOOK_DURABILITY);
+    check_model(&db, &model, &scenario, BOOK_DURABILITY);
+    let db = reopen(db, dir.path(), &scenario);
+    check_model(
+        &db,
+        &model,
+        &format!("{scenario}, then close and reopen"),
+        BOOK_RECOVERY,
+    );
+}
+
+/// `write_batch(&[])` is a no-op: `Ok`, and with the WAL on it writes no record either (a record
+/// holds at least one entry).
+#[test]
+fn empty_write_batch_writes_no_wal_record() {
+    let dir = temp_dir();
+    let (db, model) = build(dir.path(), &[W], 33);
+    ok(db.sync(), "sync after 40 writes", BOOK_WAL);
+    let wal = newest_wal(dir.path());
+    let before = read_bytes(&wal);
+    let scenario = "write_batch(&[]) then sync";
+    ok(db.write_batch::<&[u8], &[u8]>(&[]), scenario, BOOK_WAL);
+    ok(db.sync(), scenario, BOOK_WAL);
+    check_eq(
+        read_bytes(&wal).len(),
+        before.len(),
+        &format!(
+            "{scenario}: length of {} (no record written)",
+            name_of(&wal)
+        ),
+        BOOK_WAL,
+    );
+    let db = reopen(db, dir.path(), scenario);
+    check_model(
+        &db,
+        &model,
+        &format!("{scenario}, close and reopen"),
+        BOOK_RECOVERY,
+    );
 }
 
 #[rstest]
@@ -1594,6 +1855,58 @@ fn a_missing_or_damaged_manifest_is_corruption_and_changes_no_file(#[case] damag
     );
 }
 
+/// A `Compaction` record (intact, both checksums right) that puts SSTs into level 0 or into a
+/// level past the ones the tree was created with: no engine writes that, so the manifest is
+/// damaged. The open is refused with `Error::Corruption` naming the MANIFEST, changing nothing.
+#[rstest]
+#[case::level_0(0)]
+#[case::one_past_the_last_level(1)]
+fn compaction_record_naming_a_level_the_tree_does_not_have_is_corruption(#[case] past_last: usize) {
+    let dir = temp_dir();
+    let max_levels = match options().compaction {
+        CompactionOptions::Leveled(leveled) => leveled.max_levels,
+        other => fail(
+            "the day-6 options",
+            "leveled compaction",
+            other,
+            BOOK_MANIFEST,
+        ),
+    };
+    let level = if past_last == 0 {
+        0
+    } else {
+        max_levels + past_last
+    };
+    let (db, _) = build(dir.path(), &[W, Step::Flush, Step::FullCompaction], 34);
+    let shape = db.shape();
+    close(db, "a tree with one compaction");
+    let live: Vec<usize> = shape
+        .levels
+        .iter()
+        .flat_map(|l| l.ssts.iter().map(|sst| sst.id))
+        .collect();
+    let manifest = dir.path().join("MANIFEST");
+    let mut bytes = read_bytes(&manifest);
+    let record = ManifestRecord::Compaction {
+        level,
+        removed: Vec::new(),
+        added: live.clone(),
+    };
+    let synced = bytes.len() as u64;
+    encode_record(&record.encode(), synced, &mut bytes);
+    write_bytes(&manifest, &bytes);
+    let scenario = format!(
+        "a tree of {max_levels} levels whose MANIFEST ends with {record:?} (intact)\n{shape}"
+    );
+    check_open_refused(
+        dir.path(),
+        options(),
+        &scenario,
+        "Err(Corruption { file: Some(.../MANIFEST), .. }), every file unchanged",
+        |e| is_corruption_in(e, "MANIFEST"),
+    );
+}
+
 #[test]
 fn sst_and_wal_files_without_a_manifest_are_corruption_not_a_new_database() {
     let dir = temp_dir();
@@ -2169,4 +2482,72 @@ fn check_every_power_loss(seeds: u64) {
 #[test]
 fn a_power_loss_at_any_durable_operation_loses_no_durable_write() {
     check_every_power_loss(1);
+}
+
+/// How many choices of what unsynced bytes survive `a_power_loss_right_after_sync_keeps_every_write_it_acknowledged`
+/// tries: each file's unsynced tail is dropped, kept, cut or partly zeroed, so a few seeds are
+/// sure to drop the tail of a WAL that was never fsynced.
+const SYNC_POWER_LOSS_SEEDS: u64 = 8;
+
+/// `sync` promises durability: a power loss right after it returns keeps every write it
+/// acknowledged. A WAL (or a record writer under it) that hands its bytes to the operating system
+/// but never fsyncs them passes every crash test (a killed process loses nothing the page cache
+/// holds), and fails here: the power goes off at the first durable operation after `sync`, a
+/// directory sync the test makes itself, and the image keeps only what was fsynced.
+#[test]
+fn a_power_loss_right_after_sync_keeps_every_write_it_acknowledged() {
+    let _scenario = Scenario::start();
+    for seed in 0..SYNC_POWER_LOSS_SEEDS {
+        let work = temp_dir();
+        let (dir, image) = (work.path().join("db"), work.path().join("image"));
+        io(std::fs::create_dir_all(&dir), "create the db dir");
+        let scenario = format!("writes, sync, then power lost at once (seed {seed})");
+        ok(power_loss::track(&dir), "track the db dir", BOOK_POWER_LOSS);
+        let db = ok(
+            MiniLsm::open(&dir, power_loss_options()),
+            &format!("{scenario}: open"),
+            BOOK_POWER_LOSS,
+        );
+        let mut model = Model::new();
+        let mut rng = Rng::new(seed);
+        random_writes(&db, &mut model, &mut rng, 30);
+        ok(db.sync(), &format!("{scenario}: sync"), BOOK_POWER_LOSS);
+        power_loss::arm(1, &image, seed, AfterPowerLoss::FailEverything);
+        // The power goes off before this directory sync runs: it only marks the moment.
+        let _ = tests_day1_to_day7::lsm::fs::sync_dir(&dir);
+        power_loss::stop();
+        if !image.exists() {
+            fail(
+                &scenario,
+                "an image of the directory at the power loss",
+                "none: the test's own directory sync did not reach the simulation",
+                BOOK_POWER_LOSS,
+            );
+        }
+        drop(db);
+        let recovered = ok(
+            MiniLsm::open(&image, power_loss_options()),
+            &format!("{scenario}: open the directory as the power loss left it"),
+            BOOK_POWER_LOSS,
+        );
+        let read = scan_all(&recovered, &scenario);
+        if read != model {
+            let lost: Vec<String> = model
+                .iter()
+                .filter(|(k, v)| read.get(*k) != Some(*v))
+                .map(|(k, v)| format!("{}={}", show(k), show(v)))
+                .collect();
+            fail(
+                &format!(
+                    "{scenario}: writes acknowledged by sync missing or older: {} (does Wal::sync \
+                     fsync the file, through crate::fs::sync_file?)",
+                    lost.join(", ")
+                ),
+                format!("all {} keys of the writes before sync", model.len()),
+                format!("{} keys read back", read.len()),
+                BOOK_POWER_LOSS,
+            );
+        }
+        close(recovered, &scenario);
+    }
 }

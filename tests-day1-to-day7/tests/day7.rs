@@ -6,7 +6,9 @@
 //!   keys that share long prefixes, differ only in their last byte or only in their length (which
 //!   catches a filter built from one byte range of the key and probed with another); a measured
 //!   false-positive rate within 1.5× of `0.6185^bits` for 5, 8, 10 and 14 bits per key; the
-//!   filter's size (`num_bits ≈ keys × bits`, `num_probes ≈ bits × ln 2`); `encode` / `decode`.
+//!   filter's size (`num_bits ≈ keys × bits`, `num_probes = round(bits × ln 2)` clamped to
+//!   1 ..= 30); no false negatives when `keys × bits` is not a multiple of 8 (the array rounded up
+//!   to whole bytes); `encode` / `decode`.
 //! - Bloom filters in SSTs: `SsTableBuilder::with_bloom_filter` writes a filter that
 //!   `SsTable::may_contain` consults, with no false negatives before and after reopening the file,
 //!   and few false positives; a table built without a filter has none and may contain anything;
@@ -475,15 +477,54 @@ fn bloom_size_and_probes_follow_bits_per_key(#[case] n: usize, #[case] bits: usi
             BOOK_BITS,
         );
     }
+    // The chapter's formula, exactly: round(b · ln 2), at least 1 and at most MAX_PROBES.
     let ideal_probes = bits as f64 * std::f64::consts::LN_2;
-    if (f64::from(bloom.num_probes()) - ideal_probes).abs() > 1.0 {
+    let wanted_probes = (ideal_probes.round() as u8).clamp(1, 30);
+    if bloom.num_probes() != wanted_probes {
         fail(
-            &format!("{scenario}: num_probes() ≈ bits per key × ln 2"),
-            format!("{ideal_probes:.2} ± 1"),
+            &format!(
+                "{scenario}: num_probes() = round(bits per key × ln 2) = round({ideal_probes:.2}), \
+                 clamped to 1 ..= 30"
+            ),
+            wanted_probes,
             bloom.num_probes(),
             BOOK_BITS,
         );
     }
+}
+
+/// The array is rounded up to whole bytes, so when `keys × bits per key` is not a multiple of 8
+/// it has a few more bits than that product. `build` and `may_contain` must reduce probe
+/// positions modulo the *same* bit count (the array's): a builder that wraps at the unrounded
+/// count sets other bits than the query tests.
+#[rstest]
+#[case::keys_1001_bits_7(1_001, 7)]
+#[case::keys_333_bits_5(333, 5)]
+#[case::keys_13_bits_7(13, 7)]
+#[case::keys_2999_bits_10(2_999, 10)]
+fn bloom_has_no_false_negatives_when_keys_times_bits_is_not_a_multiple_of_8(
+    #[case] n: usize,
+    #[case] bits: usize,
+) {
+    let keys = random_keys("present/", 17, n);
+    assert!(
+        !(keys.len() * bits).is_multiple_of(8) && keys.len() * bits > 64,
+        "test setup: {} keys × {bits} bits must not be a multiple of 8",
+        keys.len()
+    );
+    let bloom = bloom_over(&keys, bits);
+    check_no_false_negatives(
+        |k| bloom.may_contain(key_hash(k)),
+        &keys,
+        &format!(
+            "Bloom::build over {} keys, {bits} bits per key ({} bits, rounded up to a {}-bit \
+             array: build and may_contain must reduce probe positions modulo the same count)",
+            keys.len(),
+            keys.len() * bits,
+            bloom.num_bits()
+        ),
+        BOOK_BITS,
+    );
 }
 
 /// The worked example of the format appendix: the hash and the probe scheme are part of the
@@ -736,14 +777,17 @@ fn flipped_byte_in_bloom_section_is_corruption_naming_the_file(#[case] which: Bl
     if let Err(e) = std::fs::write(&bad_path, &raw) {
         fail(&scenario, "write the damaged copy", e, BOOK_SST_BLOOM);
     }
+    // A crc mismatch is reported at the section's start, whichever byte was flipped.
     match open_sst(&bad_path, &scenario) {
         Err(Error::Corruption {
-            file: Some(file), ..
-        }) if file == bad_path => {}
+            file: Some(file),
+            offset: actual,
+            ..
+        }) if file == bad_path && actual == offset as u64 => {}
         other => fail(
             &format!("{scenario} (byte {at}): SsTable::open"),
             format!(
-                "Err(Corruption {{ file: Some({}), .. }})",
+                "Err(Corruption {{ file: Some({}), offset: {offset} (bloom_offset), .. }})",
                 bad_path.display()
             ),
             other.map(|t| format!("Ok(SST with {} blocks)", t.num_blocks())),

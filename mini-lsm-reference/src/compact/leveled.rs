@@ -53,10 +53,14 @@ impl LeveledCompactionController {
 
     // ANCHOR: leveled-generate_task
     /// The next compaction to run, or `None` when the tree is within its targets:
-    /// 1. L0 into the base level once L0 holds `level0_file_num_compaction_trigger` SSTs;
+    /// 1. L0 into the base level once L0 holds `level0_file_num_compaction_trigger` SSTs: every
+    ///    L0 SST and the target level's SSTs that overlap them. The target level is listed even
+    ///    when none overlaps: `level_sst_ids` is then `[(level, [])]`;
     /// 2. otherwise, among levels over their target, the one with the highest ratio
-    ///    `size / target`: its oldest SST into the level below. A level that holds data but has
-    ///    target 0 (above the base level, after deletes shrank the bottom) is over by any ratio.
+    ///    `size / target`: its oldest SST (smallest id) into the level below. A level that holds
+    ///    data but has target 0 (above the base level, after deletes shrank the bottom) is over
+    ///    by any ratio. On equal ratios the deeper level goes first: it makes room before the
+    ///    level above pushes more data into it.
     ///
     /// Invariant: a level never holds data older than a level below it, because reads stop at
     /// the first level with the key. So L0 goes to the base level or to the highest non-empty
@@ -93,6 +97,7 @@ impl LeveledCompactionController {
                 (level, ratio)
             })
             .filter(|&(_, ratio)| ratio > 1.0)
+            // `max_by` returns the last of equal maxima: on a tie, the deeper level.
             .max_by(|a, b| a.1.total_cmp(&b.1))?;
         // The oldest SST (smallest id) has waited longest: compacting SSTs in id order walks the
         // whole key range over time.
