@@ -8,14 +8,14 @@
 //! the starter on every save (see [`crate::watch`]); `--format json` also writes a
 //! Gradescope `results.json` (see [`crate::gradescope`]).
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::points::Points;
-use crate::runner::{self, Built, Place, RunSettings, TestOutcome};
+use crate::points::{self, Points, Weights};
+use crate::runner::{self, Built, Place, RunSettings, Status, TestOutcome};
+use crate::scenarios::{self, TestInfo};
 use crate::workspace::{self, REFERENCE_DIR, STARTER_DIR, TESTS_PACKAGE};
 use crate::{gradescope, report, roster, sandbox, watch};
 
@@ -29,6 +29,9 @@ pub const DAY_TITLES: [&str; 7] = [
     "Recovery",
     "Bloom filters + key compression",
 ];
+
+/// The default of `--timeout`: how long a test may run, in seconds.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 10;
 
 /// What `todo!("…")` panics with, before its message.
 const TODO_PREFIX: &str = "not yet implemented: ";
@@ -53,7 +56,7 @@ pub struct GradeArgs {
     #[arg(long, value_name = "N-M", value_parser = parse_days)]
     days: Option<(u8, u8)>,
     /// Kill a test that runs longer than this, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..))]
     timeout: u64,
     /// `json` also writes a Gradescope results.json (to --output).
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -132,6 +135,8 @@ pub struct DayGrade {
     pub tests: Option<Vec<TestOutcome>>,
     /// The day's points (from `xtask/points.toml`).
     pub max_points: f64,
+    /// The weights of the day's test functions that are not 1 (from `xtask/points.toml`).
+    pub weights: Weights,
 }
 
 impl DayGrade {
@@ -168,31 +173,17 @@ impl DayGrade {
     }
 
     /// What the test (or rstest case) named `name` is worth: the day's points over its test
-    /// functions, over the function's cases.
+    /// functions in proportion to their weights, over the function's cases (see
+    /// [`points::points_of`]).
     pub fn points_of(&self, name: &str) -> f64 {
-        let tests = self.tests.iter().flatten();
-        let functions: BTreeSet<&str> = tests.clone().map(|t| function_of(&t.case.name)).collect();
-        let function = function_of(name);
-        let cases = tests
-            .filter(|t| function_of(&t.case.name) == function)
-            .count();
-        if cases == 0 {
-            0.0
-        } else {
-            self.max_points / functions.len() as f64 / cases as f64
-        }
+        let names = self.tests.iter().flatten().map(|t| t.case.name.as_str());
+        points::points_of(self.max_points, &self.weights, names, name)
     }
 
     /// The day's title.
     pub fn title(&self) -> &'static str {
         DAY_TITLES[usize::from(self.day - 1)]
     }
-}
-
-/// The test function a test belongs to: `scan_matches_the_model::case_12_x` →
-/// `scan_matches_the_model`; a plain test is its own function.
-pub fn function_of(name: &str) -> &str {
-    name.split_once("::").map_or(name, |(function, _)| function)
 }
 
 /// The grade of a crate over the selected days.
@@ -251,6 +242,7 @@ pub fn evaluate(
                     day,
                     tests: None,
                     max_points: points.day(day),
+                    weights: points.weights(day).clone(),
                 })
                 .collect();
             return Ok(grade);
@@ -263,17 +255,84 @@ pub fn evaluate(
         .iter()
         .map(|&day| DayGrade {
             day,
-            tests: Some(
-                outcomes
-                    .iter()
-                    .filter(|outcome| outcome.case.day == day)
-                    .cloned()
-                    .collect(),
-            ),
+            tests: Some(day_outcomes(&place.root, day, &points, &outcomes)),
             max_points: points.day(day),
+            weights: points.weights(day).clone(),
         })
         .collect();
     Ok(grade)
+}
+
+/// The outcomes of `day`'s tests in the order the report lists them (see [`scenarios`]): test
+/// functions in the order of their file with the `[broad]` ones of `xtask/points.toml` last, an
+/// rstest function's cases in declaration order; each failure message [`explain`]ed.
+fn day_outcomes(
+    root: &Path,
+    day: u8,
+    points: &Points,
+    outcomes: &[TestOutcome],
+) -> Vec<TestOutcome> {
+    let source = std::fs::read_to_string(workspace::day_test_file(root, day)).unwrap_or_default();
+    let infos = scenarios::parse(&source);
+    let mut tests: Vec<TestOutcome> = outcomes
+        .iter()
+        .filter(|outcome| outcome.case.day == day)
+        .cloned()
+        .collect();
+    tests.sort_by_cached_key(|test| {
+        let name = test.case.name.clone();
+        let function = points::function_of(&name);
+        let broad = points.broad(day).iter().any(|f| f == function);
+        let position = infos.get(function).map_or(usize::MAX, |info| info.position);
+        (broad, position, scenarios::case_number(&name), name)
+    });
+    for test in &mut tests {
+        if let Status::Failed(message) = &test.status {
+            let info = infos.get(points::function_of(&test.case.name));
+            test.status = Status::Failed(explain(message, info));
+        }
+    }
+    tests
+}
+
+/// A failure message as students read it. The harness's own messages (`[scenario] expected …,
+/// got … (book: …)`) and `todo!()`s are kept; any other panic (an overflow or an assertion in
+/// the student's code, a bare `assert!` of a test) gets where it panicked, the test's scenario,
+/// and its book section. The [`runner::PANICKED_AT`] line is taken off.
+pub fn explain(message: &str, info: Option<&TestInfo>) -> String {
+    let (message, location) = runner::split_location(message);
+    if message.contains("(book: ") || todo_stub(message).is_some() {
+        return message.to_string();
+    }
+    let mut lines = message.lines();
+    let mut verdict = lines.next().unwrap_or_default().trim_end().to_string();
+    let mut rest: Vec<&str> = lines.collect();
+    // `assert_eq!`'s `  left: …` and ` right: …` lines join the verdict.
+    while let Some(side) = rest.first().map(|line| line.trim_start()) {
+        if !(side.starts_with("left: ") || side.starts_with("right: ")) {
+            break;
+        }
+        verdict.push_str(if verdict.ends_with("failed") {
+            ": "
+        } else {
+            ", "
+        });
+        verdict.push_str(side);
+        rest.remove(0);
+    }
+    let mut explained = vec![match location {
+        Some(at) if at.starts_with(TESTS_PACKAGE) => format!("{verdict} (at {at})"),
+        Some(at) => format!("panic in {at}: {verdict}"),
+        None => verdict,
+    }];
+    if let Some(scenario) = info.and_then(|info| info.scenario.as_deref()) {
+        explained.push(format!("scenario: {scenario}"));
+    }
+    if let Some(book) = info.and_then(|info| info.book.as_deref()) {
+        explained.push(format!("book: {book}"));
+    }
+    explained.extend(rest.iter().map(|line| line.to_string()));
+    explained.join("\n")
 }
 
 /// The days selected by `--day`/`--days` (every day with a test file when neither is given).
@@ -354,7 +413,11 @@ pub fn run(root: &Path, args: GradeArgs) -> Result<bool> {
                 root: root.to_path_buf(),
                 target_dir: None,
             };
-            println!("building the tests of {} …", subject.crate_name());
+            println!(
+                "building the tests of {} (the first build compiles every dependency: a few \
+                 minutes) …",
+                subject.crate_name()
+            );
             evaluate(&place, subject, subject.crate_name(), &days, settings)?
         }
     };
@@ -388,7 +451,41 @@ pub fn todo_stub(message: &str) -> Option<(u8, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::{Status, TestCase};
+    use crate::runner::TestCase;
+
+    #[test]
+    fn a_panic_outside_the_harness_gets_its_place_scenario_and_book() {
+        let info = TestInfo {
+            position: 0,
+            scenario: Some("Blocks never exceed block_size.".into()),
+            book: Some("day1-blocks.md#block-size".into()),
+        };
+        assert_eq!(
+            explain(
+                "attempt to add with overflow\npanicked at mini-lsm-starter/src/block/builder.rs:40:9",
+                Some(&info)
+            ),
+            "panic in mini-lsm-starter/src/block/builder.rs:40:9: attempt to add with overflow\n\
+             scenario: Blocks never exceed block_size.\n\
+             book: day1-blocks.md#block-size"
+        );
+        assert_eq!(
+            explain(
+                "assertion `left == right` failed\n  left: Some(5)\n right: Some(3)\npanicked at \
+                 tests-day1-to-day7/tests/day5.rs:9:5",
+                None
+            ),
+            "assertion `left == right` failed: left: Some(5), right: Some(3) (at \
+             tests-day1-to-day7/tests/day5.rs:9:5)"
+        );
+        let harness = "[s] expected 1, got 2 (book: x.md#y)\ntree";
+        assert_eq!(
+            explain(&format!("{harness}\npanicked at t.rs:1:1"), Some(&info)),
+            harness
+        );
+        let todo = "not yet implemented: day 1: Block::encode — x";
+        assert_eq!(explain(todo, Some(&info)), todo);
+    }
 
     #[test]
     fn a_todo_message_names_its_day_and_stub() {
@@ -423,6 +520,7 @@ mod tests {
             day: 1,
             tests: Some(tests),
             max_points,
+            weights: Weights::new(),
         }
     }
 
@@ -454,6 +552,7 @@ mod tests {
                 outcome("concurrent", false),
             ]),
             max_points: 10.0,
+            weights: Weights::new(),
         };
         assert_eq!(grid.points_of("grid::case_1_a"), 1.25);
         assert_eq!(grid.points_of("concurrent"), 5.0);
@@ -470,6 +569,7 @@ mod tests {
             day: 2,
             tests: None,
             max_points: 10.0,
+            weights: Weights::new(),
         };
         assert_eq!((none.points(), none.total()), (0.0, 0));
         assert!(!none.fully_passed());
