@@ -301,6 +301,7 @@ pub fn bugs(root: &Path, options: &Options) -> Result<bool> {
         elapsed % 60
     );
     let cheap = if options.scores {
+        save_scores(&target_dir, &costs)?;
         print_costs(&costs)
     } else {
         0
@@ -322,6 +323,31 @@ pub fn bugs(root: &Path, options: &Options) -> Result<bool> {
         }
     }
     Ok(failures.is_empty() && cheap == 0)
+}
+
+/// Writes each graded bug's test outcomes to `target_dir/scores.json` (`{"bug": {"day": N,
+/// "passed": [...], "failed": [...]}}`), to weigh tests anew without running the bugs again.
+fn save_scores(target_dir: &Path, costs: &[(&Bug, DayGrade)]) -> Result<()> {
+    let mut saved = serde_json::Map::new();
+    for (bug, day) in costs {
+        let names = |passed: bool| -> Vec<&str> {
+            day.tests
+                .iter()
+                .flatten()
+                .filter(|test| test.status.passed() == passed)
+                .map(|test| test.case.name.as_str())
+                .collect()
+        };
+        saved.insert(
+            bug.name.clone(),
+            serde_json::json!({"day": bug.day, "passed": names(true), "failed": names(false)}),
+        );
+    }
+    let path = target_dir.join("scores.json");
+    let text = serde_json::to_string_pretty(&saved)?;
+    fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    println!("\neach bug's passed and failed tests: {}", path.display());
+    Ok(())
 }
 
 /// Prints the points each graded bug costs, cheapest first, and returns how many cost less than
