@@ -159,17 +159,29 @@ impl DayGrade {
         self.total() > 0 && self.passed() == self.total()
     }
 
-    /// The points earned: the day's points are split equally among its test *functions* (the
-    /// concepts it grades), and a function's share equally among its rstest cases. So a grid
-    /// of 242 cases weighs as much as a single concurrency test, not 121 times as much.
+    /// The points earned: the day's points are split among its test *functions* (the concepts
+    /// it grades) by their weights, and a function's share equally among its rstest cases; the
+    /// all-cases share of a function's points is earned only when all its cases pass. So a
+    /// grid of 242 cases weighs as much as a single concurrency test, not 121 times as much.
     pub fn points(&self) -> f64 {
         self.tests
             .iter()
             .flatten()
-            .filter(|test| test.status.passed())
-            .map(|test| self.points_of(&test.case.name))
+            .map(|test| self.earned(&test.case.name))
             // A fold from +0.0: `sum` of no floats is -0.0, shown as "-0".
             .fold(0.0, |total, points| total + points)
+    }
+
+    /// What the test named `name` earned: 0 when it failed, else its [`Self::points_of`] less
+    /// its part of the all-cases share (`xtask/points.toml`) when a case of its function
+    /// failed (see [`points::earned`]).
+    pub fn earned(&self, name: &str) -> f64 {
+        let tests = self
+            .tests
+            .iter()
+            .flatten()
+            .map(|t| (t.case.name.as_str(), t.status.passed()));
+        points::earned(self.max_points, &self.weights, tests, name)
     }
 
     /// What the test (or rstest case) named `name` is worth: the day's points over its test
@@ -242,7 +254,7 @@ pub fn evaluate(
                     day,
                     tests: None,
                     max_points: points.day(day),
-                    weights: points.weights(day).clone(),
+                    weights: points.weights(day),
                 })
                 .collect();
             return Ok(grade);
@@ -257,7 +269,7 @@ pub fn evaluate(
             day,
             tests: Some(day_outcomes(&place.root, day, &points, &outcomes)),
             max_points: points.day(day),
-            weights: points.weights(day).clone(),
+            weights: points.weights(day),
         })
         .collect();
     Ok(grade)
@@ -520,7 +532,7 @@ mod tests {
             day: 1,
             tests: Some(tests),
             max_points,
-            weights: Weights::new(),
+            weights: Weights::default(),
         }
     }
 
@@ -552,7 +564,7 @@ mod tests {
                 outcome("concurrent", false),
             ]),
             max_points: 10.0,
-            weights: Weights::new(),
+            weights: Weights::default(),
         };
         assert_eq!(grid.points_of("grid::case_1_a"), 1.25);
         assert_eq!(grid.points_of("concurrent"), 5.0);
@@ -569,7 +581,7 @@ mod tests {
             day: 2,
             tests: None,
             max_points: 10.0,
-            weights: Weights::new(),
+            weights: Weights::default(),
         };
         assert_eq!((none.points(), none.total()), (0.0, 0));
         assert!(!none.fully_passed());

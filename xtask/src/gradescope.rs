@@ -36,7 +36,7 @@ pub fn results(grade: &Grade, table: &str) -> Value {
                     let passed = outcome.status.passed();
                     json!({
                         "name": format!("day {}: {}", day.day, outcome.case.name),
-                        "score": if passed { share } else { 0.0 },
+                        "score": round(day.earned(&outcome.case.name), 4),
                         "max_score": share,
                         "status": if passed { "passed" } else { "failed" },
                         "output": shortened(&outcome.status.reason()),

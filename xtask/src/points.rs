@@ -12,14 +12,30 @@ const TABLE: &str = include_str!("../points.toml");
 /// Within a day, no test function may weigh more than this many times another one.
 pub const MAX_WEIGHT_RATIO: f64 = 4.0;
 
-/// The weight of each test function of a day that has one other than 1.
-pub type Weights = BTreeMap<String, f64>;
+/// How a day's points are split among its tests: the weight of each test function that has one
+/// other than 1, and the part of a function's points earned only when all its cases pass.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Weights {
+    /// The weight of each test function weighing other than 1.
+    pub functions: BTreeMap<String, f64>,
+    /// The part (0 ..= 1) of a function's points earned only when every one of its cases
+    /// passes; the rest is split equally among its cases.
+    pub all_cases_share: f64,
+}
+
+impl Weights {
+    /// The weight of `function`.
+    pub fn of(&self, function: &str) -> f64 {
+        self.functions.get(function).copied().unwrap_or(1.0)
+    }
+}
 
 /// The points of days 1 ..= 7 (index 0 for day 1) and the weights of their test functions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Points {
     days: [f64; 7],
-    weights: [Weights; 7],
+    weights: [BTreeMap<String, f64>; 7],
+    all_cases_share: f64,
     broad: [Vec<String>; 7],
 }
 
@@ -35,9 +51,16 @@ impl Points {
     pub fn parse(text: &str) -> Result<Self> {
         let table: toml::Table = toml::from_str(text)?;
         let mut days = [None; 7];
-        let mut weights: [Weights; 7] = Default::default();
+        let mut weights: [BTreeMap<String, f64>; 7] = Default::default();
         let mut broad: [Vec<String>; 7] = Default::default();
+        let mut all_cases_share = 0.0;
         for (key, value) in &table {
+            if key == "all_cases_share" {
+                all_cases_share = number(value)
+                    .filter(|share| (0.0..=1.0).contains(share))
+                    .context("`all_cases_share` must be a number from 0 to 1")?;
+                continue;
+            }
             if key == "broad" {
                 let Some(tables) = value.as_table() else {
                     bail!("`broad` must be a `[broad]` table of `dayN = [\"test_function\", …]`");
@@ -106,6 +129,7 @@ impl Points {
         Ok(Points {
             days: table,
             weights,
+            all_cases_share,
             broad,
         })
     }
@@ -115,9 +139,12 @@ impl Points {
         self.days[usize::from(day - 1)]
     }
 
-    /// The weights of `day`'s test functions that are not 1.
-    pub fn weights(&self, day: u8) -> &Weights {
-        &self.weights[usize::from(day - 1)]
+    /// How `day`'s points are split: its functions' weights, and the all-cases share.
+    pub fn weights(&self, day: u8) -> Weights {
+        Weights {
+            functions: self.weights[usize::from(day - 1)].clone(),
+            all_cases_share: self.all_cases_share,
+        }
     }
 
     /// `day`'s broad test functions (random workloads, models, concurrency, crash loops): the
@@ -142,8 +169,8 @@ fn number(value: &toml::Value) -> Option<f64> {
     }
 }
 
-/// What the test (or rstest case) named `name` of a day is worth, when the day's test names are
-/// `names`: the day's `points` over its test functions in proportion to their `weights`
+/// What the test (or rstest case) named `name` of a day is worth at most, when the day's test
+/// names are `names`: the day's `points` over its test functions in proportion to their weights
 /// (default 1), and a function's share equally over its cases.
 pub fn points_of<'a>(
     points: f64,
@@ -151,17 +178,50 @@ pub fn points_of<'a>(
     names: impl Iterator<Item = &'a str> + Clone,
     name: &str,
 ) -> f64 {
-    let weight = |function: &str| weights.get(function).copied().unwrap_or(1.0);
-    let mut cases_of: BTreeMap<&str, usize> = BTreeMap::new();
-    for other in names {
-        *cases_of.entry(function_of(other)).or_default() += 1;
-    }
+    let cases_of = cases_of(names);
     let function = function_of(name);
     let Some(&cases) = cases_of.get(function) else {
         return 0.0;
     };
-    let total: f64 = cases_of.keys().map(|function| weight(function)).sum();
-    points * weight(function) / total / cases as f64
+    let total: f64 = cases_of.keys().map(|function| weights.of(function)).sum();
+    points * weights.of(function) / total / cases as f64
+}
+
+/// What the test named `name` earned, given the day's tests as `(name, passed)`: nothing when it
+/// failed; else its [`points_of`], less its part of the all-cases share when a case of its
+/// function failed.
+pub fn earned<'a>(
+    points: f64,
+    weights: &Weights,
+    tests: impl Iterator<Item = (&'a str, bool)> + Clone,
+    name: &str,
+) -> f64 {
+    let function = function_of(name);
+    let mut of_function = tests
+        .clone()
+        .filter(|(other, _)| function_of(other) == function);
+    if !of_function
+        .clone()
+        .any(|(other, passed)| other == name && passed)
+    {
+        return 0.0;
+    }
+    let all_pass = of_function.all(|(_, passed)| passed);
+    let most = points_of(points, weights, tests.map(|(name, _)| name), name);
+    if all_pass {
+        most
+    } else {
+        most * (1.0 - weights.all_cases_share)
+    }
+}
+
+/// The number of cases of each test function among `names`.
+fn cases_of<'a>(names: impl Iterator<Item = &'a str>) -> BTreeMap<&'a str, usize> {
+    let mut cases: BTreeMap<&str, usize> = BTreeMap::new();
+    for name in names {
+        *cases.entry(function_of(name)).or_default() += 1;
+    }
+    cases
 }
 
 /// The test function a test belongs to: `scan_matches_the_model::case_12_x` →
@@ -192,7 +252,12 @@ mod tests {
         for day in 1..=7 {
             let path = workspace::day_test_file(&root, day);
             let source = std::fs::read_to_string(&path).unwrap_or_default();
-            for function in points.weights(day).keys().chain(points.broad(day)) {
+            for function in points
+                .weights(day)
+                .functions
+                .keys()
+                .chain(points.broad(day))
+            {
                 assert!(
                     source.contains(&format!("\nfn {function}(")),
                     "xtask/points.toml names `{function}`, not a test function of {}",
@@ -210,7 +275,7 @@ mod tests {
         let commented = format!("# c\n{DAYS}# x\n");
         assert_eq!(Points::parse(&commented).unwrap().day(7), 1.5);
         let weights = |table: &str| Points::parse(&format!("{DAYS}[weights.day2]\n{table}"));
-        assert_eq!(weights("a = 4\nb = 2").unwrap().weights(2)["a"], 4.0);
+        assert_eq!(weights("a = 4\nb = 2").unwrap().weights(2).of("a"), 4.0);
         assert!(weights("a = 4.5").is_err(), "more than 4 times the default");
         assert!(weights("a = 4\nb = 0.5").is_err(), "8 times b");
         assert!(weights("a = \"x\"").is_err());
@@ -218,16 +283,33 @@ mod tests {
         let broad = Points::parse(&format!("{DAYS}[broad]\nday3 = [\"a\", \"b\"]")).unwrap();
         assert_eq!(broad.broad(3), ["a", "b"]);
         assert!(Points::parse(&format!("{DAYS}[broad]\nday3 = \"a\"")).is_err());
+        let share = Points::parse(&format!("all_cases_share = 0.5\n{DAYS}")).unwrap();
+        assert_eq!(share.weights(1).all_cases_share, 0.5);
+        assert!(Points::parse(&format!("all_cases_share = 2\n{DAYS}")).is_err());
     }
 
     #[test]
     fn a_day_is_split_by_function_weight_then_by_case() {
         let names = ["a::case_1", "a::case_2", "b", "c"];
-        let weights = Weights::from([("b".to_string(), 2.0)]);
+        let mut weights = Weights::default();
+        weights.functions.insert("b".to_string(), 2.0);
         let of = |name| points_of(10.0, &weights, names.iter().copied(), name);
         assert_eq!(of("a::case_1"), 1.25);
         assert_eq!(of("b"), 5.0);
         assert_eq!(of("c"), 2.5);
         assert_eq!(of("d"), 0.0);
+    }
+
+    #[test]
+    fn the_all_cases_share_needs_every_case_of_the_function() {
+        let tests = [("a::case_1", true), ("a::case_2", false), ("b", true)];
+        let weights = Weights {
+            functions: BTreeMap::new(),
+            all_cases_share: 0.6,
+        };
+        let earned = |name| earned(10.0, &weights, tests.iter().copied(), name);
+        assert!((earned("a::case_1") - 2.5 * 0.4).abs() < 1e-9);
+        assert_eq!(earned("a::case_2"), 0.0);
+        assert_eq!(earned("b"), 5.0);
     }
 }
