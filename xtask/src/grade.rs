@@ -8,6 +8,7 @@
 //! the starter on every save (see [`crate::watch`]); `--format json` also writes a
 //! Gradescope `results.json` (see [`crate::gradescope`]).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -291,13 +292,7 @@ fn day_outcomes(
         .filter(|outcome| outcome.case.day == day)
         .cloned()
         .collect();
-    tests.sort_by_cached_key(|test| {
-        let name = test.case.name.clone();
-        let function = points::function_of(&name);
-        let broad = points.broad(day).iter().any(|f| f == function);
-        let position = infos.get(function).map_or(usize::MAX, |info| info.position);
-        (broad, position, scenarios::case_number(&name), name)
-    });
+    sort_most_specific_first(&mut tests, &infos, points.broad(day));
     for test in &mut tests {
         if let Status::Failed(message) = &test.status {
             let info = infos.get(points::function_of(&test.case.name));
@@ -305,6 +300,22 @@ fn day_outcomes(
         }
     }
     tests
+}
+
+/// Sorts a day's tests: test functions in the order of their file (`infos`), the `broad` ones
+/// last, the cases of a function in declaration order (`case_10` after `case_9`).
+fn sort_most_specific_first(
+    tests: &mut [TestOutcome],
+    infos: &BTreeMap<String, TestInfo>,
+    broad: &[String],
+) {
+    tests.sort_by_cached_key(|test| {
+        let name = test.case.name.clone();
+        let function = points::function_of(&name);
+        let is_broad = broad.iter().any(|f| f == function);
+        let position = infos.get(function).map_or(usize::MAX, |info| info.position);
+        (is_broad, position, scenarios::case_number(&name), name)
+    });
 }
 
 /// A failure message as students read it. The harness's own messages (`[scenario] expected …,
@@ -464,6 +475,50 @@ pub fn todo_stub(message: &str) -> Option<(u8, String)> {
 mod tests {
     use super::*;
     use crate::runner::TestCase;
+
+    #[test]
+    fn tests_are_sorted_by_file_position_with_broad_ones_last() {
+        let info = |position| TestInfo {
+            position,
+            scenario: None,
+            book: None,
+        };
+        let infos = BTreeMap::from([
+            ("concurrent".to_string(), info(0)),
+            ("seek".to_string(), info(1)),
+            ("grid".to_string(), info(2)),
+        ]);
+        let names = [
+            "grid::case_10_b",
+            "concurrent",
+            "unknown",
+            "grid::case_9_a",
+            "seek",
+        ];
+        let mut tests: Vec<TestOutcome> = names
+            .iter()
+            .map(|name| TestOutcome {
+                case: TestCase {
+                    day: 1,
+                    name: name.to_string(),
+                    exe: PathBuf::new(),
+                },
+                status: Status::Passed,
+            })
+            .collect();
+        sort_most_specific_first(&mut tests, &infos, &["concurrent".to_string()]);
+        let sorted: Vec<&str> = tests.iter().map(|t| t.case.name.as_str()).collect();
+        assert_eq!(
+            sorted,
+            [
+                "seek",
+                "grid::case_9_a",
+                "grid::case_10_b",
+                "unknown",
+                "concurrent"
+            ]
+        );
+    }
 
     #[test]
     fn a_panic_outside_the_harness_gets_its_place_scenario_and_book() {
