@@ -200,11 +200,20 @@ fn timeout_hint(day: u8, after: std::time::Duration) -> Vec<String> {
     lines
 }
 
-/// `line` cut to `max` characters, saying how many more it had.
+/// `line` cut to `max` characters, saying how many more it had. In a harness message
+/// (`[scenario] expected …, got … (book: …)`) the scenario is cut first, to keep the verdict.
 pub fn cut(line: &str, max: usize) -> String {
     let length = line.chars().count();
     if length <= max {
         return line.to_string();
+    }
+    if let Some(at) = line.find("] expected ") {
+        let (scenario, verdict) = line.split_at(at);
+        let room = max.saturating_sub(verdict.chars().count() + 1);
+        if room >= 40 {
+            let kept: String = scenario.chars().take(room).collect();
+            return format!("{kept}…{verdict}");
+        }
     }
     let kept: String = line.chars().take(max).collect();
     format!("{kept}… ({} more characters)", length - max)
@@ -398,6 +407,14 @@ mod tests {
             reason[0]
         );
         assert_eq!(cut("short", 10), "short");
+        let scenario = format!("[{}] expected 1, got 2 (book: b.md)", "s".repeat(100));
+        assert_eq!(
+            cut(&scenario, 80),
+            format!(
+                "{}…] expected 1, got 2 (book: b.md)",
+                "[".to_string() + &"s".repeat(46)
+            )
+        );
     }
 
     #[test]
