@@ -162,32 +162,27 @@ pub fn entries_mismatch(expected: &Entries, actual: &Entries) -> (String, String
         .filter(|(k, v)| actual_map.get(*k).is_some_and(|a| a != *v))
         .map(|(k, _)| *k)
         .collect();
-    let named = |what: &str, keys: &[&[u8]]| {
+    let mut summary = format!(
+        "{} entries; first difference at entry #{first}: expected {}, got {}",
+        actual.len(),
+        show_entry(expected.get(first)),
+        show_entry(actual.get(first)),
+    );
+    for (what, keys) in [
+        ("missing", missing),
+        ("extra", extra),
+        ("other value", changed),
+    ] {
+        if keys.is_empty() {
+            continue;
+        }
         let mut shown: Vec<String> = keys.iter().take(NAMED_KEYS).map(|k| show(k)).collect();
         if keys.len() > NAMED_KEYS {
             shown.push(format!("+{} more", keys.len() - NAMED_KEYS));
         }
-        format!(
-            "{what} {}",
-            if keys.is_empty() {
-                "none".to_string()
-            } else {
-                shown.join(", ")
-            }
-        )
-    };
-    (
-        format!("{} entries", expected.len()),
-        format!(
-            "{} entries; first difference at entry #{first}: expected {}, got {}; {}; {}; {}",
-            actual.len(),
-            show_entry(expected.get(first)),
-            show_entry(actual.get(first)),
-            named("missing", &missing),
-            named("extra", &extra),
-            named("other value", &changed),
-        ),
-    )
+        summary.push_str(&format!("; {what} {}", shown.join(", ")));
+    }
+    (format!("{} entries", expected.len()), summary)
 }
 
 /// Asserts `actual == expected` with the harness's message shape.
@@ -571,6 +566,14 @@ mod tests {
             "300 entries; first difference at entry #17: expected \"key_00017\"=\"value_00017_0\", \
              got \"key_00018\"=\"value_00018_0\"; missing \"key_00017\"; extra \"zz\"; \
              other value \"key_00041\""
+        );
+        let mut longer = expected.clone();
+        longer.push((b"zz".to_vec(), None));
+        assert_eq!(
+            entries_mismatch(&expected, &longer).1,
+            "301 entries; first difference at entry #300: expected the end, got \"zz\"=<tombstone>; \
+             extra \"zz\"",
+            "no word on kinds of difference there are none of"
         );
         let short = entries(&[("a", Some("1"))]);
         assert_eq!(

@@ -215,8 +215,18 @@ pub fn cut(line: &str, max: usize) -> String {
             return format!("{kept}…{verdict}");
         }
     }
-    let kept: String = line.chars().take(max).collect();
-    format!("{kept}… ({} more characters)", length - max)
+    // The book section at the end is worth more than the middle of a long value.
+    let book = line
+        .rfind(" (book: ")
+        .map(|at| &line[at..])
+        .filter(|book| book.ends_with(')') && book.chars().count() < max / 2)
+        .unwrap_or("");
+    let keep = max - book.chars().count();
+    let kept: String = line.chars().take(keep).collect();
+    format!(
+        "{kept}… ({} more characters){book}",
+        length - keep - book.chars().count()
+    )
 }
 
 /// When every failure of `day` is a `todo!()` of an earlier day: the earliest such day and its
@@ -407,6 +417,14 @@ mod tests {
             reason[0]
         );
         assert_eq!(cut("short", 10), "short");
+        let long_verdict = format!("[s] expected {} (book: b.md#c)", "x".repeat(100));
+        assert_eq!(
+            cut(&long_verdict, 50),
+            format!(
+                "[s] expected {}… (78 more characters) (book: b.md#c)",
+                "x".repeat(22)
+            )
+        );
         let scenario = format!("[{}] expected 1, got 2 (book: b.md)", "s".repeat(100));
         assert_eq!(
             cut(&scenario, 80),
