@@ -33,9 +33,32 @@ use bytes::Bytes;
 use lsm::error::{Error, Result};
 use lsm::iterators::StorageIterator;
 
-/// Shows bytes as an escaped ASCII string in quotes: `"key\x00\xff"`.
+/// Bytes longer than this are shown cut (see [`show`]), so that a failure message stays short.
+pub const SHOWN_BYTES: usize = 64;
+
+/// Shows bytes as an escaped ASCII string in quotes: `"key\x00\xff"`. Past [`SHOWN_BYTES`]
+/// bytes, the middle is cut: `"first 40 bytes…last 8" (300 bytes, #fingerprint)`. The
+/// fingerprint (a hash of every byte) keeps two different long keys from looking equal, so tests
+/// may compare what `show` returns.
 pub fn show(bytes: &[u8]) -> String {
-    format!("\"{}\"", bytes.escape_ascii())
+    if bytes.len() <= SHOWN_BYTES {
+        return format!("\"{}\"", bytes.escape_ascii());
+    }
+    let (head, tail) = (&bytes[..40], &bytes[bytes.len() - 8..]);
+    format!(
+        "\"{}…{}\" ({} bytes, #{:016x})",
+        head.escape_ascii(),
+        tail.escape_ascii(),
+        bytes.len(),
+        fingerprint(bytes)
+    )
+}
+
+/// A 64-bit FNV-1a hash of `bytes`.
+fn fingerprint(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Shows an optional value: a quoted string, or `<tombstone>` for `None`.
@@ -55,7 +78,111 @@ pub fn show_entries(entries: &[(Vec<u8>, Option<Vec<u8>>)]) -> String {
 /// Fails the test with the harness's message shape.
 #[track_caller]
 pub fn fail(scenario: &str, expected: impl Debug, actual: impl Debug, book: &str) -> ! {
-    panic!("[{scenario}] expected {expected:?}, got {actual:?} (book: {book})")
+    panic!(
+        "{}",
+        failure_message(
+            scenario,
+            &format!("{expected:?}"),
+            &format!("{actual:?}"),
+            book
+        )
+    )
+}
+
+/// `[scenario] expected …, got … (book: …)` on the first line, the verdict a reader needs
+/// first; what any of the three holds after its first line (a tree-shape dump, say) follows.
+pub fn failure_message(scenario: &str, expected: &str, actual: &str, book: &str) -> String {
+    let (scenario, scenario_rest) = scenario.split_once('\n').unwrap_or((scenario, ""));
+    let (expected, expected_rest) = expected.split_once('\n').unwrap_or((expected, ""));
+    let (actual, actual_rest) = actual.split_once('\n').unwrap_or((actual, ""));
+    let mut message = format!("[{scenario}] expected {expected}, got {actual} (book: {book})");
+    for (label, rest) in [
+        ("", scenario_rest),
+        ("expected, continued:\n", expected_rest),
+        ("got, continued:\n", actual_rest),
+    ] {
+        if !rest.trim().is_empty() {
+            message.push('\n');
+            message.push_str(label);
+            message.push_str(rest.trim_end());
+        }
+    }
+    message
+}
+
+/// Fails with what differs between two entry lists: both in full when they are short, else
+/// their lengths, the first difference, and the keys missing, extra, or with another value.
+#[track_caller]
+pub fn fail_entries(scenario: &str, expected: &Entries, actual: &Entries, book: &str) -> ! {
+    let (expected, actual) = entries_mismatch(expected, actual);
+    fail(scenario, Raw(expected), Raw(actual), book)
+}
+
+/// Lists of at most this many entries are shown whole in a failure message.
+const SHOWN_ENTRIES: usize = 6;
+
+/// At most this many keys are named per kind of difference.
+const NAMED_KEYS: usize = 3;
+
+/// What [`fail_entries`] says was expected and what it got.
+pub fn entries_mismatch(expected: &Entries, actual: &Entries) -> (String, String) {
+    if expected.len() <= SHOWN_ENTRIES && actual.len() <= SHOWN_ENTRIES {
+        return (show_entries(expected), show_entries(actual));
+    }
+    let show_entry = |entry: Option<&(Vec<u8>, Option<Vec<u8>>)>| {
+        entry.map_or("the end".to_string(), |(k, v)| {
+            format!("{}={}", show(k), show_value(v.as_deref()))
+        })
+    };
+    let first = expected
+        .iter()
+        .zip(actual)
+        .position(|(e, a)| e != a)
+        .unwrap_or(expected.len().min(actual.len()));
+    let expected_map: BTreeMap<&[u8], Option<&[u8]>> = expected
+        .iter()
+        .map(|(k, v)| (k.as_slice(), v.as_deref()))
+        .collect();
+    let actual_map: BTreeMap<&[u8], Option<&[u8]>> = actual
+        .iter()
+        .map(|(k, v)| (k.as_slice(), v.as_deref()))
+        .collect();
+    let missing: Vec<&[u8]> = expected_map
+        .keys()
+        .filter(|k| !actual_map.contains_key(*k))
+        .copied()
+        .collect();
+    let extra: Vec<&[u8]> = actual_map
+        .keys()
+        .filter(|k| !expected_map.contains_key(*k))
+        .copied()
+        .collect();
+    let changed: Vec<&[u8]> = expected_map
+        .iter()
+        .filter(|(k, v)| actual_map.get(*k).is_some_and(|a| a != *v))
+        .map(|(k, _)| *k)
+        .collect();
+    let mut summary = format!(
+        "{} entries; first difference at entry #{first}: expected {}, got {}",
+        actual.len(),
+        show_entry(expected.get(first)),
+        show_entry(actual.get(first)),
+    );
+    for (what, keys) in [
+        ("missing", missing),
+        ("extra", extra),
+        ("other value", changed),
+    ] {
+        if keys.is_empty() {
+            continue;
+        }
+        let mut shown: Vec<String> = keys.iter().take(NAMED_KEYS).map(|k| show(k)).collect();
+        if keys.len() > NAMED_KEYS {
+            shown.push(format!("+{} more", keys.len() - NAMED_KEYS));
+        }
+        summary.push_str(&format!("; {what} {}", shown.join(", ")));
+    }
+    (format!("{} entries", expected.len()), summary)
 }
 
 /// Asserts `actual == expected` with the harness's message shape.
@@ -157,12 +284,7 @@ pub fn check_iter<I: StorageIterator>(
         ),
     };
     if &seen != expected {
-        fail(
-            scenario,
-            Raw(show_entries(expected)),
-            Raw(show_entries(&seen)),
-            book,
-        );
+        fail_entries(scenario, expected, &seen, book);
     }
     if iter.is_valid() {
         fail(
@@ -182,6 +304,11 @@ impl Debug for Raw {
         f.write_str(&self.0)
     }
 }
+
+/// Why a combinator calls a mock child that is no longer valid, and where the contract is.
+const MOCK_MISUSE: &str = "usually a combinator reads or advances a child without checking \
+     its is_valid() first, e.g. once that child reached its end or returned an error \
+     (book: day3-memtable-and-merging.md#the-cursor-contract)";
 
 /// A scripted iterator for testing combinators: yields given entries in order and can fail at a
 /// chosen step.
@@ -226,7 +353,8 @@ impl StorageIterator for MockIterator {
     fn key(&self) -> &[u8] {
         assert!(
             self.is_valid(),
-            "MockIterator::key called on an invalid iterator (contract: REQUIRES is_valid())"
+            "MockIterator::key called on an invalid iterator (contract: REQUIRES is_valid()): \
+             {MOCK_MISUSE}"
         );
         &self.entries[self.index].0
     }
@@ -234,7 +362,8 @@ impl StorageIterator for MockIterator {
     fn value(&self) -> Option<&[u8]> {
         assert!(
             self.is_valid(),
-            "MockIterator::value called on an invalid iterator (contract: REQUIRES is_valid())"
+            "MockIterator::value called on an invalid iterator (contract: REQUIRES is_valid()): \
+             {MOCK_MISUSE}"
         );
         self.entries[self.index].1.as_deref()
     }
@@ -246,7 +375,8 @@ impl StorageIterator for MockIterator {
     fn next(&mut self) -> Result<()> {
         assert!(
             self.is_valid(),
-            "MockIterator::next called on an invalid iterator (contract: REQUIRES is_valid())"
+            "MockIterator::next called on an invalid iterator (contract: REQUIRES is_valid()): \
+             {MOCK_MISUSE}"
         );
         if self.fail_at == Some(self.index) {
             self.failed = true;
@@ -293,6 +423,20 @@ impl Rng {
     pub fn below(&mut self, n: usize) -> usize {
         (self.next_u64() % n as u64) as usize
     }
+}
+
+/// The environment variable in which `cargo x grade` passes its per-test timeout, in seconds.
+pub const GRADE_TIMEOUT_VAR: &str = "MINI_LSM_GRADE_TIMEOUT_SECS";
+
+/// How long a watchdog lets a workload run before failing it as a deadlock: 20 s, and under
+/// `cargo x grade` 2 s less than its per-test timeout (at least 1 s), so that the student reads
+/// the watchdog's message rather than a bare timeout.
+pub fn watchdog_limit() -> std::time::Duration {
+    let grader = std::env::var(GRADE_TIMEOUT_VAR)
+        .ok()
+        .and_then(|secs| secs.parse::<u64>().ok());
+    let secs = grader.map_or(20, |secs| secs.saturating_sub(2).max(1));
+    std::time::Duration::from_secs(secs)
 }
 
 /// A temporary directory, removed when dropped.
@@ -376,4 +520,65 @@ pub fn model_range(model: &Model, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> E
         .filter(|(k, _)| in_range(k, lower, upper))
         .map(|(k, v)| (k.clone(), Some(v.clone())))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_bytes_are_cut_but_stay_distinct() {
+        assert_eq!(show(b"k\x00"), "\"k\\x00\"");
+        let long = vec![b'a'; 300];
+        let mut other = long.clone();
+        other[150] = b'b';
+        let shown = show(&long);
+        assert!(shown.starts_with(&format!("\"{}…aaaaaaaa\" (300 bytes, #", "a".repeat(40))));
+        assert!(shown.len() < 100, "{shown}");
+        assert_ne!(shown, show(&other), "a difference in the cut middle");
+    }
+
+    #[test]
+    fn the_verdict_comes_first_and_the_dumps_after() {
+        let message = failure_message("after flush\nL0: 1 2", "3", "\"x\"", "day4.md#a");
+        assert_eq!(
+            message,
+            "[after flush] expected 3, got \"x\" (book: day4.md#a)\nL0: 1 2"
+        );
+        let message = failure_message("s", "a", "b\ntree", "b.md");
+        assert_eq!(
+            message,
+            "[s] expected a, got b (book: b.md)\ngot, continued:\ntree"
+        );
+    }
+
+    #[test]
+    fn long_entry_lists_are_compared_not_dumped() {
+        let expected: Entries = (0..300).map(|i| (key(i), Some(value(i, 0)))).collect();
+        let mut actual = expected.clone();
+        actual.remove(17);
+        actual[40].1 = None;
+        actual.push((b"zz".to_vec(), Some(b"v".to_vec())));
+        let (e, a) = entries_mismatch(&expected, &actual);
+        assert_eq!(e, "300 entries");
+        assert_eq!(
+            a,
+            "300 entries; first difference at entry #17: expected \"key_00017\"=\"value_00017_0\", \
+             got \"key_00018\"=\"value_00018_0\"; missing \"key_00017\"; extra \"zz\"; \
+             other value \"key_00041\""
+        );
+        let mut longer = expected.clone();
+        longer.push((b"zz".to_vec(), None));
+        assert_eq!(
+            entries_mismatch(&expected, &longer).1,
+            "301 entries; first difference at entry #300: expected the end, got \"zz\"=<tombstone>; \
+             extra \"zz\"",
+            "no word on kinds of difference there are none of"
+        );
+        let short = entries(&[("a", Some("1"))]);
+        assert_eq!(
+            entries_mismatch(&short, &Vec::new()),
+            ("[\"a\"=\"1\"]".to_string(), "[]".to_string())
+        );
+    }
 }

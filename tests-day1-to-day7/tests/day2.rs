@@ -127,12 +127,7 @@ fn blocks_of(table: &SsTable, scenario: &str) -> Vec<Entries> {
 #[track_caller]
 fn check_entries(actual: &Entries, expected: &Entries, scenario: &str, book: &str) {
     if actual != expected {
-        fail(
-            scenario,
-            Raw(show_entries(expected)),
-            Raw(show_entries(actual)),
-            book,
-        );
+        fail_entries(scenario, expected, actual, book);
     }
 }
 

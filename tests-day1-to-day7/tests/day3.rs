@@ -974,10 +974,10 @@ fn error_from_nested_merge_reaches_the_outer_iterator() {
     let (seen, error) = walk_until_error(&mut iter);
     let expected = parse("a=a1 b=b2 c=c0 d=d2");
     if seen != expected {
-        fail(
+        fail_entries(
             &format!("{scenario}: entries returned before the error"),
-            Raw(show_entries(&expected)),
-            Raw(show_entries(&seen)),
+            &expected,
+            &seen,
             BOOK_ERRORS,
         );
     }

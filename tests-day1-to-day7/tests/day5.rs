@@ -184,12 +184,7 @@ fn suffix_from(entries: &Entries, probe: &[u8]) -> Entries {
 #[track_caller]
 fn check_entries(actual: &Entries, expected: &Entries, scenario: &str, book: &str) {
     if actual != expected {
-        fail(
-            scenario,
-            Raw(show_entries(expected)),
-            Raw(show_entries(actual)),
-            book,
-        );
+        fail_entries(scenario, expected, actual, book);
     }
 }
 

@@ -22,7 +22,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use serde::Deserialize;
 
+use crate::grade::{self, DayGrade, Subject};
 use crate::libtest::{self, TestRun};
+use crate::report;
+use crate::runner::{Place, RunSettings};
 use crate::workspace::{
     self, REFERENCE_DIR, STARTER_DIR, TESTS_PACKAGE, WORKSPACE_FILES_BUT_STARTER,
 };
@@ -67,7 +70,14 @@ pub struct Options {
     pub list: bool,
     /// How long one bug's test run may take; a run stopped by it counts as a kill.
     pub timeout: Duration,
+    /// Grade each bug as `cargo x grade` does (each test in its own process, the grader's
+    /// timeout per test) and report the points it costs; fail when one costs less than
+    /// [`MIN_COST`].
+    pub scores: bool,
 }
+
+/// With `--scores`, the fewest points of 100 a planted bug must cost.
+pub const MIN_COST: f64 = 1.0;
 
 /// What one bug's run gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,9 +239,14 @@ pub fn bugs(root: &Path, options: &Options) -> Result<bool> {
         copy.display()
     );
     let name_width = bugs.iter().map(|bug| bug.name.len()).max().unwrap_or(0);
-    println!("{:<name_width$}  day  {:>6}  killed by", "bug", "time");
+    let cost_column = if options.scores { "   cost" } else { "" };
+    println!(
+        "{:<name_width$}  day  {:>6}{cost_column}  killed by",
+        "bug", "time"
+    );
     let started = Instant::now();
     let mut failures = Vec::new();
+    let mut costs = Vec::new();
     for bug in &bugs {
         let bug_started = Instant::now();
         let file = source_path(&copy, bug);
@@ -239,21 +254,34 @@ pub fn bugs(root: &Path, options: &Options) -> Result<bool> {
         let verdict = match apply(bug, original) {
             Ok(planted) => {
                 write(&file, &planted)?;
-                let verdict = run_bug(&copy, &target_dir, bug.day, options.timeout);
+                let verdict = if options.scores {
+                    run_bug_graded(&copy, &target_dir, bug.day)
+                } else {
+                    run_bug(&copy, &target_dir, bug.day, options.timeout).map(|v| (v, None))
+                };
                 write(&file, original)?;
                 verdict?
             }
-            Err(error) => Verdict::Broken {
-                error: format!("{error:#}"),
-            },
+            Err(error) => (
+                Verdict::Broken {
+                    error: format!("{error:#}"),
+                },
+                None,
+            ),
         };
+        let (verdict, day_grade) = verdict;
+        let cost = day_grade.as_ref().map(|day| day.max_points - day.points());
         println!(
-            "{:<name_width$}  {:>3}  {:>5.0}s  {}",
+            "{:<name_width$}  {:>3}  {:>5.0}s{}  {}",
             bug.name,
             bug.day,
             bug_started.elapsed().as_secs_f64(),
+            cost.map_or(String::new(), |cost| format!(" {cost:>6.2}")),
             verdict.describe(options.timeout)
         );
+        if let Some(day) = day_grade {
+            costs.push((bug, day));
+        }
         // A bug picked by name gets every test that killed it, not only the first.
         if let (Verdict::Killed { failed }, false) = (&verdict, options.only.is_empty()) {
             for test in failed {
@@ -272,6 +300,12 @@ pub fn bugs(root: &Path, options: &Options) -> Result<bool> {
         elapsed / 60,
         elapsed % 60
     );
+    let cheap = if options.scores {
+        save_scores(&target_dir, &costs)?;
+        print_costs(&costs)
+    } else {
+        0
+    };
     for (bug, verdict) in &failures {
         println!("\n{} (day {}): {}", bug.name, bug.day, bug.description);
         match verdict {
@@ -288,7 +322,106 @@ pub fn bugs(root: &Path, options: &Options) -> Result<bool> {
             _ => {}
         }
     }
-    Ok(failures.is_empty())
+    Ok(failures.is_empty() && cheap == 0)
+}
+
+/// Writes each graded bug's test outcomes to `target_dir/scores.json` (`{"bug": {"day": N,
+/// "passed": [...], "failed": [...]}}`), to weigh tests anew without running the bugs again.
+fn save_scores(target_dir: &Path, costs: &[(&Bug, DayGrade)]) -> Result<()> {
+    let mut saved = serde_json::Map::new();
+    for (bug, day) in costs {
+        let names = |passed: bool| -> Vec<&str> {
+            day.tests
+                .iter()
+                .flatten()
+                .filter(|test| test.status.passed() == passed)
+                .map(|test| test.case.name.as_str())
+                .collect()
+        };
+        saved.insert(
+            bug.name.clone(),
+            serde_json::json!({"day": bug.day, "passed": names(true), "failed": names(false)}),
+        );
+    }
+    let path = target_dir.join("scores.json");
+    let text = serde_json::to_string_pretty(&saved)?;
+    fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    println!("\neach bug's passed and failed tests: {}", path.display());
+    Ok(())
+}
+
+/// Prints the points each graded bug costs, cheapest first, and returns how many cost less than
+/// [`MIN_COST`].
+fn print_costs(costs: &[(&Bug, DayGrade)]) -> usize {
+    let mut rows: Vec<(&Bug, f64, &DayGrade)> = costs
+        .iter()
+        .map(|(bug, day)| (*bug, day.max_points - day.points(), day))
+        .collect();
+    rows.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.name.cmp(&b.0.name)));
+    let name_width = rows.iter().map(|row| row.0.name.len()).max().unwrap_or(0);
+    println!("\npoints each bug costs of 100 (`cargo x grade` scoring), cheapest first:");
+    println!(
+        "{:<name_width$}  day  {:>11}  {:>6}  failed",
+        "bug", "day's score", "cost"
+    );
+    for (bug, cost, day) in &rows {
+        println!(
+            "{:<name_width$}  {:>3}  {:>11}  {:>6.2}  {}/{}{}",
+            bug.name,
+            bug.day,
+            format!(
+                "{}/{}",
+                report::number(day.points()),
+                report::number(day.max_points)
+            ),
+            cost,
+            day.total() - day.passed(),
+            day.total(),
+            if *cost < MIN_COST { "  < MIN_COST" } else { "" }
+        );
+    }
+    let cheap = rows.iter().filter(|row| row.1 < MIN_COST).count();
+    if cheap > 0 {
+        println!(
+            "{cheap} bugs cost less than {MIN_COST} point: a test that catches such a mistake \
+             should weigh more ([weights.dayN] in xtask/points.toml), or catch it in more cases"
+        );
+    }
+    cheap
+}
+
+/// Grades the workspace copy at `copy` on `day` as `cargo x grade --reference` does: the verdict,
+/// and the day's grade when the tests compiled.
+fn run_bug_graded(copy: &Path, target_dir: &Path, day: u8) -> Result<(Verdict, Option<DayGrade>)> {
+    let place = Place {
+        root: copy.to_path_buf(),
+        target_dir: Some(target_dir.to_path_buf()),
+    };
+    let settings = RunSettings::new(Duration::from_secs(grade::DEFAULT_TIMEOUT_SECS));
+    let grade = grade::evaluate(&place, Subject::Reference, REFERENCE_DIR, &[day], settings)?;
+    if let Some(error) = grade.compile_error {
+        let error = format!("does not compile: {error}");
+        return Ok((Verdict::Broken { error }, None));
+    }
+    let day = grade
+        .days
+        .into_iter()
+        .next()
+        .context("the grade has no day")?;
+    let mut failed: Vec<String> = day
+        .tests
+        .iter()
+        .flatten()
+        .filter(|test| !test.status.passed())
+        .map(|test| test.case.name.clone())
+        .collect();
+    failed.sort();
+    let verdict = if failed.is_empty() {
+        Verdict::Survived
+    } else {
+        Verdict::Killed { failed }
+    };
+    Ok((verdict, Some(day)))
 }
 
 /// Prints the list: name, day, file and description of each bug.

@@ -304,9 +304,11 @@ mod tests {
     fn only_todo_failures_are_pristine() {
         let todo = Outcome::Failed {
             message: "not yet implemented: day 1: Block::encode — x".to_string(),
+            location: None,
         };
         let other = Outcome::Failed {
             message: "assertion failed".to_string(),
+            location: None,
         };
         let run = TestRun {
             results: vec![

@@ -8,14 +8,15 @@
 //! the starter on every save (see [`crate::watch`]); `--format json` also writes a
 //! Gradescope `results.json` (see [`crate::gradescope`]).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::points::Points;
-use crate::runner::{self, Built, Place, RunSettings, TestOutcome};
+use crate::points::{self, Points, Weights};
+use crate::runner::{self, Built, Place, RunSettings, Status, TestOutcome};
+use crate::scenarios::{self, TestInfo};
 use crate::workspace::{self, REFERENCE_DIR, STARTER_DIR, TESTS_PACKAGE};
 use crate::{gradescope, report, roster, sandbox, watch};
 
@@ -135,6 +136,8 @@ pub struct DayGrade {
     pub tests: Option<Vec<TestOutcome>>,
     /// The day's points (from `xtask/points.toml`).
     pub max_points: f64,
+    /// The weights of the day's test functions that are not 1 (from `xtask/points.toml`).
+    pub weights: Weights,
 }
 
 impl DayGrade {
@@ -157,45 +160,43 @@ impl DayGrade {
         self.total() > 0 && self.passed() == self.total()
     }
 
-    /// The points earned: the day's points are split equally among its test *functions* (the
-    /// concepts it grades), and a function's share equally among its rstest cases. So a grid
-    /// of 242 cases weighs as much as a single concurrency test, not 121 times as much.
+    /// The points earned: the day's points are split among its test *functions* (the concepts
+    /// it grades) by their weights, and a function's share equally among its rstest cases; the
+    /// all-cases share of a function's points is earned only when all its cases pass. So a
+    /// grid of 242 cases weighs as much as a single concurrency test, not 121 times as much.
     pub fn points(&self) -> f64 {
         self.tests
             .iter()
             .flatten()
-            .filter(|test| test.status.passed())
-            .map(|test| self.points_of(&test.case.name))
+            .map(|test| self.earned(&test.case.name))
             // A fold from +0.0: `sum` of no floats is -0.0, shown as "-0".
             .fold(0.0, |total, points| total + points)
     }
 
+    /// What the test named `name` earned: 0 when it failed, else its [`Self::points_of`] less
+    /// its part of the all-cases share (`xtask/points.toml`) when a case of its function
+    /// failed (see [`points::earned`]).
+    pub fn earned(&self, name: &str) -> f64 {
+        let tests = self
+            .tests
+            .iter()
+            .flatten()
+            .map(|t| (t.case.name.as_str(), t.status.passed()));
+        points::earned(self.max_points, &self.weights, tests, name)
+    }
+
     /// What the test (or rstest case) named `name` is worth: the day's points over its test
-    /// functions, over the function's cases.
+    /// functions in proportion to their weights, over the function's cases (see
+    /// [`points::points_of`]).
     pub fn points_of(&self, name: &str) -> f64 {
-        let tests = self.tests.iter().flatten();
-        let functions: BTreeSet<&str> = tests.clone().map(|t| function_of(&t.case.name)).collect();
-        let function = function_of(name);
-        let cases = tests
-            .filter(|t| function_of(&t.case.name) == function)
-            .count();
-        if cases == 0 {
-            0.0
-        } else {
-            self.max_points / functions.len() as f64 / cases as f64
-        }
+        let names = self.tests.iter().flatten().map(|t| t.case.name.as_str());
+        points::points_of(self.max_points, &self.weights, names, name)
     }
 
     /// The day's title.
     pub fn title(&self) -> &'static str {
         DAY_TITLES[usize::from(self.day - 1)]
     }
-}
-
-/// The test function a test belongs to: `scan_matches_the_model::case_12_x` →
-/// `scan_matches_the_model`; a plain test is its own function.
-pub fn function_of(name: &str) -> &str {
-    name.split_once("::").map_or(name, |(function, _)| function)
 }
 
 /// The grade of a crate over the selected days.
@@ -254,6 +255,7 @@ pub fn evaluate(
                     day,
                     tests: None,
                     max_points: points.day(day),
+                    weights: points.weights(day),
                 })
                 .collect();
             return Ok(grade);
@@ -266,17 +268,94 @@ pub fn evaluate(
         .iter()
         .map(|&day| DayGrade {
             day,
-            tests: Some(
-                outcomes
-                    .iter()
-                    .filter(|outcome| outcome.case.day == day)
-                    .cloned()
-                    .collect(),
-            ),
+            tests: Some(day_outcomes(&place.root, day, &points, &outcomes)),
             max_points: points.day(day),
+            weights: points.weights(day),
         })
         .collect();
     Ok(grade)
+}
+
+/// The outcomes of `day`'s tests in the order the report lists them (see [`scenarios`]): test
+/// functions in the order of their file with the `[broad]` ones of `xtask/points.toml` last, an
+/// rstest function's cases in declaration order; each failure message [`explain`]ed.
+fn day_outcomes(
+    root: &Path,
+    day: u8,
+    points: &Points,
+    outcomes: &[TestOutcome],
+) -> Vec<TestOutcome> {
+    let source = std::fs::read_to_string(workspace::day_test_file(root, day)).unwrap_or_default();
+    let infos = scenarios::parse(&source);
+    let mut tests: Vec<TestOutcome> = outcomes
+        .iter()
+        .filter(|outcome| outcome.case.day == day)
+        .cloned()
+        .collect();
+    sort_most_specific_first(&mut tests, &infos, points.broad(day));
+    for test in &mut tests {
+        if let Status::Failed(message) = &test.status {
+            let info = infos.get(points::function_of(&test.case.name));
+            test.status = Status::Failed(explain(message, info));
+        }
+    }
+    tests
+}
+
+/// Sorts a day's tests: test functions in the order of their file (`infos`), the `broad` ones
+/// last, the cases of a function in declaration order (`case_10` after `case_9`).
+fn sort_most_specific_first(
+    tests: &mut [TestOutcome],
+    infos: &BTreeMap<String, TestInfo>,
+    broad: &[String],
+) {
+    tests.sort_by_cached_key(|test| {
+        let name = test.case.name.clone();
+        let function = points::function_of(&name);
+        let is_broad = broad.iter().any(|f| f == function);
+        let position = infos.get(function).map_or(usize::MAX, |info| info.position);
+        (is_broad, position, scenarios::case_number(&name), name)
+    });
+}
+
+/// A failure message as students read it. The harness's own messages (`[scenario] expected …,
+/// got … (book: …)`) and `todo!()`s are kept; any other panic (an overflow or an assertion in
+/// the student's code, a bare `assert!` of a test) gets where it panicked, the test's scenario,
+/// and its book section. The [`runner::PANICKED_AT`] line is taken off.
+pub fn explain(message: &str, info: Option<&TestInfo>) -> String {
+    let (message, location) = runner::split_location(message);
+    if message.contains("(book: ") || todo_stub(message).is_some() {
+        return message.to_string();
+    }
+    let mut lines = message.lines();
+    let mut verdict = lines.next().unwrap_or_default().trim_end().to_string();
+    let mut rest: Vec<&str> = lines.collect();
+    // `assert_eq!`'s `  left: …` and ` right: …` lines join the verdict.
+    while let Some(side) = rest.first().map(|line| line.trim_start()) {
+        if !(side.starts_with("left: ") || side.starts_with("right: ")) {
+            break;
+        }
+        verdict.push_str(if verdict.ends_with("failed") {
+            ": "
+        } else {
+            ", "
+        });
+        verdict.push_str(side);
+        rest.remove(0);
+    }
+    let mut explained = vec![match location {
+        Some(at) if at.starts_with(TESTS_PACKAGE) => format!("{verdict} (at {at})"),
+        Some(at) => format!("panic in {at}: {verdict}"),
+        None => verdict,
+    }];
+    if let Some(scenario) = info.and_then(|info| info.scenario.as_deref()) {
+        explained.push(format!("scenario: {scenario}"));
+    }
+    if let Some(book) = info.and_then(|info| info.book.as_deref()) {
+        explained.push(format!("book: {book}"));
+    }
+    explained.extend(rest.iter().map(|line| line.to_string()));
+    explained.join("\n")
 }
 
 /// The days selected by `--day`/`--days` (every day with a test file when neither is given).
@@ -357,7 +436,11 @@ pub fn run(root: &Path, args: GradeArgs) -> Result<bool> {
                 root: root.to_path_buf(),
                 target_dir: None,
             };
-            println!("building the tests of {} …", subject.crate_name());
+            println!(
+                "building the tests of {} (the first build compiles every dependency: a few \
+                 minutes) …",
+                subject.crate_name()
+            );
             evaluate(&place, subject, subject.crate_name(), &days, settings)?
         }
     };
@@ -391,7 +474,85 @@ pub fn todo_stub(message: &str) -> Option<(u8, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::{Status, TestCase};
+    use crate::runner::TestCase;
+
+    #[test]
+    fn tests_are_sorted_by_file_position_with_broad_ones_last() {
+        let info = |position| TestInfo {
+            position,
+            scenario: None,
+            book: None,
+        };
+        let infos = BTreeMap::from([
+            ("concurrent".to_string(), info(0)),
+            ("seek".to_string(), info(1)),
+            ("grid".to_string(), info(2)),
+        ]);
+        let names = [
+            "grid::case_10_b",
+            "concurrent",
+            "unknown",
+            "grid::case_9_a",
+            "seek",
+        ];
+        let mut tests: Vec<TestOutcome> = names
+            .iter()
+            .map(|name| TestOutcome {
+                case: TestCase {
+                    day: 1,
+                    name: name.to_string(),
+                    exe: PathBuf::new(),
+                },
+                status: Status::Passed,
+            })
+            .collect();
+        sort_most_specific_first(&mut tests, &infos, &["concurrent".to_string()]);
+        let sorted: Vec<&str> = tests.iter().map(|t| t.case.name.as_str()).collect();
+        assert_eq!(
+            sorted,
+            [
+                "seek",
+                "grid::case_9_a",
+                "grid::case_10_b",
+                "unknown",
+                "concurrent"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_panic_outside_the_harness_gets_its_place_scenario_and_book() {
+        let info = TestInfo {
+            position: 0,
+            scenario: Some("Blocks never exceed block_size.".into()),
+            book: Some("day1-blocks.md#block-size".into()),
+        };
+        assert_eq!(
+            explain(
+                "attempt to add with overflow\npanicked at mini-lsm-starter/src/block/builder.rs:40:9",
+                Some(&info)
+            ),
+            "panic in mini-lsm-starter/src/block/builder.rs:40:9: attempt to add with overflow\n\
+             scenario: Blocks never exceed block_size.\n\
+             book: day1-blocks.md#block-size"
+        );
+        assert_eq!(
+            explain(
+                "assertion `left == right` failed\n  left: Some(5)\n right: Some(3)\npanicked at \
+                 tests-day1-to-day7/tests/day5.rs:9:5",
+                None
+            ),
+            "assertion `left == right` failed: left: Some(5), right: Some(3) (at \
+             tests-day1-to-day7/tests/day5.rs:9:5)"
+        );
+        let harness = "[s] expected 1, got 2 (book: x.md#y)\ntree";
+        assert_eq!(
+            explain(&format!("{harness}\npanicked at t.rs:1:1"), Some(&info)),
+            harness
+        );
+        let todo = "not yet implemented: day 1: Block::encode — x";
+        assert_eq!(explain(todo, Some(&info)), todo);
+    }
 
     #[test]
     fn a_todo_message_names_its_day_and_stub() {
@@ -426,6 +587,7 @@ mod tests {
             day: 1,
             tests: Some(tests),
             max_points,
+            weights: Weights::default(),
         }
     }
 
@@ -457,6 +619,7 @@ mod tests {
                 outcome("concurrent", false),
             ]),
             max_points: 10.0,
+            weights: Weights::default(),
         };
         assert_eq!(grid.points_of("grid::case_1_a"), 1.25);
         assert_eq!(grid.points_of("concurrent"), 5.0);
@@ -473,6 +636,7 @@ mod tests {
             day: 2,
             tests: None,
             max_points: 10.0,
+            weights: Weights::default(),
         };
         assert_eq!((none.points(), none.total()), (0.0, 0));
         assert!(!none.fully_passed());

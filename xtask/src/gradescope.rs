@@ -8,6 +8,7 @@
 use serde_json::{Value, json};
 
 use crate::grade::Grade;
+use crate::report;
 
 /// Rounds points for the JSON (Gradescope shows two decimals; shares keep four).
 fn round(points: f64, decimals: i32) -> f64 {
@@ -35,10 +36,10 @@ pub fn results(grade: &Grade, table: &str) -> Value {
                     let passed = outcome.status.passed();
                     json!({
                         "name": format!("day {}: {}", day.day, outcome.case.name),
-                        "score": if passed { share } else { 0.0 },
+                        "score": round(day.earned(&outcome.case.name), 4),
                         "max_score": share,
                         "status": if passed { "passed" } else { "failed" },
-                        "output": outcome.status.reason(),
+                        "output": shortened(&outcome.status.reason()),
                         "output_format": "text",
                         "visibility": "visible",
                     })
@@ -55,6 +56,18 @@ pub fn results(grade: &Grade, table: &str) -> Value {
         "tests": tests,
     })
 }
+
+/// A test's output with every line cut to [`MAX_OUTPUT_LINE_CHARS`].
+fn shortened(output: &str) -> String {
+    output
+        .lines()
+        .map(|line| report::cut(line, MAX_OUTPUT_LINE_CHARS))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A line of a test's output longer than this many characters is cut.
+const MAX_OUTPUT_LINE_CHARS: usize = 2000;
 
 #[cfg(test)]
 mod tests {
@@ -91,11 +104,13 @@ mod tests {
                         test("d", Status::TimedOut(Duration::from_secs(10))),
                     ]),
                     max_points: 10.0,
+                    weights: Default::default(),
                 },
                 DayGrade {
                     day: 2,
                     tests: Some(vec![test("e", Status::Passed)]),
                     max_points: 5.0,
+                    weights: Default::default(),
                 },
             ],
             compile_error: None,
@@ -128,6 +143,7 @@ mod tests {
                 day: 4,
                 tests: None,
                 max_points: 20.0,
+                weights: Default::default(),
             }],
             compile_error: Some("error: x".to_string()),
             timeout: Duration::from_secs(10),

@@ -31,6 +31,8 @@ pub enum Outcome {
     Failed {
         /// The panic message; several lines for `assert_eq!` failures.
         message: String,
+        /// Where it panicked (`path:line:column`), when it panicked.
+        location: Option<String>,
     },
     /// `ignored`.
     Ignored,
@@ -52,7 +54,7 @@ impl TestResult {
     /// The failure message, for a failed test.
     pub fn failure_message(&self) -> Option<&str> {
         match &self.outcome {
-            Outcome::Failed { message } => Some(message),
+            Outcome::Failed { message, .. } => Some(message),
             _ => None,
         }
     }
@@ -69,10 +71,11 @@ pub fn parse(stdout: &str) -> TestRun {
             let outcome = match status {
                 "ok" => Outcome::Passed,
                 "FAILED" => {
-                    let message = messages.get_mut(name).and_then(VecDeque::pop_front);
-                    Outcome::Failed {
-                        message: message.unwrap_or_default(),
-                    }
+                    let (message, location) = messages
+                        .get_mut(name)
+                        .and_then(VecDeque::pop_front)
+                        .unwrap_or_default();
+                    Outcome::Failed { message, location }
                 }
                 _ => Outcome::Ignored,
             };
@@ -105,8 +108,8 @@ fn result_line(line: &str) -> Option<(&str, &str)> {
 
 /// The failure message of every `---- NAME stdout ----` section, by test name (a queue, since
 /// two test binaries may have tests of the same name).
-fn failure_messages(stdout: &str) -> HashMap<&str, VecDeque<String>> {
-    let mut messages: HashMap<&str, VecDeque<String>> = HashMap::new();
+fn failure_messages(stdout: &str) -> HashMap<&str, VecDeque<(String, Option<String>)>> {
+    let mut messages: HashMap<&str, VecDeque<(String, Option<String>)>> = HashMap::new();
     let mut section: Option<(&str, Vec<&str>)> = None;
     for line in stdout.lines() {
         let header = section_header(line);
@@ -115,7 +118,7 @@ fn failure_messages(stdout: &str) -> HashMap<&str, VecDeque<String>> {
             messages
                 .entry(name)
                 .or_default()
-                .push_back(section_message(&lines));
+                .push_back((section_message(&lines), panic_location(&lines)));
         }
         if let Some(name) = header {
             section = Some((name, Vec::new()));
@@ -127,7 +130,7 @@ fn failure_messages(stdout: &str) -> HashMap<&str, VecDeque<String>> {
         messages
             .entry(name)
             .or_default()
-            .push_back(section_message(&lines));
+            .push_back((section_message(&lines), panic_location(&lines)));
     }
     messages
 }
@@ -137,6 +140,17 @@ fn section_header(line: &str) -> Option<&str> {
     let rest = line.strip_prefix("---- ")?;
     rest.strip_suffix(" stdout ----")
         .or_else(|| rest.strip_suffix(" stderr ----"))
+}
+
+/// Where the first panic of `lines` happened: `path:line:column` of its
+/// `thread '…' panicked at path:line:column:` line.
+pub fn panic_location(lines: &[&str]) -> Option<String> {
+    let line = lines
+        .iter()
+        .find(|line| line.starts_with("thread '") && line.contains(" panicked at "))?;
+    let (_, location) = line.split_once(" panicked at ")?;
+    let location = location.trim_end().strip_suffix(':').unwrap_or(location);
+    (!location.is_empty()).then(|| location.to_string())
 }
 
 /// The message of a failure section: the lines after the first `thread '…' panicked at …:` line
@@ -255,6 +269,15 @@ test result: FAILED. 1 passed; 2 failed; 1 ignored; 0 measured; 0 filtered out; 
             run.results[2].failure_message(),
             Some("assertion `left == right` failed: the scenario\n  left: 1\n right: 2")
         );
+        assert!(matches!(
+            &run.results[2].outcome,
+            Outcome::Failed { location: Some(at), .. } if at == "tests/day1.rs:10:5"
+        ));
+        assert!(matches!(
+            &run.results[1].outcome,
+            Outcome::Failed { location: Some(at), .. }
+                if at == "mini-lsm-starter/src/block/iterator.rs:50:9"
+        ));
         assert_eq!(run.results[3].outcome, Outcome::Ignored);
     }
 

@@ -8,7 +8,8 @@
 //!   graded suite on the reference, failing on any flaky test; `--long`: also the reference's
 //!   long `#[ignore]`d tests, the full corruption sweep and the long model-based runs, and a
 //!   5-trial crash loop).
-//! - `cargo x bugs [--bug NAME] [--list]`: check that the graded tests kill every planted bug.
+//! - `cargo x bugs [--bug NAME] [--list] [--scores]`: check that the graded tests kill every
+//!   planted bug (`--scores`: and that each costs at least 1 point of `cargo x grade`'s 100).
 //! - `cargo x crash [--trials N] [--seed S]`: kill the reference at random moments and at named
 //!   crash windows, reopen, and check that no acknowledged write was lost.
 //! - `cargo x mutants [--module NAME] [--list]`: mutation testing of the reference with the graded
@@ -36,6 +37,7 @@ mod report;
 mod roster;
 mod runner;
 mod sandbox;
+mod scenarios;
 mod starter;
 mod watch;
 mod workspace;
@@ -102,6 +104,10 @@ enum Task {
         /// Seconds one bug's test run may take; a run stopped by it counts as a kill (a hang).
         #[arg(long, value_name = "SECONDS", default_value_t = 120)]
         timeout: u64,
+        /// Grade each bug as `cargo x grade` does and print the points it costs (of 100); fail
+        /// when a bug costs less than 1 point.
+        #[arg(long)]
+        scores: bool,
     },
     /// Crash the reference engine again and again (SIGKILL at random moments, aborts at named
     /// crash windows, torn writes), reopen, and check no acknowledged write was lost.
@@ -157,11 +163,13 @@ fn run(cli: Cli) -> Result<bool> {
             only,
             list,
             timeout,
+            scores,
         } => {
             let options = bugs::Options {
                 only,
                 list,
                 timeout: std::time::Duration::from_secs(timeout),
+                scores,
             };
             return bugs::bugs(&root, &options);
         }

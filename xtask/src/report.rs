@@ -14,6 +14,9 @@ const MAX_BLOCKING_STUBS: usize = 3;
 /// At most this many lines of a failure message are shown.
 const MAX_MESSAGE_LINES: usize = 3;
 
+/// A line of a failure message longer than this many characters is cut.
+const MAX_LINE_CHARS: usize = 300;
+
 /// The width of the title column.
 fn title_width() -> usize {
     DAY_TITLES
@@ -93,12 +96,19 @@ pub fn day_line(day: &DayGrade) -> String {
 /// Why `day`'s tests failed: a "blocked by" line, or up to `listed` failed tests with the first
 /// lines of their messages.
 pub fn failure_lines(day: &DayGrade, listed: usize) -> Vec<String> {
-    let failures: Vec<&TestOutcome> = day
+    let mut failures: Vec<&TestOutcome> = day
         .tests
         .iter()
         .flatten()
         .filter(|test| !test.status.passed())
         .collect();
+    // The tests come most specific first (see `grade::day_outcomes`); a failed assertion says
+    // more than a crash, and a crash more than a timeout.
+    failures.sort_by_key(|test| match test.status {
+        Status::TimedOut(_) => 2,
+        Status::Crashed { .. } => 1,
+        _ => 0,
+    });
     if failures.is_empty() {
         return Vec::new();
     }
@@ -156,16 +166,67 @@ pub fn short_reason(day: u8, status: &Status) -> Vec<String> {
         };
         return vec![line];
     }
+    if let Status::TimedOut(after) = status {
+        return timeout_hint(day, *after);
+    }
     let lines: Vec<String> = reason
         .lines()
         .take(MAX_MESSAGE_LINES)
-        .map(str::to_string)
+        .map(|line| cut(line, MAX_LINE_CHARS))
         .collect();
     if lines.is_empty() {
         vec!["failed (no message)".to_string()]
     } else {
         lines
     }
+}
+
+/// A timed-out test of `day`: what usually causes it, and where the book explains it.
+fn timeout_hint(day: u8, after: std::time::Duration) -> Vec<String> {
+    let secs = after.as_secs();
+    let mut lines = vec![format!(
+        "timed out after {secs} s: usually an infinite loop (a loop whose exit is never reached, \
+         an iterator whose next() does not advance)"
+    )];
+    if day >= 4 {
+        lines[0] = format!(
+            "timed out after {secs} s: usually a deadlock (a lock held while taking another one, \
+             a thread waiting for work no thread does) or an infinite loop"
+        );
+        lines.push("book: day4-engine.md#concurrency".to_string());
+    } else {
+        lines.push("book: day3-memtable-and-merging.md#the-cursor-contract".to_string());
+    }
+    lines
+}
+
+/// `line` cut to `max` characters, saying how many more it had. In a harness message
+/// (`[scenario] expected …, got … (book: …)`) the scenario is cut first, to keep the verdict.
+pub fn cut(line: &str, max: usize) -> String {
+    let length = line.chars().count();
+    if length <= max {
+        return line.to_string();
+    }
+    if let Some(at) = line.find("] expected ") {
+        let (scenario, verdict) = line.split_at(at);
+        let room = max.saturating_sub(verdict.chars().count() + 1);
+        if room >= 40 {
+            let kept: String = scenario.chars().take(room).collect();
+            return format!("{kept}…{verdict}");
+        }
+    }
+    // The book section at the end is worth more than the middle of a long value.
+    let book = line
+        .rfind(" (book: ")
+        .map(|at| &line[at..])
+        .filter(|book| book.ends_with(')') && book.chars().count() < max / 2)
+        .unwrap_or("");
+    let keep = max - book.chars().count();
+    let kept: String = line.chars().take(keep).collect();
+    format!(
+        "{kept}… ({} more characters){book}",
+        length - keep - book.chars().count()
+    )
 }
 
 /// When every failure of `day` is a `todo!()` of an earlier day: the earliest such day and its
@@ -229,6 +290,7 @@ mod tests {
             day,
             tests: Some(tests),
             max_points: 10.0,
+            weights: Default::default(),
         }
     }
 
@@ -294,11 +356,13 @@ mod tests {
             [
                 "     ✗ a: not implemented yet: MemTable::get",
                 "     ✗ b: blocked by day 1: Block::decode",
-                "     ✗ c: timed out after 10 s",
-                "     ✗ d: crashed (signal 6)",
                 "     ✗ e: assertion failed: one",
                 "           left: 1",
                 "          right: 2",
+                "     ✗ d: crashed (signal 6)",
+                "     ✗ c: timed out after 10 s: usually an infinite loop (a loop whose exit is \
+                 never reached, an iterator whose next() does not advance)",
+                "         book: day3-memtable-and-merging.md#the-cursor-contract",
             ]
         );
         let listed = failure_lines(&grade, 2);
@@ -317,11 +381,13 @@ mod tests {
                     day: 1,
                     tests: None,
                     max_points: 10.0,
+                    weights: Default::default(),
                 },
                 DayGrade {
                     day: 2,
                     tests: None,
                     max_points: 15.0,
+                    weights: Default::default(),
                 },
             ],
             compile_error: Some("error[E1]: bad\n --> x.rs".to_string()),
@@ -338,6 +404,35 @@ mod tests {
             ["    error[E1]: bad", "     --> x.rs"]
         );
         assert!(!grade.all_passed());
+    }
+
+    #[test]
+    fn an_overlong_line_is_cut() {
+        let long = "x".repeat(15_281);
+        let reason = short_reason(1, &Status::Failed(format!("[s] {long}\nsecond")));
+        assert_eq!(reason.len(), 2);
+        assert!(
+            reason[0].ends_with("… (14985 more characters)"),
+            "{}",
+            reason[0]
+        );
+        assert_eq!(cut("short", 10), "short");
+        let long_verdict = format!("[s] expected {} (book: b.md#c)", "x".repeat(100));
+        assert_eq!(
+            cut(&long_verdict, 50),
+            format!(
+                "[s] expected {}… (78 more characters) (book: b.md#c)",
+                "x".repeat(22)
+            )
+        );
+        let scenario = format!("[{}] expected 1, got 2 (book: b.md)", "s".repeat(100));
+        assert_eq!(
+            cut(&scenario, 80),
+            format!(
+                "{}…] expected 1, got 2 (book: b.md)",
+                "[".to_string() + &"s".repeat(46)
+            )
+        );
     }
 
     #[test]

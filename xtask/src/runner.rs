@@ -6,10 +6,10 @@
 //! `<exe> --exact NAME --test-threads 1` runs one.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
@@ -37,6 +37,10 @@ impl Place {
     }
 }
 
+/// The environment variable that tells a graded test the grader's timeout, in seconds (read
+/// by `watchdog_limit` in tests-day1-to-day7/src/lib.rs).
+pub const GRADE_TIMEOUT_VAR: &str = "MINI_LSM_GRADE_TIMEOUT_SECS";
+
 /// What building the test binaries gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Built {
@@ -63,7 +67,7 @@ pub fn build(place: &Place, features: &[&str], days: &[u8]) -> Result<Built> {
     if let Some(target_dir) = &place.target_dir {
         command.env("CARGO_TARGET_DIR", target_dir);
     }
-    let output = workspace::capture(command)?;
+    let output = capture_showing_progress(command)?;
     let messages = parse_build_messages(&String::from_utf8_lossy(&output.stdout));
     if !output.status.success() {
         let error = messages.first_error.unwrap_or_else(|| {
@@ -79,6 +83,58 @@ pub fn build(place: &Place, features: &[&str], days: &[u8]) -> Result<Built> {
         bail!("cargo built no executable for the test target day{missing}");
     }
     Ok(Built::Executables(messages.executables))
+}
+
+/// Runs the cargo `command` to completion, capturing its output. When stderr is a terminal, shows
+/// cargo's status lines as they come, on one line rewritten in place (`[12 built] Compiling
+/// rstest v0.26.1`), so that a first build, which takes minutes, is seen to progress.
+fn capture_showing_progress(mut command: Command) -> Result<Output> {
+    if !std::io::stderr().is_terminal() {
+        return workspace::capture(command);
+    }
+    let shown = workspace::display(&command);
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("could not start `{shown}`"))?;
+    let stdout = read_in_background(child.stdout.take());
+    let stderr = child.stderr.take().map(|pipe| {
+        thread::spawn(move || {
+            let mut all = Vec::new();
+            let mut built = 0;
+            for line in BufReader::new(pipe).split(b'\n').map_while(Result::ok) {
+                let text = String::from_utf8_lossy(&line);
+                let status = text.trim();
+                if status.starts_with("Compiling ") {
+                    built += 1;
+                }
+                if status.starts_with("Compiling ") || status.starts_with("Blocking ") {
+                    // `Compiling name v1.0 (/a/long/path)`: the path says nothing new.
+                    let status = status.split(" (").next().unwrap_or(status);
+                    let status: String = status.chars().take(70).collect();
+                    eprint!("\r\x1b[2K  [{built} built] {status}");
+                    let _ = std::io::stderr().flush();
+                }
+                all.extend_from_slice(&line);
+                all.push(b'\n');
+            }
+            eprint!("\r\x1b[2K");
+            all
+        })
+    });
+    let status = child
+        .wait()
+        .with_context(|| format!("waiting for `{shown}`"))?;
+    let join = |reader: Option<JoinHandle<Vec<u8>>>| {
+        reader.map_or_else(Vec::new, |reader| reader.join().unwrap_or_default())
+    };
+    Ok(Output {
+        status,
+        stdout: join(stdout),
+        stderr: join(stderr),
+    })
 }
 
 /// What the JSON messages of `cargo test --no-run --message-format=json` say.
@@ -275,6 +331,8 @@ pub fn run_one(case: &TestCase, dir: &Path, timeout: Duration) -> Status {
         .args(["--exact", &case.name, "--test-threads", "1"])
         .current_dir(dir)
         .env("RUST_BACKTRACE", "0")
+        // The tests' watchdogs fire before this timeout, with a message of their own.
+        .env(GRADE_TIMEOUT_VAR, timeout.as_secs().to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -355,14 +413,40 @@ fn classify(name: &str, status: ExitStatus, stdout: &str, stderr: &str) -> Statu
     let result = run.results.iter().find(|result| result.name == name);
     match result.map(|result| &result.outcome) {
         Some(Outcome::Passed) if status.success() => Status::Passed,
-        Some(Outcome::Failed { message }) if !message.is_empty() => Status::Failed(message.clone()),
+        Some(Outcome::Failed { message, location }) if !message.is_empty() => {
+            Status::Failed(located(message, location.as_deref()))
+        }
         Some(Outcome::Ignored) => Status::Failed("ignored (a graded test must not be)".into()),
         None if status.success() => Status::Failed(format!("no test named `{name}` ran")),
         _ => {
+            let lines: Vec<&str> = stderr.lines().collect();
             let message = libtest::panic_message(stderr)
                 .unwrap_or_else(|| format!("the test process exited with {status}"));
-            Status::Failed(message)
+            Status::Failed(located(
+                &message,
+                libtest::panic_location(&lines).as_deref(),
+            ))
         }
+    }
+}
+
+/// Ends a failure message whose panic `location` is known with a [`PANICKED_AT`] line (see
+/// [`split_location`]).
+fn located(message: &str, location: Option<&str>) -> String {
+    match location {
+        Some(location) => format!("{message}\n{PANICKED_AT}{location}"),
+        None => message.to_string(),
+    }
+}
+
+/// What starts the last line of a [`Status::Failed`] message that says where the test panicked.
+pub const PANICKED_AT: &str = "panicked at ";
+
+/// A failure message without its [`PANICKED_AT`] line, and the location that line gives.
+pub fn split_location(message: &str) -> (&str, Option<&str>) {
+    match message.rsplit_once(&format!("\n{PANICKED_AT}")) {
+        Some((message, location)) if !location.contains('\n') => (message, Some(location)),
+        _ => (message, None),
     }
 }
 
@@ -412,8 +496,13 @@ not json
         let failed = "running 1 test\ntest a ... FAILED\n\nfailures:\n\n---- a stdout ----\n\nthread 'a' panicked at x.rs:1:1:\nboom\nnote: run with `RUST_BACKTRACE=1`\n";
         assert_eq!(
             classify("a", exited(101), failed, ""),
-            Status::Failed("boom".into())
+            Status::Failed("boom\npanicked at x.rs:1:1".into())
         );
+        assert_eq!(
+            split_location("boom\npanicked at x.rs:1:1"),
+            ("boom", Some("x.rs:1:1"))
+        );
+        assert_eq!(split_location("boom"), ("boom", None));
         assert_eq!(
             classify(
                 "a",
