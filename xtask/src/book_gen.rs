@@ -251,7 +251,7 @@ impl<'a> Sources<'a> {
             count += self
                 .day_tests(day)?
                 .iter()
-                .filter(|name| grade::function_of(name) == function)
+                .filter(|name| crate::points::function_of(name) == function)
                 .count();
         }
         Ok(count)
@@ -411,6 +411,7 @@ fn passing_grade(day: u8, names: &[String]) -> Result<Grade> {
             day,
             tests: Some(tests),
             max_points: points.day(day),
+            weights: points.weights(day),
         }],
         compile_error: None,
         timeout: Duration::from_secs(grade::DEFAULT_TIMEOUT_SECS),
