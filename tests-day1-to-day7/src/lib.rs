@@ -24,6 +24,7 @@ pub use mini_lsm_reference as lsm;
 pub use mini_lsm_starter as lsm;
 
 pub mod crash_writer;
+pub mod stress;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;

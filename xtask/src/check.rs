@@ -60,14 +60,16 @@ const CARGO_STEPS: [&[&str]; 6] = [
     ],
 ];
 
-/// The reference's long tests, `#[ignore]`d in `cargo test`: the full corruption sweep, the
-/// long model-based runs and the long concurrency run (`mini-lsm-reference/tests/
-/// corruption_sweep.rs`, `model.rs`, `concurrency.rs`).
+/// The long tests, `#[ignore]`d in `cargo test`: the `_long` variants of the stress checks on the
+/// reference (the full corruption sweep, long model-based and concurrency runs, many crash
+/// trials; see `tests-day1-to-day7/tests/stress_dayN.rs`).
 const LONG_STEP: &[&str] = &[
     "test",
     "--package",
-    "mini-lsm-reference",
+    TESTS_PACKAGE,
     "--release",
+    "--test",
+    "stress_day*",
     "--",
     "--ignored",
     "--nocapture",
@@ -232,7 +234,9 @@ fn run_starter_tests(
     days: &[u8],
     what: &str,
 ) -> Result<TestRun> {
-    let targets: Vec<String> = days.iter().map(|day| format!("day{day}")).collect();
+    let mut targets: Vec<String> = days.iter().map(|day| format!("day{day}")).collect();
+    // A stress target is named for its day like the day's tests, and must fail the same way.
+    targets.extend(crate::stress::targets(root, days));
     let mut args = vec!["test", "--package", TESTS_PACKAGE, "--no-fail-fast"];
     args.extend(Subject::Starter.feature_args());
     for target in &targets {

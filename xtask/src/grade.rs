@@ -17,7 +17,7 @@ use anyhow::{Context, Result, bail};
 use crate::points::Points;
 use crate::runner::{self, Built, Place, RunSettings, TestOutcome};
 use crate::workspace::{self, REFERENCE_DIR, STARTER_DIR, TESTS_PACKAGE};
-use crate::{gradescope, report, roster, sandbox, watch};
+use crate::{gradescope, report, roster, sandbox, stress, watch};
 
 /// The title of each day, index 0 for day 1.
 pub const DAY_TITLES: [&str; 7] = [
@@ -68,6 +68,11 @@ pub struct GradeArgs {
     /// List every failed test (default: the first few of each day).
     #[arg(long)]
     verbose: bool,
+    /// Also run the stress checks (model-based, concurrency, corruption and crash checks) of the
+    /// graded days on the crate under test. They carry no points: a day whose stress checks fail
+    /// is capped at 75% of its points.
+    #[arg(long, conflicts_with = "watch")]
+    stress: bool,
 }
 
 /// The output format of `cargo x grade`.
@@ -132,6 +137,9 @@ pub struct DayGrade {
     pub tests: Option<Vec<TestOutcome>>,
     /// The day's points (from `xtask/points.toml`).
     pub max_points: f64,
+    /// With `--stress`: the day's stress checks and how they ended (empty for a day without
+    /// any); `None` without `--stress` (see [`crate::stress`]).
+    pub stress: Option<Vec<TestOutcome>>,
 }
 
 impl DayGrade {
@@ -149,22 +157,26 @@ impl DayGrade {
         self.tests.as_ref().map_or(0, Vec::len)
     }
 
-    /// Whether the day passed: it compiled, it has tests, and every test passed.
+    /// Whether the day passed: it compiled, it has tests, and every test passed (and, with
+    /// `--stress`, every stress check).
     pub fn fully_passed(&self) -> bool {
-        self.total() > 0 && self.passed() == self.total()
+        self.total() > 0 && self.passed() == self.total() && !stress::capped(self)
     }
 
     /// The points earned: the day's points are split equally among its test *functions* (the
     /// concepts it grades), and a function's share equally among its rstest cases. So a grid
-    /// of 242 cases weighs as much as a single concurrency test, not 121 times as much.
+    /// of 242 cases weighs as much as a single concurrency test, not 121 times as much. With
+    /// `--stress`, a failed stress check caps the day at 75% (see [`stress::cap`]).
     pub fn points(&self) -> f64 {
-        self.tests
+        let earned = self
+            .tests
             .iter()
             .flatten()
             .filter(|test| test.status.passed())
             .map(|test| self.points_of(&test.case.name))
             // A fold from +0.0: `sum` of no floats is -0.0, shown as "-0".
-            .fold(0.0, |total, points| total + points)
+            .fold(0.0, |total, points| total + points);
+        stress::cap(self, earned)
     }
 
     /// What the test (or rstest case) named `name` is worth: the day's points over its test
@@ -251,6 +263,7 @@ pub fn evaluate(
                     day,
                     tests: None,
                     max_points: points.day(day),
+                    stress: None,
                 })
                 .collect();
             return Ok(grade);
@@ -271,8 +284,12 @@ pub fn evaluate(
                     .collect(),
             ),
             max_points: points.day(day),
+            stress: None,
         })
         .collect();
+    if settings.stress {
+        stress::run(place, subject, &mut grade, settings)?;
+    }
     Ok(grade)
 }
 
@@ -330,7 +347,10 @@ pub fn grade_submission(
 /// Runs `cargo x grade` in the workspace at `root`; `Ok(true)` when every graded day passed.
 pub fn run(root: &Path, args: GradeArgs) -> Result<bool> {
     let days = selected_days(root, &args)?;
-    let settings = RunSettings::new(Duration::from_secs(args.timeout));
+    let settings = RunSettings {
+        stress: args.stress,
+        ..RunSettings::new(Duration::from_secs(args.timeout))
+    };
     if args.watch {
         watch::watch(root, &days, settings)?;
         return Ok(true);
@@ -423,6 +443,7 @@ mod tests {
             day: 1,
             tests: Some(tests),
             max_points,
+            stress: None,
         }
     }
 
@@ -454,6 +475,7 @@ mod tests {
                 outcome("concurrent", false),
             ]),
             max_points: 10.0,
+            stress: None,
         };
         assert_eq!(grid.points_of("grid::case_1_a"), 1.25);
         assert_eq!(grid.points_of("concurrent"), 5.0);
@@ -470,6 +492,7 @@ mod tests {
             day: 2,
             tests: None,
             max_points: 10.0,
+            stress: None,
         };
         assert_eq!((none.points(), none.total()), (0.0, 0));
         assert!(!none.fully_passed());

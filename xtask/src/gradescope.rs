@@ -45,6 +45,7 @@ pub fn results(grade: &Grade, table: &str) -> Value {
                 }));
             }
         }
+        tests.extend(crate::stress::json_entries(day));
     }
     json!({
         "score": round(grade.points(), 2),
@@ -91,11 +92,13 @@ mod tests {
                         test("d", Status::TimedOut(Duration::from_secs(10))),
                     ]),
                     max_points: 10.0,
+                    stress: None,
                 },
                 DayGrade {
                     day: 2,
                     tests: Some(vec![test("e", Status::Passed)]),
                     max_points: 5.0,
+                    stress: None,
                 },
             ],
             compile_error: None,
@@ -128,6 +131,7 @@ mod tests {
                 day: 4,
                 tests: None,
                 max_points: 20.0,
+                stress: None,
             }],
             compile_error: Some("error: x".to_string()),
             timeout: Duration::from_secs(10),

@@ -51,6 +51,7 @@ pub fn table(grade: &Grade, verbose: bool) -> Vec<String> {
         if day.tests.is_some() {
             lines.extend(failure_lines(day, listed));
         }
+        lines.extend(crate::stress::failure_lines(day, listed));
     }
     let passed: usize = grade.days.iter().map(DayGrade::passed).sum();
     lines.push(format!(
@@ -83,9 +84,10 @@ pub fn day_line(day: &DayGrade) -> String {
         Some(_) => "",
     };
     format!(
-        "{:>3}  {:<width$}  {passed:>7}  {points:>9}{mark}",
+        "{:>3}  {:<width$}  {passed:>7}  {points:>9}{mark}{}",
         day.day,
         day.title(),
+        crate::stress::day_note(day),
         width = title_width()
     )
 }
@@ -229,6 +231,7 @@ mod tests {
             day,
             tests: Some(tests),
             max_points: 10.0,
+            stress: None,
         }
     }
 
@@ -317,11 +320,13 @@ mod tests {
                     day: 1,
                     tests: None,
                     max_points: 10.0,
+                    stress: None,
                 },
                 DayGrade {
                     day: 2,
                     tests: None,
                     max_points: 15.0,
+                    stress: None,
                 },
             ],
             compile_error: Some("error[E1]: bad\n --> x.rs".to_string()),
