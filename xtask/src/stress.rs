@@ -174,7 +174,8 @@ pub fn cap(day: &DayGrade, earned: f64) -> f64 {
 }
 
 /// What the day line adds with `--stress`: how many stress checks passed, or which one failed
-/// and that the day is capped. Empty without `--stress` or for a day without stress checks.
+/// (and, when that lowered the day's points, that the day is capped). Empty without `--stress`
+/// or for a day without stress checks.
 pub fn day_note(day: &DayGrade) -> String {
     let Some(checks) = &day.stress else {
         return String::new();
@@ -190,13 +191,24 @@ pub fn day_note(day: &DayGrade) -> String {
             } else {
                 format!(" (+{} more)", rest.len())
             };
-            format!(
-                "  capped at {:.0}%: stress check {} failed{more}",
-                CAP * 100.0,
-                first.case.name
-            )
+            let capped = if uncapped_points(day) > day.max_points * CAP {
+                format!("  capped at {:.0}%:", CAP * 100.0)
+            } else {
+                String::from(" ")
+            };
+            format!("{capped} stress check {} failed{more}", first.case.name)
         }
     }
+}
+
+/// The day's points before the cap.
+fn uncapped_points(day: &DayGrade) -> f64 {
+    day.tests
+        .iter()
+        .flatten()
+        .filter(|test| test.status.passed())
+        .map(|test| day.points_of(&test.case.name))
+        .sum()
 }
 
 /// The lines under a day for its failed stress checks: "blocked by day K: …" when they all
@@ -334,6 +346,7 @@ mod tests {
             tests[1].status = Status::Failed("x".into());
         }
         assert_eq!(failing.points(), 10.0);
+        assert_eq!(day_note(&failing), "  stress check s0 failed");
     }
 
     #[test]

@@ -326,7 +326,7 @@ fn block_fixture() -> (Vec<u8>, Vec<Entry>) {
     (builder.build().encode().to_vec(), entries)
 }
 
-/// An SST of three blocks, with a bloom filter when `bloom` (day 7).
+/// An SST of several blocks, with a bloom filter when `bloom` (day 7).
 fn sst_fixture(dir: &Path, bloom: bool) -> (Vec<u8>, Vec<Entry>) {
     let entries = entries(12);
     let mut builder = SsTableBuilder::new(128);
@@ -340,7 +340,12 @@ fn sst_fixture(dir: &Path, bloom: bool) -> (Vec<u8>, Vec<Entry>) {
     let table = builder
         .build(0, None, &path)
         .expect("build the fixture SST");
-    assert_eq!(table.num_blocks(), 3, "the fixture SST has three blocks");
+    // Three blocks with day 7's prefix compression, four without: several either way.
+    assert!(
+        table.num_blocks() >= 3,
+        "the fixture SST has several blocks, got {}",
+        table.num_blocks()
+    );
     assert_eq!(
         table.bloom().is_some(),
         bloom,
