@@ -965,6 +965,15 @@ fn dir_contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// A full scan's entries as `key=value`, escaped, for a failure message.
+fn show_scan(entries: &[(Vec<u8>, Vec<u8>)]) -> String {
+    let shown: Vec<String> = entries
+        .iter()
+        .map(|(k, v)| format!("{}={}", crate::show(k), crate::show(v)))
+        .collect();
+    format!("[{}]", shown.join(", "))
+}
+
 fn check_engine(dir: &Path, allowed: &[&Model], must_reject: bool) -> Verdict {
     // An open that fails must leave every file as it was.
     let before = dir_contents(dir);
@@ -981,7 +990,10 @@ fn check_engine(dir: &Path, allowed: &[&Model], must_reject: bool) -> Verdict {
             match (matches, must_reject) {
                 (true, false) => Ok(Outcome::Correct),
                 (true, true) => Err("the damage went unreported".into()),
-                (false, _) => Err(format!("WRONG DATA: read {read:?}")),
+                (false, _) => Err(format!(
+                    "WRONG DATA: a full scan read {}",
+                    show_scan(&read.0)
+                )),
             }
         }
     }
