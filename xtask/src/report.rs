@@ -29,9 +29,10 @@ pub fn table(grade: &Grade, verbose: bool) -> Vec<String> {
     let tests: usize = grade.days.iter().map(DayGrade::total).sum();
     let mut lines = vec![
         format!(
-            "{}: {tests} tests, each in its own process, timeout {} s",
+            "{}: {tests} tests, each in its own process, timeout {} s{}",
             grade.label,
-            grade.timeout.as_secs()
+            grade.timeout.as_secs(),
+            crate::stress::header_note(grade)
         ),
         format!(
             "day  {:<width$}  {:>7}  {:>9}",

@@ -150,6 +150,23 @@ pub fn run(
     Ok(())
 }
 
+/// What the report's first line adds with `--stress`: how many stress checks ran, and their
+/// timeout. Empty without `--stress`.
+pub fn header_note(grade: &Grade) -> String {
+    let checks: Option<usize> = grade
+        .days
+        .iter()
+        .map(|day| day.stress.as_ref().map(Vec::len))
+        .sum();
+    match checks {
+        Some(checks) => format!(
+            "; {checks} stress checks, timeout {} s",
+            grade.timeout.max(TIMEOUT).as_secs()
+        ),
+        None => String::new(),
+    }
+}
+
 /// The stress checks of `day` that did not pass (none when they were not run).
 pub fn failed(day: &DayGrade) -> Vec<&TestOutcome> {
     day.stress
@@ -368,6 +385,21 @@ mod tests {
         assert!(failure_lines(&plain, 8).is_empty());
         assert!(json_entries(&plain).is_empty());
         assert_eq!(plain.points(), 20.0);
+    }
+
+    #[test]
+    fn the_header_counts_the_stress_checks_and_their_timeout() {
+        let mut grade = Grade {
+            label: "x".into(),
+            days: vec![day(vec![Status::Passed, Status::Passed]), day(vec![])],
+            compile_error: None,
+            timeout: Duration::from_secs(10),
+        };
+        assert_eq!(header_note(&grade), "; 2 stress checks, timeout 120 s");
+        for day in &mut grade.days {
+            day.stress = None;
+        }
+        assert_eq!(header_note(&grade), "");
     }
 
     #[test]
