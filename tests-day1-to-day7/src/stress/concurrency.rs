@@ -824,6 +824,16 @@ fn rethrow(check: Check, what: &str, panic: Box<dyn std::any::Any + Send>) -> ! 
     check.fail_unseeded(&format!("{what}: a thread panicked: {message}"), "")
 }
 
+/// Sets its flag when dropped: a thread that must stop others when it ends, also by a panic,
+/// holds one.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
 /// `force_flush` and `sync` (with the WAL off, a flush) flush what was written before the call:
 /// writers that keep freezing new memtables meanwhile must not keep them running forever.
 pub fn force_flush_and_sync_return_while_writers_keep_freezing_memtables(check: Check) {
@@ -860,11 +870,12 @@ pub fn force_flush_and_sync_return_while_writers_keep_freezing_memtables(check: 
         let (flusher_db, flusher_done) = (Arc::clone(&db), Arc::clone(&hook_returned));
         let flusher_progress = Arc::clone(&progress);
         threads.push(std::thread::spawn(move || {
+            // Stops the writers however the hook ends, a panic included.
+            let _done = SetOnDrop(flusher_done);
             let result = match hook {
                 "force_flush" => flusher_db.force_flush(),
                 _ => flusher_db.sync(),
             };
-            flusher_done.store(true, Ordering::SeqCst);
             result.expect(hook);
             flusher_progress[2].fetch_add(1, Ordering::SeqCst);
         }));
@@ -927,13 +938,7 @@ pub fn compact_until_idle_returns_while_writers_keep_flushing(check: Check) {
     let (caller_progress, caller_calls) = (Arc::clone(&progress), Arc::clone(&calls));
     threads.push(std::thread::spawn(move || {
         // Stops the writers however this thread ends.
-        struct Done(Arc<AtomicBool>);
-        impl Drop for Done {
-            fn drop(&mut self) {
-                self.0.store(true, Ordering::SeqCst);
-            }
-        }
-        let _done = Done(caller_done);
+        let _done = SetOnDrop(caller_done);
         let mut rng = Rng(mix(100));
         for _ in 0..CALLS {
             for _ in 0..WRITES_PER_CALL {
