@@ -4,6 +4,9 @@
 //! files grade the reference (`--features reference`, the default) or the student's starter
 //! (`--no-default-features --features starter`).
 //!
+//! The [`stress`] module holds the stress checks of the `stress_dayN` targets (run by
+//! `cargo x grade --stress`).
+//!
 //! Every check here fails with a message in one shape:
 //! `[scenario] expected …, got … (book: chapter.md#section)`, with keys shown as escaped bytes.
 
