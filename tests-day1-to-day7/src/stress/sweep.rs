@@ -68,7 +68,7 @@ impl Damage {
 }
 
 /// Which damages a sweep applies: every `stride`-th byte with each mask, and a cut at every
-/// `stride`-th length (cuts may start past a given length, see [`Plan::damages_from`]).
+/// `stride`-th length (cuts may start past a given length, see `Plan::damages_from`).
 #[derive(Debug, Clone)]
 pub struct Plan {
     masks: Vec<u8>,
