@@ -4,6 +4,9 @@
 //! files grade the reference (`--features reference`, the default) or the student's starter
 //! (`--no-default-features --features starter`).
 //!
+//! The [`stress`] module holds the stress checks of the `stress_dayN` targets (run by
+//! `cargo x grade --stress`).
+//!
 //! Every check here fails with a message in one shape:
 //! `[scenario] expected …, got … (book: chapter.md#section)`, with keys shown as escaped bytes.
 
@@ -24,6 +27,7 @@ pub use mini_lsm_reference as lsm;
 pub use mini_lsm_starter as lsm;
 
 pub mod crash_writer;
+pub mod stress;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;

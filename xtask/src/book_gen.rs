@@ -412,6 +412,7 @@ fn passing_grade(day: u8, names: &[String]) -> Result<Grade> {
             tests: Some(tests),
             max_points: points.day(day),
             weights: points.weights(day),
+            stress: None,
         }],
         compile_error: None,
         timeout: Duration::from_secs(grade::DEFAULT_TIMEOUT_SECS),

@@ -18,7 +18,7 @@ use crate::points::{self, Points, Weights};
 use crate::runner::{self, Built, Place, RunSettings, Status, TestOutcome};
 use crate::scenarios::{self, TestInfo};
 use crate::workspace::{self, REFERENCE_DIR, STARTER_DIR, TESTS_PACKAGE};
-use crate::{gradescope, report, roster, sandbox, watch};
+use crate::{gradescope, report, roster, sandbox, stress, watch};
 
 /// The title of each day, index 0 for day 1.
 pub const DAY_TITLES: [&str; 7] = [
@@ -72,6 +72,11 @@ pub struct GradeArgs {
     /// List every failed test (default: the first few of each day).
     #[arg(long)]
     verbose: bool,
+    /// Also run the stress checks (model-based, concurrency, corruption and crash checks) of the
+    /// graded days on the crate under test. They carry no points: a day whose stress checks fail
+    /// is capped at 75% of its points.
+    #[arg(long, conflicts_with = "watch")]
+    stress: bool,
 }
 
 /// The output format of `cargo x grade`.
@@ -138,6 +143,9 @@ pub struct DayGrade {
     pub max_points: f64,
     /// The weights of the day's test functions that are not 1 (from `xtask/points.toml`).
     pub weights: Weights,
+    /// With `--stress`: the day's stress checks and how they ended (empty for a day without
+    /// any); `None` without `--stress` (see [`crate::stress`]).
+    pub stress: Option<Vec<TestOutcome>>,
 }
 
 impl DayGrade {
@@ -155,22 +163,26 @@ impl DayGrade {
         self.tests.as_ref().map_or(0, Vec::len)
     }
 
-    /// Whether the day passed: it compiled, it has tests, and every test passed.
+    /// Whether the day passed: it compiled, it has tests, and every test passed (and, with
+    /// `--stress`, every stress check).
     pub fn fully_passed(&self) -> bool {
-        self.total() > 0 && self.passed() == self.total()
+        self.total() > 0 && self.passed() == self.total() && !stress::capped(self)
     }
 
     /// The points earned: the day's points are split among its test *functions* (the concepts
     /// it grades) by their weights, and a function's share equally among its rstest cases; the
     /// all-cases share of a function's points is earned only when all its cases pass. So a
-    /// grid of 242 cases weighs as much as a single concurrency test, not 121 times as much.
+    /// grid of 242 cases weighs as much as a single concurrency test, not 121 times as much. With
+    /// `--stress`, a failed stress check caps the day at 75% (see [`stress::cap`]).
     pub fn points(&self) -> f64 {
-        self.tests
+        let earned = self
+            .tests
             .iter()
             .flatten()
             .map(|test| self.earned(&test.case.name))
             // A fold from +0.0: `sum` of no floats is -0.0, shown as "-0".
-            .fold(0.0, |total, points| total + points)
+            .fold(0.0, |total, points| total + points);
+        stress::cap(self, earned)
     }
 
     /// What the test named `name` earned: 0 when it failed, else its [`Self::points_of`] less
@@ -256,6 +268,7 @@ pub fn evaluate(
                     tests: None,
                     max_points: points.day(day),
                     weights: points.weights(day),
+                    stress: None,
                 })
                 .collect();
             return Ok(grade);
@@ -271,8 +284,12 @@ pub fn evaluate(
             tests: Some(day_outcomes(&place.root, day, &points, &outcomes)),
             max_points: points.day(day),
             weights: points.weights(day),
+            stress: None,
         })
         .collect();
+    if settings.stress {
+        stress::run(place, subject, &mut grade, settings)?;
+    }
     Ok(grade)
 }
 
@@ -412,7 +429,10 @@ pub fn grade_submission(
 /// Runs `cargo x grade` in the workspace at `root`; `Ok(true)` when every graded day passed.
 pub fn run(root: &Path, args: GradeArgs) -> Result<bool> {
     let days = selected_days(root, &args)?;
-    let settings = RunSettings::new(Duration::from_secs(args.timeout));
+    let settings = RunSettings {
+        stress: args.stress,
+        ..RunSettings::new(Duration::from_secs(args.timeout))
+    };
     if args.watch {
         watch::watch(root, &days, settings)?;
         return Ok(true);
@@ -588,6 +608,7 @@ mod tests {
             tests: Some(tests),
             max_points,
             weights: Weights::default(),
+            stress: None,
         }
     }
 
@@ -620,6 +641,7 @@ mod tests {
             ]),
             max_points: 10.0,
             weights: Weights::default(),
+            stress: None,
         };
         assert_eq!(grid.points_of("grid::case_1_a"), 1.25);
         assert_eq!(grid.points_of("concurrent"), 5.0);
@@ -637,6 +659,7 @@ mod tests {
             tests: None,
             max_points: 10.0,
             weights: Weights::default(),
+            stress: None,
         };
         assert_eq!((none.points(), none.total()), (0.0, 0));
         assert!(!none.fully_passed());

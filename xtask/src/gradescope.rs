@@ -46,6 +46,7 @@ pub fn results(grade: &Grade, table: &str) -> Value {
                 }));
             }
         }
+        tests.extend(crate::stress::json_entries(day));
     }
     json!({
         "score": round(grade.points(), 2),
@@ -105,12 +106,14 @@ mod tests {
                     ]),
                     max_points: 10.0,
                     weights: Default::default(),
+                    stress: None,
                 },
                 DayGrade {
                     day: 2,
                     tests: Some(vec![test("e", Status::Passed)]),
                     max_points: 5.0,
                     weights: Default::default(),
+                    stress: None,
                 },
             ],
             compile_error: None,
@@ -144,6 +147,7 @@ mod tests {
                 tests: None,
                 max_points: 20.0,
                 weights: Default::default(),
+                stress: None,
             }],
             compile_error: Some("error: x".to_string()),
             timeout: Duration::from_secs(10),

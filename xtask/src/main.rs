@@ -2,12 +2,13 @@
 //!
 //! - `cargo x starter [--check]`: generate `mini-lsm-starter/` from the reference, or verify it.
 //! - `cargo x grade [--reference | --submission PATH | --roster DIR | --watch] [--day N | --days N-M]
-//!   [--timeout SECS] [--format json] [--output PATH]`: run each graded test in its own process and
-//!   print passed/total and points per day.
+//!   [--timeout SECS] [--format json] [--output PATH] [--stress]`: run each graded test in its own
+//!   process and print passed/total and points per day (`--stress`: also the stress checks, which
+//!   cap a day at 75% when they fail).
 //! - `cargo x check [--repeat N] [--long]`: everything CI runs (`--repeat`: also N runs of the
-//!   graded suite on the reference, failing on any flaky test; `--long`: also the reference's
-//!   long `#[ignore]`d tests, the full corruption sweep and the long model-based runs, and a
-//!   5-trial crash loop).
+//!   graded suite on the reference, failing on any flaky test; `--long`: also the long
+//!   `#[ignore]`d variants of the stress checks on the reference, the full corruption sweep and
+//!   the long model-based runs among them, and a 5-trial crash loop).
 //! - `cargo x bugs [--bug NAME] [--list] [--scores]`: check that the graded tests kill every
 //!   planted bug (`--scores`: and that each costs at least 1 point of `cargo x grade`'s 100).
 //! - `cargo x crash [--trials N] [--seed S]`: kill the reference at random moments and at named
@@ -39,6 +40,7 @@ mod runner;
 mod sandbox;
 mod scenarios;
 mod starter;
+mod stress;
 mod watch;
 mod workspace;
 
@@ -87,9 +89,9 @@ enum Task {
         /// Also run the graded suite on the reference N times; fail on any flaky test.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         repeat: Option<u32>,
-        /// Also run the reference's long tests (`cargo test -p mini-lsm-reference --release --
-        /// --ignored`): the full corruption sweep and the long model-based runs; and a 5-trial
-        /// `cargo x crash`.
+        /// Also run the long variants of the stress checks on the reference (`cargo test -p
+        /// tests-day1-to-day7 --release --test 'stress_day*' -- --ignored`): the full corruption
+        /// sweep and the long model-based runs among them; and a 5-trial `cargo x crash`.
         #[arg(long)]
         long: bool,
     },

@@ -32,9 +32,10 @@ pub fn table(grade: &Grade, verbose: bool) -> Vec<String> {
     let tests: usize = grade.days.iter().map(DayGrade::total).sum();
     let mut lines = vec![
         format!(
-            "{}: {tests} tests, each in its own process, timeout {} s",
+            "{}: {tests} tests, each in its own process, timeout {} s{}",
             grade.label,
-            grade.timeout.as_secs()
+            grade.timeout.as_secs(),
+            crate::stress::header_note(grade)
         ),
         format!(
             "day  {:<width$}  {:>7}  {:>9}",
@@ -54,6 +55,7 @@ pub fn table(grade: &Grade, verbose: bool) -> Vec<String> {
         if day.tests.is_some() {
             lines.extend(failure_lines(day, listed));
         }
+        lines.extend(crate::stress::failure_lines(day, listed));
     }
     let passed: usize = grade.days.iter().map(DayGrade::passed).sum();
     lines.push(format!(
@@ -86,9 +88,10 @@ pub fn day_line(day: &DayGrade) -> String {
         Some(_) => "",
     };
     format!(
-        "{:>3}  {:<width$}  {passed:>7}  {points:>9}{mark}",
+        "{:>3}  {:<width$}  {passed:>7}  {points:>9}{mark}{}",
         day.day,
         day.title(),
+        crate::stress::day_note(day),
         width = title_width()
     )
 }
@@ -291,6 +294,7 @@ mod tests {
             tests: Some(tests),
             max_points: 10.0,
             weights: Default::default(),
+            stress: None,
         }
     }
 
@@ -382,12 +386,14 @@ mod tests {
                     tests: None,
                     max_points: 10.0,
                     weights: Default::default(),
+                    stress: None,
                 },
                 DayGrade {
                     day: 2,
                     tests: None,
                     max_points: 15.0,
                     weights: Default::default(),
+                    stress: None,
                 },
             ],
             compile_error: Some("error[E1]: bad\n --> x.rs".to_string()),

@@ -277,13 +277,19 @@ pub struct RunSettings {
     pub timeout: Duration,
     /// How many tests run at once.
     pub jobs: usize,
+    /// Also run the stress checks (`cargo x grade --stress`, see [`crate::stress`]).
+    pub stress: bool,
 }
 
 impl RunSettings {
-    /// `timeout`, and as many tests at once as there are cores.
+    /// `timeout`, and as many tests at once as there are cores; no stress checks.
     pub fn new(timeout: Duration) -> Self {
         let jobs = thread::available_parallelism().map_or(1, |cores| cores.get());
-        RunSettings { timeout, jobs }
+        RunSettings {
+            timeout,
+            jobs,
+            stress: false,
+        }
     }
 }
 

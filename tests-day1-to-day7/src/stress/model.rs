@@ -1,63 +1,31 @@
-//! Reference-only checks (not copied into the starter): model-based testing of the whole engine.
+//! Model-based testing of the whole engine.
 //!
 //! Seeded random sequences of puts, deletes, write batches, gets, scans (with every kind of bound,
-//! inverted ranges included), flushes, compactions, syncs and close-and-reopen run against the
-//! engine and against a `BTreeMap`; every read must agree with the map, and after every step the
-//! levels below L0 must hold disjoint, sorted key ranges. The sizes are tiny, so that freezes,
-//! flushes and compactions happen every few dozen operations.
+//! inverted ranges included), and the operations of the check's day (flushes and syncs from day
+//! 4, compactions from day 5, close-and-reopen from day 6) run against the engine and against a
+//! `BTreeMap`; every read must agree with the map, and after every step the levels below L0
+//! must hold disjoint, sorted key ranges. The sizes are tiny, so that freezes, flushes and
+//! compactions happen every few dozen operations.
 //!
 //! Two variants: background threads off (the shape changes only through the explicit hooks) and
-//! on (a flush thread and a compaction thread race with the operations; `shape()` is a snapshot,
-//! so the invariant is checked on consistent states).
+//! on (a flush thread, and from day 5 a compaction thread, race with the operations; `shape()`
+//! is a snapshot, so the invariant is checked on consistent states).
 //!
-//! A failure prints the seed, the options and a shrunk sequence of operations. To replay one seed:
-//! `MODEL_SEED=1234 cargo test -p mini-lsm-reference --test model`. `cargo test` runs thousands of
-//! operations; the `#[ignore]`d long variants run millions
-//! (`cargo test -p mini-lsm-reference --release -- --ignored`, run by `cargo x check --long`).
+//! A failure prints the seed, the options and a shrunk sequence of operations, and the command
+//! that replays the seed (`STRESS_SEED=S`, or `MODEL_SEED=S`).
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Bound;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use mini_lsm_reference::{
+use super::{Check, RngExt, rethrow_todo, scratch_dir, seeds};
+use crate::Rng;
+use crate::lsm::{
     CompactionOptions, LeveledCompactionOptions, LsmOptions, MiniLsm, TreeShape, WriteBatchRecord,
 };
-
-// ---------------------------------------------------------------------------------------------
-// A tiny deterministic RNG
-// ---------------------------------------------------------------------------------------------
-
-/// SplitMix64: tiny, fast, and good enough to drive a test.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n`.
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    /// A number in `low..=high`.
-    fn between(&mut self, low: usize, high: usize) -> usize {
-        low + self.below(high - low + 1)
-    }
-
-    /// True with probability `percent` / 100.
-    fn percent(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Operations
@@ -65,7 +33,7 @@ impl Rng {
 
 /// A key or value, printed as an escaped string.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct B(Vec<u8>);
+pub struct B(pub Vec<u8>);
 
 impl fmt::Debug for B {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -83,7 +51,7 @@ impl fmt::Debug for B {
 }
 
 #[derive(Clone, Debug)]
-enum Bnd {
+pub enum Bnd {
     Inc(B),
     Exc(B),
     Unb,
@@ -102,7 +70,7 @@ impl Bnd {
 /// One step of a test sequence. Every operation carries its own data, so that removing steps
 /// while shrinking leaves the others unchanged.
 #[derive(Clone, Debug)]
-enum Op {
+pub enum Op {
     Put(B, B),
     Delete(B),
     Batch(Vec<(B, Option<B>)>),
@@ -163,8 +131,10 @@ fn gen_bound(rng: &mut Rng) -> Bnd {
     }
 }
 
-fn gen_ops(seed: u64, count: usize) -> Vec<Op> {
-    let mut rng = Rng(seed);
+/// `count` operations for a check of day `day`: an operation of a later day (a compaction
+/// before day 5, a reopen before day 6) is replaced by a `Get`.
+pub fn gen_ops(seed: u64, count: usize, day: u8) -> Vec<Op> {
+    let mut rng = Rng::new(seed);
     (0..count)
         .map(|step| match rng.below(100) {
             0..=34 => Op::Put(gen_key(&mut rng), gen_value(&mut rng, step)),
@@ -189,17 +159,19 @@ fn gen_ops(seed: u64, count: usize) -> Vec<Op> {
                 Op::Scan(lower, upper)
             }
             85..=89 => Op::ForceFlush,
-            90..=93 => Op::CompactUntilIdle,
-            94 => Op::FullCompaction,
-            95 => Op::Reopen,
+            90..=93 if day >= 5 => Op::CompactUntilIdle,
+            94 if day >= 5 => Op::FullCompaction,
+            95 if day >= 6 => Op::Reopen,
+            90..=95 => Op::Get(gen_read_key(&mut rng)),
             _ => Op::Sync,
         })
         .collect()
 }
 
-/// Small sizes, drawn from the seed: flushes and compactions happen every few dozen steps.
-fn gen_options(seed: u64, background: bool) -> LsmOptions {
-    let mut rng = Rng(seed ^ 0x0005_eed0_f097_10a5);
+/// Small sizes, drawn from the seed: flushes and compactions happen every few dozen steps. Only
+/// the days `..=day` are switched on (`LsmOptions::for_day`).
+pub fn gen_options(seed: u64, background: bool, day: u8) -> LsmOptions {
+    let mut rng = Rng::new(seed ^ 0x0005_eed0_f097_10a5);
     let leveled = LeveledCompactionOptions {
         level0_file_num_compaction_trigger: 2,
         level_size_multiplier: 2,
@@ -211,10 +183,13 @@ fn gen_options(seed: u64, background: bool) -> LsmOptions {
         memtable_size: rng.between(1 << 10, 4 << 10),
         target_sst_size: rng.between(2 << 10, 4 << 10),
         max_immutable_memtables: if background { 1 } else { usize::MAX },
-        background_compaction: background,
-        compaction: CompactionOptions::Leveled(leveled),
-        enable_wal: true,
-        ..LsmOptions::default()
+        background_compaction: background && day >= 5,
+        compaction: if day >= 5 {
+            CompactionOptions::Leveled(leveled)
+        } else {
+            CompactionOptions::NoCompaction
+        },
+        ..LsmOptions::for_day(day)
     }
 }
 
@@ -226,13 +201,17 @@ type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 /// What a sequence made the engine do, to show that the sizes exercise the tree.
 #[derive(Debug, Clone, Copy, Default)]
-struct Activity {
-    ops: u64,
-    flushes: u64,
-    compactions: u64,
-    reopens: u64,
+pub struct Activity {
+    /// Operations run.
+    pub ops: u64,
+    /// Flushes the engine counted.
+    pub flushes: u64,
+    /// Compactions the engine counted.
+    pub compactions: u64,
+    /// Closes and reopens.
+    pub reopens: u64,
     /// The deepest level that ever held an SST.
-    deepest_level: usize,
+    pub deepest_level: usize,
 }
 
 impl Activity {
@@ -254,9 +233,11 @@ impl Activity {
 
 /// Why a sequence failed: the step and what went wrong there.
 #[derive(Debug, Clone)]
-struct Failure {
-    step: usize,
-    message: String,
+pub struct Failure {
+    /// The step that failed (`ops.len()` for the final checks).
+    pub step: usize,
+    /// What went wrong there.
+    pub message: String,
 }
 
 fn in_range(key: &[u8], lower: &Bnd, upper: &Bnd) -> bool {
@@ -273,11 +254,7 @@ fn in_range(key: &[u8], lower: &Bnd, upper: &Bnd) -> bool {
     above_lower && below_upper
 }
 
-fn scan(
-    db: &MiniLsm,
-    lower: &Bnd,
-    upper: &Bnd,
-) -> mini_lsm_reference::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+fn scan(db: &MiniLsm, lower: &Bnd, upper: &Bnd) -> crate::lsm::Result<Vec<(Vec<u8>, Vec<u8>)>> {
     db.scan(lower.as_bound(), upper.as_bound())?
         .into_iter()
         .map(|entry| entry.map(|(k, v)| (k.to_vec(), v.to_vec())))
@@ -337,28 +314,14 @@ fn check_shape(shape: &TreeShape, max_levels: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// A directory for an engine: on tmpfs when there is one (the engine syncs often), else the
-/// system's temporary directory.
-fn scratch_dir() -> tempfile::TempDir {
-    let shm = Path::new("/dev/shm");
-    if shm.is_dir()
-        && let Ok(dir) = tempfile::Builder::new()
-            .prefix("mini-lsm-model")
-            .tempdir_in(shm)
-    {
-        return dir;
-    }
-    tempfile::tempdir().expect("temp dir")
-}
-
 /// Runs `ops` on a fresh engine and the model; the first disagreement, error or panic fails.
-fn run(ops: &[Op], options: &LsmOptions) -> Result<Activity, Failure> {
+pub fn run(ops: &[Op], options: &LsmOptions) -> Result<Activity, Failure> {
     run_with(ops, options, false)
 }
 
 /// [`run`]; with `planted_bug`, the model ignores deletes inside write batches (to test the
 /// harness).
-fn run_with(ops: &[Op], options: &LsmOptions, planted_bug: bool) -> Result<Activity, Failure> {
+pub fn run_with(ops: &[Op], options: &LsmOptions, planted_bug: bool) -> Result<Activity, Failure> {
     let step = std::cell::Cell::new(0);
     let result = catch_unwind(AssertUnwindSafe(|| {
         run_steps(ops, options, planted_bug, &step)
@@ -371,11 +334,7 @@ fn run_with(ops: &[Op], options: &LsmOptions, planted_bug: bool) -> Result<Activ
         Ok(Ok(activity)) => Ok(activity),
         Ok(Err(message)) => Err(failure(message)),
         Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
+            let message = rethrow_todo(panic);
             Err(failure(format!("PANIC: {message}")))
         }
     }
@@ -391,7 +350,7 @@ fn run_steps(
         CompactionOptions::Leveled(leveled) => leveled.max_levels,
         CompactionOptions::NoCompaction => 0,
     };
-    let dir = scratch_dir();
+    let dir = scratch_dir("mini-lsm-model");
     let open = || MiniLsm::open(dir.path(), options.clone()).map_err(|e| format!("open: {e}"));
     let mut db: Arc<MiniLsm> = open()?;
     let mut model = Model::new();
@@ -402,7 +361,7 @@ fn run_steps(
     let full = (Bnd::Unb, Bnd::Unb);
     for (i, op) in ops.iter().enumerate() {
         step.set(i);
-        let engine_error = |e: mini_lsm_reference::Error| format!("{op:?}: engine error: {e}");
+        let engine_error = |e: crate::lsm::Error| format!("{op:?}: engine error: {e}");
         match op {
             Op::Put(key, value) => {
                 db.put(&key.0, &value.0).map_err(engine_error)?;
@@ -496,7 +455,7 @@ const SHRINK_BUDGET: usize = 300;
 
 /// A smaller sequence that still fails: cut everything after the failing step, then remove
 /// chunks of halving size, down to single operations, while the failure reproduces.
-fn shrink(
+pub fn shrink(
     ops: &[Op],
     run: impl Fn(&[Op]) -> Result<Activity, Failure>,
     failure: Failure,
@@ -535,22 +494,22 @@ fn shrink(
     (best, best_failure)
 }
 
-/// Runs `ops_per_seed` operations for each seed; on a failure, shrinks it and panics with the
-/// seed, the options and the shrunk sequence. Prints and returns what the engine did.
-fn check_seeds(
-    seeds: impl IntoIterator<Item = u64>,
+/// Runs `ops_per_seed` operations of day `day` for each seed (or `STRESS_SEED`); on a failure,
+/// shrinks it and fails `check` with the seed, the options and the shrunk sequence. Prints and
+/// returns what the engine did.
+pub fn check_seeds(
+    check: Check,
+    default_seeds: impl IntoIterator<Item = u64>,
     ops_per_seed: usize,
     background: bool,
+    day: u8,
 ) -> Activity {
-    let seeds: Vec<u64> = match std::env::var("MODEL_SEED") {
-        Ok(seed) => vec![seed.parse().expect("MODEL_SEED is a number")],
-        Err(_) => seeds.into_iter().collect(),
-    };
     let started = Instant::now();
     let mut total = Activity::default();
-    for seed in seeds {
-        let ops = gen_ops(seed, ops_per_seed);
-        let options = gen_options(seed, background);
+    let threads = if background { "on" } else { "off" };
+    for seed in seeds(default_seeds) {
+        let ops = gen_ops(seed, ops_per_seed, day);
+        let options = gen_options(seed, background, day);
         let failure = match run(&ops, &options) {
             Ok(activity) => {
                 total.add(activity);
@@ -558,33 +517,34 @@ fn check_seeds(
             }
             Err(failure) => failure,
         };
-        {
-            let run_seed = |ops: &[Op]| run(ops, &options);
-            let (shrunk, shrunk_failure) = shrink(&ops, run_seed, failure.clone());
-            let listing: Vec<String> = shrunk
-                .iter()
-                .enumerate()
-                .map(|(i, op)| format!("  {i:4}: {op:?}"))
-                .collect();
-            panic!(
-                "model test failed: seed {seed}, background threads {}, options {options:?}\n\
-                 at step {} of {}: {}\n\
-                 shrunk to {} operations, failing at step {}: {}\n{}",
-                if background { "on" } else { "off" },
-                failure.step,
-                ops.len(),
+        let run_seed = |ops: &[Op]| run(ops, &options);
+        let (shrunk, shrunk_failure) = shrink(&ops, run_seed, failure.clone());
+        let listing: Vec<String> = shrunk
+            .iter()
+            .enumerate()
+            .map(|(i, op)| format!("  {i:4}: {op:?}"))
+            .collect();
+        check.fail(
+            seed,
+            &format!(
+                "the engine disagrees with a BTreeMap model: {} (step {} of {}, background \
+                 threads {threads})",
                 failure.message,
+                failure.step,
+                ops.len()
+            ),
+            &format!(
+                "shrunk to {} operations, failing at step {}: {}\n{}\noptions: {options:?}",
                 shrunk.len(),
                 shrunk_failure.step,
                 shrunk_failure.message,
                 listing.join("\n")
-            );
-        }
+            ),
+        );
     }
     println!(
-        "model, background threads {}: {} operations in {:.2?}: {} flushes, {} compactions, \
-         {} reopens, SSTs down to level {}",
-        if background { "on" } else { "off" },
+        "model, day {day}, background threads {threads}: {} operations in {:.2?}: {} flushes, \
+         {} compactions, {} reopens, SSTs down to level {}",
         total.ops,
         started.elapsed(),
         total.flushes,
@@ -595,46 +555,49 @@ fn check_seeds(
     total
 }
 
-#[test]
-fn model_background_off() {
-    check_seeds(0..10, 1_000, false);
-}
+#[cfg(all(test, feature = "reference"))]
+mod tests {
+    use super::*;
 
-#[test]
-fn model_background_on() {
-    check_seeds(100..108, 1_000, true);
-}
+    /// The harness itself: with a bug planted in the model (it ignores deletes inside write
+    /// batches), a random sequence fails, and shrinking cuts it down to the few operations that
+    /// show the bug: a put, a batch deleting that key, a read of it.
+    #[test]
+    fn a_planted_model_bug_is_found_and_shrunk() {
+        let seed = 7;
+        let options = gen_options(seed, false, 7);
+        let ops = gen_ops(seed, 700, 7);
+        let run_buggy = |ops: &[Op]| run_with(ops, &options, true);
+        let failure = run_buggy(&ops).expect_err("the planted bug must be found");
+        let (shrunk, shrunk_failure) = shrink(&ops, run_buggy, failure);
+        assert!(
+            shrunk.len() <= 4,
+            "shrunk to {} operations: {shrunk:?} ({shrunk_failure:?})",
+            shrunk.len()
+        );
+        assert!(
+            shrunk.iter().any(|op| matches!(op, Op::Batch(_))),
+            "{shrunk:?}"
+        );
+    }
 
-/// The harness itself: with a bug planted in the model (it ignores deletes inside write
-/// batches), a random sequence fails, and shrinking cuts it down to the few operations that show
-/// the bug: a put, a batch deleting that key, a read of it.
-#[test]
-fn a_planted_model_bug_is_found_and_shrunk() {
-    let seed = 7;
-    let options = gen_options(seed, false);
-    let ops = gen_ops(seed, 700);
-    let run_buggy = |ops: &[Op]| run_with(ops, &options, true);
-    let failure = run_buggy(&ops).expect_err("the planted bug must be found");
-    let (shrunk, shrunk_failure) = shrink(&ops, run_buggy, failure);
-    assert!(
-        shrunk.len() <= 4,
-        "shrunk to {} operations: {shrunk:?} ({shrunk_failure:?})",
-        shrunk.len()
-    );
-    assert!(
-        shrunk.iter().any(|op| matches!(op, Op::Batch(_))),
-        "{shrunk:?}"
-    );
-}
-
-#[test]
-#[ignore = "long: cargo test -p mini-lsm-reference --release -- --ignored (cargo x check --long)"]
-fn model_long_background_off() {
-    check_seeds(1_000..1_050, 20_000, false);
-}
-
-#[test]
-#[ignore = "long: cargo test -p mini-lsm-reference --release -- --ignored (cargo x check --long)"]
-fn model_long_background_on() {
-    check_seeds(2_000..2_050, 20_000, true);
+    /// A day's sequences hold no operation of a later day.
+    #[test]
+    fn a_day_s_operations_need_no_later_day() {
+        let ops = gen_ops(1, 2_000, 4);
+        assert!(
+            ops.iter()
+                .all(|op| !matches!(op, Op::CompactUntilIdle | Op::FullCompaction | Op::Reopen))
+        );
+        let ops = gen_ops(1, 2_000, 5);
+        assert!(ops.iter().any(|op| matches!(op, Op::CompactUntilIdle)));
+        assert!(!ops.iter().any(|op| matches!(op, Op::Reopen)));
+        assert!(
+            gen_ops(1, 2_000, 6)
+                .iter()
+                .any(|op| matches!(op, Op::Reopen))
+        );
+        assert_eq!(gen_options(1, true, 4).required_day(), 4);
+        assert_eq!(gen_options(1, true, 6).required_day(), 6);
+    }
 }

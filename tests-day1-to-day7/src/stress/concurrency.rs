@@ -1,5 +1,5 @@
-//! Reference-only checks (not copied into the starter): many threads read and write while the
-//! engine flushes and compacts, and every read must be linearizable for its key.
+//! Many threads read and write while the engine flushes (and, from day 5, compacts), and every
+//! read must be linearizable for its key.
 //!
 //! Writer `w` owns a disjoint set of keys and writes each with increasing versions: a put stores
 //! a value that spells out its key and version, a delete is a tombstone version (which versions
@@ -16,18 +16,15 @@
 //!
 //! Scans (with random bounds) are read the same way for every key inside their bounds, and
 //! must return keys in strictly increasing order, inside the bounds. Meanwhile the engine's
-//! background flush and compaction threads run constantly (tiny memtables and SSTs), and a
-//! "chaos" thread calls the synchronous hooks (flush, freeze, full compaction, compaction until
-//! idle, sync). At the end every key must hold its last acknowledged version, before and after
-//! a close and reopen.
+//! background threads run constantly (tiny memtables and SSTs), and a "chaos" thread calls the
+//! synchronous hooks of the check's day (flush, freeze and sync; from day 5 also full compaction
+//! and compaction until idle). At the end every key must hold its last acknowledged version
+//! (before and after a close and reopen, from day 6).
 //!
 //! A watchdog turns a deadlock into a failure: every operation bumps its thread's progress
 //! counter, and if one thread's counter stops moving for `STALL` (readers going on while the
-//! writers are stuck is still a deadlock) the test fails with a dump of every thread's stack (through `gdb`
-//! when it is installed) and of each worker's current operation.
-//!
-//! Replay one seed: `CONCURRENCY_SEED=1234 cargo test -p mini-lsm-reference --test concurrency`.
-//! The `#[ignore]`d long variant (`cargo x check --long`) runs more threads, operations and seeds.
+//! writers are stuck is still a deadlock) the test fails with a dump of every thread's stack
+//! (through `gdb` when it is installed) and of each worker's current operation.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
@@ -39,10 +36,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use mini_lsm_reference::{
+use super::{Check, rethrow_todo, seeds};
+use crate::lsm::{
     CompactionOptions, LeveledCompactionOptions, LsmOptions, MiniLsm, WriteBatchRecord,
 };
+use bytes::Bytes;
 
 // ---------------------------------------------------------------------------------------------
 // The workload's size
@@ -50,33 +48,44 @@ use mini_lsm_reference::{
 
 /// How big one run is.
 #[derive(Debug, Clone, Copy)]
-struct Workload {
-    writers: usize,
-    keys_per_writer: usize,
+pub struct Workload {
+    /// Writer threads.
+    pub writers: usize,
+    /// Keys each writer owns.
+    pub keys_per_writer: usize,
     /// Writes (single puts and deletes, or batches) per writer.
-    writes_per_writer: usize,
-    readers: usize,
+    pub writes_per_writer: usize,
+    /// Reader threads.
+    pub readers: usize,
+    /// The last day whose work the run needs: its options are `LsmOptions::for_day(day)`'s, and
+    /// the chaos thread calls only that day's hooks.
+    pub day: u8,
 }
 
 /// Seconds without any operation finishing, in any thread, before the watchdog calls it a
 /// deadlock. Generous: the machine may be busy, and a debug-build full compaction is slow.
 const STALL: Duration = Duration::from_secs(30);
 
-/// Tiny sizes: memtables freeze every few dozen writes, L0 compacts every two flushes.
-fn options() -> LsmOptions {
+/// Tiny sizes: memtables freeze every few dozen writes, and from day 5 L0 compacts every two
+/// flushes.
+fn options(day: u8) -> LsmOptions {
     LsmOptions {
         block_size: 128,
         memtable_size: 1024,
         target_sst_size: 1024,
         max_immutable_memtables: 1,
-        compaction: CompactionOptions::Leveled(LeveledCompactionOptions {
-            level0_file_num_compaction_trigger: 2,
-            level_size_multiplier: 2,
-            base_level_size_bytes: 2048,
-            max_levels: 3,
-        }),
-        background_compaction: true,
-        ..LsmOptions::default()
+        compaction: if day >= 5 {
+            CompactionOptions::Leveled(LeveledCompactionOptions {
+                level0_file_num_compaction_trigger: 2,
+                level_size_multiplier: 2,
+                base_level_size_bytes: 2048,
+                max_levels: 3,
+            })
+        } else {
+            CompactionOptions::NoCompaction
+        },
+        background_compaction: day >= 5,
+        ..LsmOptions::for_day(day)
     }
 }
 
@@ -235,6 +244,7 @@ fn check_read(
 
 /// What every worker thread shares.
 struct Shared {
+    check: Check,
     plan: Plan,
     db: Arc<MiniLsm>,
     versions: Versions,
@@ -283,15 +293,12 @@ impl Shared {
 /// Fails the run (and stops the other workers) with the seed in the message.
 fn fail(shared: &Shared, who: &str, message: &str) -> ! {
     shared.failed.store(true, Ordering::SeqCst);
-    panic!("seed {}, {who}: {message}", shared.plan.seed);
+    shared
+        .check
+        .fail(shared.plan.seed, &format!("{who}: {message}"), "");
 }
 
-fn expect_ok<T>(
-    shared: &Shared,
-    who: &str,
-    what: &str,
-    result: mini_lsm_reference::Result<T>,
-) -> T {
+fn expect_ok<T>(shared: &Shared, who: &str, what: &str, result: crate::lsm::Result<T>) -> T {
     result.unwrap_or_else(|e| fail(shared, who, &format!("{what} failed: {e}")))
 }
 
@@ -524,8 +531,13 @@ fn chaos(shared: &Shared, slot: usize) {
     let who = "chaos";
     let mut rng = Rng(shared.plan.seed ^ mix(0xc4a0_5000));
     let db = &shared.db;
+    // The compaction hooks (2 and 3) are day 5's.
+    let hooks = if shared.plan.workload.day >= 5 { 5 } else { 3 };
     while !shared.should_stop() {
-        let hook = rng.below(5);
+        let hook = match rng.below(hooks) {
+            2 if hooks == 3 => 4,
+            hook => hook,
+        };
         let names = [
             "force_flush",
             "force_freeze_memtable",
@@ -551,9 +563,17 @@ fn chaos(shared: &Shared, slot: usize) {
 // The watchdog
 // ---------------------------------------------------------------------------------------------
 
+/// Why [`watch`] stopped early.
+enum Stopped {
+    /// A thread made no progress for the stall limit: the report.
+    Stalled(String),
+    /// A thread panicked: the first panic.
+    Panicked(Box<dyn std::any::Any + Send>),
+}
+
 /// Waits for `threads` to finish while each one's counter in `progress` keeps moving. If an
 /// unfinished thread's counter stands still for `stall`, returns an error with every thread's
-/// stack and `op_slots()`; otherwise joins the threads and re-raises the first panic. The
+/// stack and `op_slots()`; otherwise joins the threads and returns the first panic. The
 /// periodic wake-up is a `recv_timeout` on the threads' "done" channel, so a healthy run returns
 /// as soon as the last thread ends.
 fn watch(
@@ -561,7 +581,7 @@ fn watch(
     progress: &[AtomicU64],
     stall: Duration,
     op_slots: impl Fn() -> String,
-) -> Result<(), String> {
+) -> Result<(), Stopped> {
     let (done_tx, done_rx) = channel();
     let count = threads.len();
     // One joiner per worker reports its end (and its panic, if any) on the channel.
@@ -599,28 +619,19 @@ fn watch(
             }
         }
         if !stalled.is_empty() {
-            return Err(format!(
+            return Err(Stopped::Stalled(format!(
                 "no progress (a deadlock, or starvation): workers {stalled:?} finished no \
                  operation for {stall:?}\n\
                  current operations:\n{}\nthreads:\n{}",
                 op_slots(),
                 thread_dump()
-            ));
+            )));
         }
     }
     match first_panic {
-        Some(panic) => std::panic::resume_unwind(panic),
+        Some(panic) => Err(Stopped::Panicked(panic)),
         None => Ok(()),
     }
-}
-
-/// Whether `gdb` can be run.
-fn gdb_available() -> bool {
-    Command::new("gdb")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
 }
 
 /// Every thread's stack from `gdb`, or why there is none.
@@ -651,31 +662,35 @@ fn thread_dump() -> String {
 // A run
 // ---------------------------------------------------------------------------------------------
 
-/// Every key holds its last acknowledged version.
-fn check_final_state(db: &MiniLsm, plan: &Plan, versions: &Versions, when: &str) {
+/// Every key holds its last acknowledged version, in `get` and in a full scan.
+fn check_final_state(check: Check, db: &MiniLsm, plan: &Plan, versions: &Versions, when: &str) {
     let seed = plan.seed;
     let mut expected = Vec::new();
     for id in 0..plan.num_keys() {
         let (key, version) = (plan.key(id), versions.acked(id));
-        assert_eq!(
-            version,
-            versions.started(id),
-            "seed {seed}: every write returned"
-        );
         let want = (!plan.is_delete(id, version)).then(|| value(&key, version));
-        let got = db
-            .get(&key)
-            .unwrap_or_else(|e| panic!("seed {seed}, {when}: get failed: {e}"));
-        assert_eq!(
-            got.as_deref()
-                .map(<[u8]>::escape_ascii)
-                .map(|v| v.to_string()),
-            want.as_deref()
-                .map(<[u8]>::escape_ascii)
-                .map(|v| v.to_string()),
-            "seed {seed}, {when}: key {} should hold version {version}",
-            key.escape_ascii()
-        );
+        let got = db.get(&key).unwrap_or_else(|e| {
+            check.fail(
+                seed,
+                &format!("{when}: get({}) failed: {e}", key.escape_ascii()),
+                "",
+            )
+        });
+        if got.as_deref() != want.as_deref() {
+            let show =
+                |v: Option<&[u8]>| v.map_or("None".to_string(), |v| v.escape_ascii().to_string());
+            check.fail(
+                seed,
+                &format!(
+                    "{when}: key {} should hold its last acknowledged version {version}: \
+                     expected {}, got {}",
+                    key.escape_ascii(),
+                    show(want.as_deref()),
+                    show(got.as_deref())
+                ),
+                "",
+            );
+        }
         if let Some(want) = want {
             expected.push((Bytes::from(key), Bytes::from(want)));
         }
@@ -683,29 +698,37 @@ fn check_final_state(db: &MiniLsm, plan: &Plan, versions: &Versions, when: &str)
     let scanned: Vec<(Bytes, Bytes)> = db
         .scan(Bound::Unbounded, Bound::Unbounded)
         .and_then(|scan| scan.into_iter().collect())
-        .unwrap_or_else(|e| panic!("seed {seed}, {when}: full scan failed: {e}"));
-    assert!(
-        scanned == expected,
-        "seed {seed}, {when}: the full scan ({} entries) differs from the last acknowledged \
-         versions ({} live keys)",
-        scanned.len(),
-        expected.len()
-    );
+        .unwrap_or_else(|e| check.fail(seed, &format!("{when}: full scan failed: {e}"), ""));
+    if scanned != expected {
+        check.fail(
+            seed,
+            &format!(
+                "{when}: the full scan ({} entries) differs from the last acknowledged versions \
+                 ({} live keys)",
+                scanned.len(),
+                expected.len()
+            ),
+            "",
+        );
+    }
 }
 
 /// What a worker thread runs, given the shared state and its slot number.
 type Work = dyn FnOnce(&Shared, usize) + Send;
 
-/// Runs `workload` with `seed` in a fresh directory; panics with the seed on any failure.
-fn run(seed: u64, workload: Workload) {
-    // The system's temporary directory, on purpose not tmpfs (which `model.rs` prefers): on a
-    // disk every fsync of these tiny SSTs takes milliseconds, and the locks must hold up at
+/// Runs `workload` with `seed` in a fresh directory; fails `check` with the seed on any failure.
+pub fn run(check: Check, seed: u64, workload: Workload) {
+    // The system's temporary directory, on purpose not tmpfs (which the model checks prefer): on
+    // a disk every fsync of these tiny SSTs takes milliseconds, and the locks must hold up at
     // that pace.
     let dir = tempfile::tempdir().expect("temp dir");
     let plan = Plan { seed, workload };
-    let db = MiniLsm::open(dir.path(), options()).expect("open");
+    let options = options(workload.day);
+    let db = MiniLsm::open(dir.path(), options.clone())
+        .unwrap_or_else(|e| check.fail(seed, &format!("open failed: {e}"), ""));
     let slot_count = workload.writers + workload.readers + 1;
     let shared = Arc::new(Shared {
+        check,
         plan,
         db,
         versions: Versions::new(plan.num_keys()),
@@ -729,13 +752,30 @@ fn run(seed: u64, workload: Workload) {
     }
     spawn(Box::new(chaos));
     let started = Instant::now();
-    if let Err(report) = watch(threads, &shared.progress, STALL, || shared.op_slots()) {
-        // The stuck threads still use the directory: keep it, for them and for a post-mortem.
-        let dir = dir.keep();
-        panic!(
-            "seed {seed}, workload {workload:?}, directory {}: {report}",
-            dir.display()
-        );
+    match watch(threads, &shared.progress, STALL, || shared.op_slots()) {
+        Ok(()) => {}
+        Err(Stopped::Stalled(report)) => {
+            // The stuck threads still use the directory: keep it, for them and a post-mortem.
+            let dir = dir.keep();
+            check.fail(
+                seed,
+                &format!("no progress for {STALL:?} (a deadlock, or starvation)"),
+                &format!(
+                    "workload {workload:?}, directory {}: {report}",
+                    dir.display()
+                ),
+            );
+        }
+        // A worker's own failure already names the seed and the replay command.
+        Err(Stopped::Panicked(panic))
+            if super::panic_message(panic.as_ref()).starts_with("[stress") =>
+        {
+            std::panic::resume_unwind(panic)
+        }
+        Err(Stopped::Panicked(panic)) => {
+            let message = rethrow_todo(panic);
+            check.fail(seed, &format!("a thread panicked: {message}"), "")
+        }
     }
     let elapsed = started.elapsed();
     let Ok(Shared {
@@ -747,14 +787,17 @@ fn run(seed: u64, workload: Workload) {
     else {
         unreachable!("every worker has been joined")
     };
-    check_final_state(&db, &plan, &versions, "after the workload");
+    check_final_state(check, &db, &plan, &versions, "after the workload");
     db.close()
-        .unwrap_or_else(|e| panic!("seed {seed}: close failed: {e}"));
+        .unwrap_or_else(|e| check.fail(seed, &format!("close failed: {e}"), ""));
     let stats = db.stats();
-    // The directory stays locked until the last handle is dropped, not just closed.
-    drop(db);
-    let reopened = MiniLsm::open(dir.path(), options()).expect("reopen");
-    check_final_state(&reopened, &plan, &versions, "after close and reopen");
+    if workload.day >= 6 {
+        // The directory stays locked until the last handle is dropped, not just closed.
+        drop(db);
+        let reopened = MiniLsm::open(dir.path(), options)
+            .unwrap_or_else(|e| check.fail(seed, &format!("reopen failed: {e}"), ""));
+        check_final_state(check, &reopened, &plan, &versions, "after close and reopen");
+    }
     println!(
         "seed {seed}: {} operations in {elapsed:?}; {stats:?}",
         progress
@@ -764,87 +807,46 @@ fn run(seed: u64, workload: Workload) {
     );
 }
 
-/// The seeds to run: `CONCURRENCY_SEED` if set, else `default`.
-fn seeds(default: std::ops::Range<u64>) -> Vec<u64> {
-    match std::env::var("CONCURRENCY_SEED") {
-        Ok(seed) => vec![seed.parse().expect("CONCURRENCY_SEED is a number")],
-        Err(_) => default.collect(),
+/// Runs `workload` for each seed of `default_seeds` (or `STRESS_SEED`).
+pub fn check_seeds(check: Check, default_seeds: std::ops::Range<u64>, workload: Workload) {
+    for seed in seeds(default_seeds) {
+        run(check, seed, workload);
     }
 }
 
-/// The workload of `cargo test`: a few seconds in a debug build.
-const FAST: Workload = Workload {
-    writers: 3,
-    keys_per_writer: 40,
-    writes_per_writer: 1_500,
-    readers: 2,
-};
-
-#[test]
-fn reads_are_linearizable_while_flush_and_compaction_run() {
-    for seed in seeds(1..2) {
-        run(seed, FAST);
+/// Re-raises the first panic of the threads a liveness check joined: a `todo!()` unchanged, any
+/// other one as a failure of `check`.
+fn rethrow(check: Check, what: &str, panic: Box<dyn std::any::Any + Send>) -> ! {
+    if super::panic_message(panic.as_ref()).starts_with("[stress") {
+        std::panic::resume_unwind(panic);
     }
+    let message = rethrow_todo(panic);
+    check.fail_unseeded(&format!("{what}: a thread panicked: {message}"), "")
 }
 
-#[test]
-#[ignore = "long: run by cargo x check --long"]
-fn reads_are_linearizable_while_flush_and_compaction_run_long() {
-    // About 35 s per seed in a release build.
-    let long = Workload {
-        writers: 4,
-        keys_per_writer: 200,
-        writes_per_writer: 20_000,
-        readers: 3,
-    };
-    for seed in seeds(100..103) {
-        run(seed, long);
-    }
-}
+/// Sets its flag when dropped: a thread that must stop others when it ends, also by a panic,
+/// holds one.
+struct SetOnDrop(Arc<AtomicBool>);
 
-/// The watchdog itself: a worker that never finishes its operation is reported as a deadlock,
-/// with its current operation and (where gdb runs) the threads' stacks.
-#[test]
-fn the_watchdog_reports_a_stuck_worker_with_its_operation() {
-    let (release, stuck) = channel::<()>();
-    let slot = Arc::new(Mutex::new(String::from(
-        "waiting for a lock that never comes",
-    )));
-    let worker = std::thread::spawn(move || {
-        let _ = stuck.recv();
-    });
-    let progress = [AtomicU64::new(0)];
-    let report = watch(vec![worker], &progress, Duration::from_secs(2), || {
-        format!("  worker 0: {}", slot.lock().unwrap())
-    })
-    .expect_err("a worker stuck for longer than the stall limit is a deadlock");
-    drop(release);
-    assert!(
-        report.contains("no progress")
-            && report.contains("worker 0: waiting for a lock that never comes"),
-        "the report names the stuck worker's operation:\n{report}"
-    );
-    if gdb_available() {
-        assert!(
-            report.contains("Thread"),
-            "gdb printed the threads' stacks:\n{report}"
-        );
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
     }
 }
 
 /// `force_flush` and `sync` (with the WAL off, a flush) flush what was written before the call:
 /// writers that keep freezing new memtables meanwhile must not keep them running forever.
-#[test]
-fn force_flush_and_sync_return_while_writers_keep_freezing_memtables() {
+pub fn force_flush_and_sync_return_while_writers_keep_freezing_memtables(check: Check) {
     for hook in ["force_flush", "sync"] {
-        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = super::scratch_dir("mini-lsm-liveness");
         let options = LsmOptions {
             // Every put freezes its memtable, and only the hook flushes.
             memtable_size: 1,
             max_immutable_memtables: usize::MAX,
             ..LsmOptions::for_day(4)
         };
-        let db = MiniLsm::open(dir.path(), options).expect("open");
+        let db = MiniLsm::open(dir.path(), options)
+            .unwrap_or_else(|e| check.fail_unseeded(&format!("open failed: {e}"), ""));
         let hook_returned = Arc::new(AtomicBool::new(false));
         let progress = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
         let writers = (0..2).map(|w| {
@@ -868,21 +870,29 @@ fn force_flush_and_sync_return_while_writers_keep_freezing_memtables() {
         let (flusher_db, flusher_done) = (Arc::clone(&db), Arc::clone(&hook_returned));
         let flusher_progress = Arc::clone(&progress);
         threads.push(std::thread::spawn(move || {
+            // Stops the writers however the hook ends, a panic included.
+            let _done = SetOnDrop(flusher_done);
             let result = match hook {
                 "force_flush" => flusher_db.force_flush(),
                 _ => flusher_db.sync(),
             };
-            flusher_done.store(true, Ordering::SeqCst);
             result.expect(hook);
             flusher_progress[2].fetch_add(1, Ordering::SeqCst);
         }));
         let report = watch(threads, progress.as_ref(), Duration::from_secs(20), || {
             format!("  worker 2: {hook}, with two writers freezing a memtable per put")
         });
-        if let Err(report) = report {
-            // The writers stop once the hook returns; end them so that the directory can go.
-            hook_returned.store(true, Ordering::SeqCst);
-            panic!("{hook} never returned: {report}");
+        match report {
+            Ok(()) => {}
+            Err(Stopped::Stalled(report)) => {
+                // The writers stop once the hook returns; end them so that the directory can go.
+                hook_returned.store(true, Ordering::SeqCst);
+                check.fail_unseeded(
+                    &format!("{hook} never returned while two writers kept freezing memtables"),
+                    &report,
+                );
+            }
+            Err(Stopped::Panicked(panic)) => rethrow(check, hook, panic),
         }
     }
 }
@@ -892,8 +902,7 @@ fn force_flush_and_sync_return_while_writers_keep_freezing_memtables() {
 /// compact into the levels meanwhile, must not keep it running. (The long run above, seed 100,
 /// stalled 30 s in it: each time it let go of the compaction lock, the others compacted new L0
 /// SSTs into L1, which left L1 over its target, which was its next task.)
-#[test]
-fn compact_until_idle_returns_while_writers_keep_flushing() {
+pub fn compact_until_idle_returns_while_writers_keep_flushing(check: Check) {
     /// Rounds of the caller: some writes of its own, so that the call finds work, then the call.
     const CALLS: u64 = 5;
     const WRITES_PER_CALL: usize = 100;
@@ -903,8 +912,9 @@ fn compact_until_idle_returns_while_writers_keep_flushing() {
         let value = value(key.as_bytes(), rng.next_u64() % 1000);
         db.put(key.as_bytes(), &value).expect("put");
     }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = MiniLsm::open(dir.path(), options()).expect("open");
+    let dir = super::scratch_dir("mini-lsm-liveness");
+    let db = MiniLsm::open(dir.path(), options(5))
+        .unwrap_or_else(|e| check.fail_unseeded(&format!("open failed: {e}"), ""));
     let calls_returned = Arc::new(AtomicBool::new(false));
     // Writes and calls finished by the two writers and the caller; then the caller's calls.
     let progress = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
@@ -928,13 +938,7 @@ fn compact_until_idle_returns_while_writers_keep_flushing() {
     let (caller_progress, caller_calls) = (Arc::clone(&progress), Arc::clone(&calls));
     threads.push(std::thread::spawn(move || {
         // Stops the writers however this thread ends.
-        struct Done(Arc<AtomicBool>);
-        impl Drop for Done {
-            fn drop(&mut self) {
-                self.0.store(true, Ordering::SeqCst);
-            }
-        }
-        let _done = Done(caller_done);
+        let _done = SetOnDrop(caller_done);
         let mut rng = Rng(mix(100));
         for _ in 0..CALLS {
             for _ in 0..WRITES_PER_CALL {
@@ -953,9 +957,62 @@ fn compact_until_idle_returns_while_writers_keep_flushing() {
             calls.load(Ordering::SeqCst)
         )
     });
-    if let Err(report) = report {
-        // The writers stop once the calls return; end them so that the directory can go.
-        calls_returned.store(true, Ordering::SeqCst);
-        panic!("compact_until_idle never returned: {report}");
+    match report {
+        Ok(()) => {}
+        Err(Stopped::Stalled(report)) => {
+            // The writers stop once the calls return; end them so that the directory can go.
+            calls_returned.store(true, Ordering::SeqCst);
+            check.fail_unseeded(
+                "compact_until_idle never returned while two writers kept flushing",
+                &report,
+            );
+        }
+        Err(Stopped::Panicked(panic)) => rethrow(check, "compact_until_idle", panic),
+    }
+}
+
+#[cfg(all(test, feature = "reference"))]
+mod tests {
+    use super::*;
+
+    /// Whether `gdb` can be run.
+    fn gdb_available() -> bool {
+        Command::new("gdb")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+
+    /// The watchdog itself: a worker that never finishes its operation is reported as a deadlock,
+    /// with its current operation and (where gdb runs) the threads' stacks.
+    #[test]
+    fn the_watchdog_reports_a_stuck_worker_with_its_operation() {
+        let (release, stuck) = channel::<()>();
+        let slot = Arc::new(Mutex::new(String::from(
+            "waiting for a lock that never comes",
+        )));
+        let worker = std::thread::spawn(move || {
+            let _ = stuck.recv();
+        });
+        let progress = [AtomicU64::new(0)];
+        let stopped = watch(vec![worker], &progress, Duration::from_secs(2), || {
+            format!("  worker 0: {}", slot.lock().unwrap())
+        });
+        let Err(Stopped::Stalled(report)) = stopped else {
+            panic!("a worker stuck for longer than the stall limit is a deadlock");
+        };
+        drop(release);
+        assert!(
+            report.contains("no progress")
+                && report.contains("worker 0: waiting for a lock that never comes"),
+            "the report names the stuck worker's operation:\n{report}"
+        );
+        if gdb_available() {
+            assert!(
+                report.contains("Thread"),
+                "gdb printed the threads' stacks:\n{report}"
+            );
+        }
     }
 }
