@@ -544,10 +544,15 @@ mod tests {
 
     #[test]
     fn the_verdict_comes_first_and_the_dumps_after() {
-        let message = failure_message("after flush\nL0: 1 2", "3", "\"x\"", "day4.md#a");
+        let message = failure_message(
+            "after flush\nL0: 1 2",
+            "3",
+            "\"x\"",
+            "day4-engine.md#the-design",
+        );
         assert_eq!(
             message,
-            "[after flush] expected 3, got \"x\" (book: day4.md#a)\nL0: 1 2"
+            "[after flush] expected 3, got \"x\" (book: day4-engine.md#the-design)\nL0: 1 2"
         );
         let message = failure_message("s", "a", "b\ntree", "b.md");
         assert_eq!(
