@@ -462,10 +462,20 @@ fn bloom_false_positive_rate_is_near_the_configured_target(#[case] bits: usize) 
 #[case::keys_3333_bits_7(3_333, 7)]
 #[case::keys_500_bits_20(500, 20)]
 #[case::keys_10000_bits_1(10_000, 1)]
+#[case::keys_3_bits_10(3, 10)]
 fn bloom_size_and_probes_follow_bits_per_key(#[case] n: usize, #[case] bits: usize) {
     let keys = random_keys("present/", 13, n);
     let bloom = bloom_over(&keys, bits);
     let scenario = format!("Bloom::build over {n} keys with {bits} bits per key");
+    // An SST of a few keys still gets a usable filter.
+    if bloom.num_bits() < 64 {
+        fail(
+            &format!("{scenario}: num_bits() is keys × bits per key, but at least 64"),
+            "at least 64",
+            bloom.num_bits(),
+            BOOK_BITS,
+        );
+    }
     let wanted_bits = n * bits;
     // Rounding up to whole bytes or words is fine; a filter of another size is not.
     let slack = (wanted_bits / 100).max(64);
