@@ -32,6 +32,7 @@ use tests_day1_to_day7::lsm::{Error, Result as LsmResult};
 use tests_day1_to_day7::*;
 
 const BOOK_MEMTABLE: &str = "day3-memtable-and-merging.md#the-memtable";
+const BOOK_OVERWRITES: &str = "day3-memtable-and-merging.md#overwrites";
 const BOOK_BOUNDS: &str = "day3-memtable-and-merging.md#scan-bounds";
 const BOOK_CURSOR: &str = "day3-memtable-and-merging.md#the-cursor-contract";
 const BOOK_MERGE: &str = "day3-memtable-and-merging.md#merge-iterator";
@@ -283,7 +284,7 @@ fn memtable_get_never_misses_a_key_while_it_is_overwritten() {
     ok(
         memtable.put(b"k", Some(&version(0))),
         "put k = version 0",
-        BOOK_MEMTABLE,
+        BOOK_OVERWRITES,
     );
     let writer_done = AtomicBool::new(false);
     std::thread::scope(|s| {
@@ -294,7 +295,7 @@ fn memtable_get_never_misses_a_key_while_it_is_overwritten() {
                 ok(
                     memtable.put(b"k", Some(&version(v))),
                     &format!("overwrite k with version {v}"),
-                    BOOK_MEMTABLE,
+                    BOOK_OVERWRITES,
                 );
             }
         });
@@ -310,7 +311,7 @@ fn memtable_get_never_misses_a_key_while_it_is_overwritten() {
                     "MemTable::get(k) while another thread overwrites k (always present)",
                     "Some(Some(<an 8-byte version>))",
                     Lookup(got.map(|v| v.map(|b| b.to_vec()))),
-                    BOOK_MEMTABLE,
+                    BOOK_OVERWRITES,
                 );
             };
             let seen = u64::from_be_bytes(seen);
@@ -322,7 +323,7 @@ fn memtable_get_never_misses_a_key_while_it_is_overwritten() {
                     ),
                     format!("a version >= {newest_seen}"),
                     seen,
-                    BOOK_MEMTABLE,
+                    BOOK_OVERWRITES,
                 );
             }
             newest_seen = seen;
