@@ -218,9 +218,9 @@ impl Block {
         }
         let first_key_len = first.rest_end - first.rest_start;
         for (i, &offset) in self.offsets.iter().enumerate() {
-            let expected_end = match self.offsets.get(i + 1) {
-                Some(&next) => next as usize,
-                None => self.data.len(),
+            let (expected_end, what_is_there) = match self.offsets.get(i + 1) {
+                Some(&next) => (next as usize, "the next entry starts"),
+                None => (self.data.len(), "the data area (before the offsets) ends"),
             };
             let layout = Self::parse_entry(&self.data, offset as usize)?;
             let key_len = layout.overlap + layout.rest_end - layout.rest_start;
@@ -237,7 +237,7 @@ impl Block {
                 return Err(Error::corruption(
                     offset as u64,
                     format!(
-                        "block entry {i} ends at byte {}, but the next entry starts at {expected_end}",
+                        "block entry {i} ends at byte {}, but {what_is_there} at {expected_end}",
                         layout.value_end
                     ),
                 ));

@@ -387,10 +387,26 @@ impl SsTable {
     fn check_block_ranges(block_meta: &[BlockMeta], meta_offset: u64) -> Result<()> {
         let mut expected_offset = 0;
         for (i, meta) in block_meta.iter().enumerate() {
-            if meta.offset != expected_offset || meta.first_key > meta.last_key {
+            if meta.offset != expected_offset {
+                let expected = match i {
+                    0 => "the first block starts at byte 0".to_string(),
+                    _ => format!(
+                        "the block before it ends, with its 4-byte checksum, at byte \
+                         {expected_offset}"
+                    ),
+                };
                 return Err(Error::corruption(
                     0,
-                    format!("meta of block {i} is inconsistent"),
+                    format!(
+                        "the meta of block {i} puts it at byte {}, but {expected}",
+                        meta.offset
+                    ),
+                ));
+            }
+            if meta.first_key > meta.last_key {
+                return Err(Error::corruption(
+                    0,
+                    format!("the meta of block {i} has a first key above its last key"),
                 ));
             }
             expected_offset = meta.offset + meta.len as u64 + CRC_SIZE as u64;

@@ -248,10 +248,16 @@ pub fn drain<I: StorageIterator>(iter: &mut I, scenario: &str, book: &str) -> Re
         if let Some((last, _)) = seen.last()
             && key <= *last
         {
+            // No engine key is empty: an empty one is a cursor read past its last entry.
+            let got = if key.is_empty() {
+                "\"\" (an empty key: is_valid() was still true past the last entry)".to_string()
+            } else {
+                show(&key)
+            };
             fail(
                 &format!("{scenario}: keys must strictly increase"),
                 format!("a key after {}", show(last)),
-                show(&key),
+                got,
                 book,
             );
         }

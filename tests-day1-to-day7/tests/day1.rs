@@ -528,6 +528,18 @@ fn fill_and_check(candidates: &Entries, block_size: usize, scenario: &str) {
             BOOK_BUILD,
         );
     }
+    // Counted before encoding, so that a refused add that left an offset behind is named as such
+    // rather than as the decode error it causes.
+    check_eq(
+        block.len(),
+        accepted.len(),
+        &format!(
+            "{scenario}: len() of the built block after {} accepted adds and a refused one (a \
+             refused add writes nothing, not even its offset)",
+            accepted.len()
+        ),
+        BOOK_BUILD,
+    );
     let decoded = round_trip(&block, scenario);
     check_iter(
         &mut iter_first(&decoded),

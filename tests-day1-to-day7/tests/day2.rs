@@ -514,90 +514,6 @@ fn reopened_table_has_identical_metas_and_data(#[case] seed: u64, #[case] block_
     );
 }
 
-/// An entry larger than `block_size` is accepted and sits alone in one oversized block; the
-/// entries around it stay in their own blocks and everything reads back.
-#[rstest]
-#[case::first(0)]
-#[case::middle(3)]
-#[case::last(6)]
-fn entry_larger_than_block_size_gets_a_block_of_its_own(#[case] big_at: usize) {
-    let mut entries = uniform_entries(7);
-    entries[big_at].1 = Some(vec![b'B'; 500]);
-    let fx = table_of(entries, 64);
-    let scenario = format!("block_size 64, a 500-byte value at entry {big_at}");
-    let big_key = &fx.entries[big_at].0;
-    let b = fx.table.find_block_idx(big_key);
-    let block = fx.blocks.get(b).cloned().unwrap_or_default();
-    check_entries(
-        &block,
-        &fx.entries[big_at..=big_at].to_vec(),
-        &format!(
-            "{scenario}: the block find_block_idx({}) = {b} names",
-            show(big_key)
-        ),
-        BOOK_BUILD,
-    );
-    let len = fx.table.block_meta()[b].len;
-    if len <= 500 {
-        fail(
-            &scenario,
-            "an oversized block longer than 500 bytes",
-            len,
-            BOOK_BUILD,
-        );
-    }
-    let mut iter = ok(
-        SsTableIterator::create_and_seek_to_first(fx.table.clone()),
-        &scenario,
-        BOOK_ITER,
-    );
-    check_iter(&mut iter, &fx.entries, &scenario, BOOK_ITER);
-    for probe in [big_key.clone(), just_after(big_key)] {
-        check_seek(&fx.table, &fx.entries, &probe, &scenario);
-    }
-}
-
-/// A table of one entry (a value, a tombstone, or an empty value): one block, first == last key,
-/// and iteration, seeks and `find_block_idx` around it.
-#[rstest]
-#[case::value(Some(&b"v"[..]))]
-#[case::tombstone(None)]
-#[case::empty_value(Some(&b""[..]))]
-fn single_entry_table_round_trips(#[case] v: Option<&[u8]>) {
-    let entries: Entries = vec![(b"m".to_vec(), v.map(<[u8]>::to_vec))];
-    let fx = table_of(entries, 64);
-    let scenario = format!("a table holding only \"m\" = {}", show_value(v));
-    check_eq(
-        fx.table.num_blocks(),
-        1,
-        &format!("{scenario}: num_blocks()"),
-        BOOK_BUILD,
-    );
-    check_eq(
-        (fx.table.first_key().to_vec(), fx.table.last_key().to_vec()),
-        (b"m".to_vec(), b"m".to_vec()),
-        &format!("{scenario}: (first_key(), last_key())"),
-        BOOK_INDEX,
-    );
-    let meta = &fx.table.block_meta()[0];
-    check_eq(
-        (meta.first_key.to_vec(), meta.last_key.to_vec()),
-        (b"m".to_vec(), b"m".to_vec()),
-        &format!("{scenario}: block_meta()[0] keys"),
-        BOOK_INDEX,
-    );
-    let mut iter = ok(
-        SsTableIterator::create_and_seek_to_first(fx.table.clone()),
-        &scenario,
-        BOOK_ITER,
-    );
-    check_iter(&mut iter, &fx.entries, &scenario, BOOK_ITER);
-    for probe in [&b"a"[..], b"m", b"m\x00", b"z"] {
-        check_seek(&fx.table, &fx.entries, probe, &scenario);
-        check_find_block(&fx.table, &fx.blocks, probe, &scenario);
-    }
-}
-
 /// Building a table with no entries is `Error::InvalidArgument` (checked after a successful
 /// build, so a builder that never works cannot pass).
 #[test]
@@ -723,6 +639,90 @@ fn find_block_idx_before_first_is_zero_and_after_last_is_num_blocks(#[case] prob
 // ---------------------------------------------------------------------------------------------
 // SsTableIterator
 // ---------------------------------------------------------------------------------------------
+
+/// An entry larger than `block_size` is accepted and sits alone in one oversized block; the
+/// entries around it stay in their own blocks and everything reads back.
+#[rstest]
+#[case::first(0)]
+#[case::middle(3)]
+#[case::last(6)]
+fn entry_larger_than_block_size_gets_a_block_of_its_own(#[case] big_at: usize) {
+    let mut entries = uniform_entries(7);
+    entries[big_at].1 = Some(vec![b'B'; 500]);
+    let fx = table_of(entries, 64);
+    let scenario = format!("block_size 64, a 500-byte value at entry {big_at}");
+    let big_key = &fx.entries[big_at].0;
+    let b = fx.table.find_block_idx(big_key);
+    let block = fx.blocks.get(b).cloned().unwrap_or_default();
+    check_entries(
+        &block,
+        &fx.entries[big_at..=big_at].to_vec(),
+        &format!(
+            "{scenario}: the block find_block_idx({}) = {b} names",
+            show(big_key)
+        ),
+        BOOK_BUILD,
+    );
+    let len = fx.table.block_meta()[b].len;
+    if len <= 500 {
+        fail(
+            &scenario,
+            "an oversized block longer than 500 bytes",
+            len,
+            BOOK_BUILD,
+        );
+    }
+    let mut iter = ok(
+        SsTableIterator::create_and_seek_to_first(fx.table.clone()),
+        &scenario,
+        BOOK_ITER,
+    );
+    check_iter(&mut iter, &fx.entries, &scenario, BOOK_ITER);
+    for probe in [big_key.clone(), just_after(big_key)] {
+        check_seek(&fx.table, &fx.entries, &probe, &scenario);
+    }
+}
+
+/// A table of one entry (a value, a tombstone, or an empty value): one block, first == last key,
+/// and iteration, seeks and `find_block_idx` around it.
+#[rstest]
+#[case::value(Some(&b"v"[..]))]
+#[case::tombstone(None)]
+#[case::empty_value(Some(&b""[..]))]
+fn single_entry_table_round_trips(#[case] v: Option<&[u8]>) {
+    let entries: Entries = vec![(b"m".to_vec(), v.map(<[u8]>::to_vec))];
+    let fx = table_of(entries, 64);
+    let scenario = format!("a table holding only \"m\" = {}", show_value(v));
+    check_eq(
+        fx.table.num_blocks(),
+        1,
+        &format!("{scenario}: num_blocks()"),
+        BOOK_BUILD,
+    );
+    check_eq(
+        (fx.table.first_key().to_vec(), fx.table.last_key().to_vec()),
+        (b"m".to_vec(), b"m".to_vec()),
+        &format!("{scenario}: (first_key(), last_key())"),
+        BOOK_INDEX,
+    );
+    let meta = &fx.table.block_meta()[0];
+    check_eq(
+        (meta.first_key.to_vec(), meta.last_key.to_vec()),
+        (b"m".to_vec(), b"m".to_vec()),
+        &format!("{scenario}: block_meta()[0] keys"),
+        BOOK_INDEX,
+    );
+    let mut iter = ok(
+        SsTableIterator::create_and_seek_to_first(fx.table.clone()),
+        &scenario,
+        BOOK_ITER,
+    );
+    check_iter(&mut iter, &fx.entries, &scenario, BOOK_ITER);
+    for probe in [&b"a"[..], b"m", b"m\x00", b"z"] {
+        check_seek(&fx.table, &fx.entries, probe, &scenario);
+        check_find_block(&fx.table, &fx.blocks, probe, &scenario);
+    }
+}
 
 /// A full iteration yields every entry in order, tombstones as `None` and empty values as
 /// `Some(b"")`, across every block boundary.

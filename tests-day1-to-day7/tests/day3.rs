@@ -32,6 +32,7 @@ use tests_day1_to_day7::lsm::{Error, Result as LsmResult};
 use tests_day1_to_day7::*;
 
 const BOOK_MEMTABLE: &str = "day3-memtable-and-merging.md#the-memtable";
+const BOOK_OVERWRITES: &str = "day3-memtable-and-merging.md#overwrites";
 const BOOK_BOUNDS: &str = "day3-memtable-and-merging.md#scan-bounds";
 const BOOK_CURSOR: &str = "day3-memtable-and-merging.md#the-cursor-contract";
 const BOOK_MERGE: &str = "day3-memtable-and-merging.md#merge-iterator";
@@ -220,42 +221,40 @@ fn memtable_get_returns_newest_state_of_key(
     );
 }
 
-/// One write of the size test: key, value, what it is, whether the key is new.
-type SizedWrite<'a> = (&'a [u8], Option<&'a [u8]>, &'a str, bool);
+/// One write of the size test: key, value, what it is.
+type SizedWrite<'a> = (&'a [u8], Option<&'a [u8]>, &'a str);
 
 /// The most an entry may add to `approximate_size` beyond its key and value bytes.
 const MAX_ENTRY_OVERHEAD: usize = 64;
 
+/// Every write grows `approximate_size` by at least its key and value lengths, an overwrite
+/// too, and by at most 64 bytes more.
 #[test]
 fn memtable_approximate_size_grows_with_every_write() {
     let memtable = MemTable::create(7);
     let big = vec![b'x'; 1000];
-    // (key, value, what the write is, whether the key is new). A new key grows the size by at
-    // least its key and value lengths; an overwrite never shrinks it (the size only grows). No
-    // write adds more than its key and value lengths plus `MAX_ENTRY_OVERHEAD`.
+    // (key, value, what the write is). Every write, an overwrite too, grows the size by at least
+    // its key and value lengths: a memtable whose keys are overwritten again and again must still
+    // fill up and be frozen. No write adds more than its key and value lengths plus
+    // `MAX_ENTRY_OVERHEAD`.
     let writes: [SizedWrite; 6] = [
-        (b"alpha", Some(&big), "a 1000-byte value", true),
+        (b"alpha", Some(&big), "a 1000-byte value"),
         (
             b"alpha",
             Some(b"short"),
             "an overwrite with a shorter value",
-            false,
         ),
-        (b"beta", None, "a tombstone", true),
-        (b"gamma", Some(b""), "an empty value", true),
-        (b"gamma", None, "a delete of a stored key", false),
-        (b"delta", Some(&big), "a second 1000-byte value", true),
+        (b"beta", None, "a tombstone"),
+        (b"gamma", Some(b""), "an empty value"),
+        (b"gamma", None, "a delete of a stored key"),
+        (b"delta", Some(&big), "a second 1000-byte value"),
     ];
     let mut previous = memtable.approximate_size();
-    for (k, v, what, new_key) in writes {
+    for (k, v, what) in writes {
         ok(memtable.put(k, v), &format!("put {what}"), BOOK_MEMTABLE);
         let now = memtable.approximate_size();
         let entry_bytes = k.len() + v.map_or(0, <[u8]>::len);
-        let at_least = if new_key {
-            previous + entry_bytes
-        } else {
-            previous
-        };
+        let at_least = previous + entry_bytes;
         // An estimate far above the real size would freeze memtables long before they are full.
         let at_most = previous + entry_bytes + MAX_ENTRY_OVERHEAD;
         if now < at_least || now > at_most {
@@ -285,7 +284,7 @@ fn memtable_get_never_misses_a_key_while_it_is_overwritten() {
     ok(
         memtable.put(b"k", Some(&version(0))),
         "put k = version 0",
-        BOOK_MEMTABLE,
+        BOOK_OVERWRITES,
     );
     let writer_done = AtomicBool::new(false);
     std::thread::scope(|s| {
@@ -296,7 +295,7 @@ fn memtable_get_never_misses_a_key_while_it_is_overwritten() {
                 ok(
                     memtable.put(b"k", Some(&version(v))),
                     &format!("overwrite k with version {v}"),
-                    BOOK_MEMTABLE,
+                    BOOK_OVERWRITES,
                 );
             }
         });
@@ -312,7 +311,7 @@ fn memtable_get_never_misses_a_key_while_it_is_overwritten() {
                     "MemTable::get(k) while another thread overwrites k (always present)",
                     "Some(Some(<an 8-byte version>))",
                     Lookup(got.map(|v| v.map(|b| b.to_vec()))),
-                    BOOK_MEMTABLE,
+                    BOOK_OVERWRITES,
                 );
             };
             let seen = u64::from_be_bytes(seen);
@@ -324,7 +323,7 @@ fn memtable_get_never_misses_a_key_while_it_is_overwritten() {
                     ),
                     format!("a version >= {newest_seen}"),
                     seen,
-                    BOOK_MEMTABLE,
+                    BOOK_OVERWRITES,
                 );
             }
             newest_seen = seen;

@@ -276,390 +276,6 @@ fn block_reads(db: &MiniLsm) -> (u64, u64) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The layered tree used by several tests
-// ---------------------------------------------------------------------------------------------
-
-/// Four layers, oldest first: SST A, SST B, a frozen memtable C, the active memtable D.
-/// Final state: k10 deleted (value in A, overwritten in C, deleted in D), k20 deleted in B over
-/// A's value, k30 from B (overwrites A), k40 deleted in C over A, k50 the empty value in D over
-/// A, k60 put again in C after B deleted it, k70 overwritten in every layer but B, k80 only in
-/// B, k90 only in D. Gaps: k00, k45, k55, k99.
-const LAYERS: &[Op] = &[
-    Op::Put("k10", "k10@A"),
-    Op::Put("k20", "k20@A"),
-    Op::Put("k30", "k30@A"),
-    Op::Put("k40", "k40@A"),
-    Op::Put("k50", "k50@A"),
-    Op::Put("k60", "k60@A"),
-    Op::Put("k70", "k70@A"),
-    Op::Flush,
-    Op::Del("k20"),
-    Op::Put("k30", "k30@B"),
-    Op::Del("k60"),
-    Op::Put("k80", "k80@B"),
-    Op::Flush,
-    Op::Put("k10", "k10@C"),
-    Op::Del("k40"),
-    Op::Put("k60", "k60@C"),
-    Op::Put("k70", "k70@C"),
-    Op::Freeze,
-    Op::Del("k10"),
-    Op::Put("k50", ""),
-    Op::Put("k70", "k70@D"),
-    Op::Put("k90", "k90@D"),
-];
-
-/// Opens an engine in `dir` (small blocks, so SSTs have several) and builds [`LAYERS`],
-/// checking that the tree has the intended shape.
-fn layered_db(dir: &Path) -> Arc<MiniLsm> {
-    let db = open_with(dir, |o| o.block_size = 64);
-    apply(&db, LAYERS);
-    let shape = db.shape();
-    let scenario = format!("the layered tree's shape\n{shape}");
-    check_eq(
-        (
-            shape.memtable.num_entries,
-            shape.immutable_memtables.len(),
-            shape.l0.len(),
-        ),
-        (4, 1, 2),
-        &format!("{scenario}(memtable entries, frozen memtables, L0 SSTs)"),
-        BOOK_FLUSH,
-    );
-    db
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reads across layers
-// ---------------------------------------------------------------------------------------------
-
-#[rstest]
-#[case::in_the_layers(false)]
-#[case::after_flushing_everything(true)]
-fn get_returns_the_newest_version_across_memtable_frozen_memtable_and_l0(#[case] flushed: bool) {
-    let dir = temp_dir();
-    let db = layered_db(dir.path());
-    if flushed {
-        flush(&db);
-    }
-    let scenario = format!("layered tree, flushed={flushed}");
-    let expected: &[(&str, Option<&str>)] = &[
-        ("k10", None),
-        ("k20", None),
-        ("k30", Some("k30@B")),
-        ("k40", None),
-        ("k50", Some("")),
-        ("k60", Some("k60@C")),
-        ("k70", Some("k70@D")),
-        ("k80", Some("k80@B")),
-        ("k90", Some("k90@D")),
-        ("k00", None),
-        ("k45", None),
-        ("k99", None),
-    ];
-    for (k, v) in expected {
-        expect_get(
-            &db,
-            k.as_bytes(),
-            v.map(str::as_bytes),
-            &scenario,
-            BOOK_READ,
-        );
-    }
-}
-
-#[rstest]
-#[case::in_the_layers(false)]
-#[case::after_flushing_everything(true)]
-fn scan_merges_layers_newest_wins_and_hides_tombstones(#[case] flushed: bool) {
-    let dir = temp_dir();
-    let db = layered_db(dir.path());
-    if flushed {
-        flush(&db);
-    }
-    let expected = entries(&[
-        ("k30", Some("k30@B")),
-        ("k50", Some("")),
-        ("k60", Some("k60@C")),
-        ("k70", Some("k70@D")),
-        ("k80", Some("k80@B")),
-        ("k90", Some("k90@D")),
-    ]);
-    check_scan(
-        &db,
-        Bound::Unbounded,
-        Bound::Unbounded,
-        &expected,
-        &format!("layered tree, flushed={flushed}"),
-        BOOK_SCANS,
-    );
-}
-
-/// Two frozen memtables hold the same keys: the newer one (frozen second) must win in `get` and
-/// in `scan`, also when its version is a tombstone. Nothing is flushed, and the active memtable
-/// holds none of these keys, so only the order of the frozen memtables decides.
-#[test]
-fn newer_frozen_memtable_wins_over_an_older_one_in_get_and_scan() {
-    let dir = temp_dir();
-    let db = open_db(dir.path());
-    apply(
-        &db,
-        &[
-            Op::Put("a", "a@old"),
-            Op::Put("b", "b@old"),
-            Op::Put("c", "c@old"),
-            Op::Freeze,
-            Op::Put("a", "a@new"),
-            Op::Del("b"),
-            Op::Freeze,
-            Op::Put("z", "z@active"),
-        ],
-    );
-    let shape = db.shape();
-    check_eq(
-        (shape.immutable_memtables.len(), shape.l0.len()),
-        (2, 0),
-        &format!("after two freezes (frozen memtables, L0 SSTs)\n{shape}"),
-        BOOK_FLUSH,
-    );
-    let scenario =
-        format!("two frozen memtables, the newer one overwrote a and deleted b\n{shape}");
-    expect_get(&db, b"a", Some(b"a@new"), &scenario, BOOK_READ);
-    expect_get(&db, b"b", None, &scenario, BOOK_READ);
-    expect_get(&db, b"c", Some(b"c@old"), &scenario, BOOK_READ);
-    let expected = entries(&[
-        ("a", Some("a@new")),
-        ("c", Some("c@old")),
-        ("z", Some("z@active")),
-    ]);
-    check_scan(
-        &db,
-        Bound::Unbounded,
-        Bound::Unbounded,
-        &expected,
-        &scenario,
-        BOOK_SCANS,
-    );
-}
-
-#[test]
-fn get_finds_a_key_that_lives_only_in_an_sst() {
-    let dir = temp_dir();
-    let db = open_db(dir.path());
-    let model: Model = (0..50).map(|i| (key(i * 2), value(i * 2, 0))).collect();
-    for (k, v) in &model {
-        put(&db, k, v);
-    }
-    flush(&db);
-    let shape = db.shape();
-    check_eq(
-        (
-            shape.memtable.num_entries,
-            shape.immutable_memtables.len(),
-            shape.l0.len(),
-        ),
-        (0, 0, 1),
-        &format!("after force_flush (memtable entries, frozen memtables, L0 SSTs)\n{shape}"),
-        BOOK_FLUSH,
-    );
-    let absent = [key(1), key(51), key(1000), b"a".to_vec()];
-    let absent: Vec<&[u8]> = absent.iter().map(Vec::as_slice).collect();
-    expect_model_gets(&db, &model, &absent, "keys only in one L0 SST", BOOK_READ);
-}
-
-#[rstest]
-#[case::delete_in_memtable_over_flushed_value(&[Op::Put("k", "old"), Op::Flush, Op::Del("k")])]
-#[case::delete_in_frozen_memtable_over_flushed_value(&[Op::Put("k", "old"), Op::Flush, Op::Del("k"), Op::Freeze])]
-#[case::delete_flushed_over_older_sst(&[Op::Put("k", "old"), Op::Flush, Op::Del("k"), Op::Flush])]
-#[case::put_and_delete_flushed_together(&[Op::Put("k", "old"), Op::Del("k"), Op::Flush])]
-#[case::delete_flushed_then_new_memtable_data(&[Op::Put("k", "old"), Op::Flush, Op::Del("k"), Op::Flush, Op::Put("j", "j"), Op::Put("l", "l")])]
-#[case::overwrite_then_delete_in_three_ssts(&[Op::Put("k", "v1"), Op::Flush, Op::Put("k", "v2"), Op::Flush, Op::Del("k"), Op::Flush])]
-fn deleted_key_never_reappears_after_flush(#[case] ops: &[Op]) {
-    let dir = temp_dir();
-    let db = open_db(dir.path());
-    // Neighbours on both sides, in the oldest SST, so the scans have something to return.
-    let mut all = vec![Op::Put("a", "a"), Op::Put("z", "z")];
-    all.extend_from_slice(ops);
-    apply(&db, &all);
-    let model = model_of(&all);
-    let scenario = format!("after {ops:?}");
-    expect_get(&db, b"k", None, &scenario, BOOK_TOMBSTONES);
-    check_full_scan(&db, &model, &scenario, BOOK_TOMBSTONES);
-    flush(&db);
-    let scenario = format!("after {ops:?} and a final force_flush");
-    expect_get(&db, b"k", None, &scenario, BOOK_TOMBSTONES);
-    check_full_scan(&db, &model, &scenario, BOOK_TOMBSTONES);
-    // Bounds that start or end on the deleted key.
-    let expected = model_range(&model, Bound::Included(b"k"), Bound::Included(b"k"));
-    check_scan(
-        &db,
-        Bound::Included(b"k"),
-        Bound::Included(b"k"),
-        &expected,
-        &scenario,
-        BOOK_TOMBSTONES,
-    );
-}
-
-#[rstest]
-#[case::in_memtable(&[Op::Put("k", "")])]
-#[case::in_frozen_memtable(&[Op::Put("k", ""), Op::Freeze])]
-#[case::in_sst(&[Op::Put("k", ""), Op::Flush])]
-#[case::over_a_value_in_an_sst(&[Op::Put("k", "old"), Op::Flush, Op::Put("k", "")])]
-#[case::flushed_over_a_value_in_an_sst(&[Op::Put("k", "old"), Op::Flush, Op::Put("k", ""), Op::Flush])]
-fn empty_value_is_a_value_not_a_delete(#[case] ops: &[Op]) {
-    let dir = temp_dir();
-    let db = open_db(dir.path());
-    let mut all = vec![Op::Put("a", "a")];
-    all.extend_from_slice(ops);
-    apply(&db, &all);
-    let scenario = format!("after {ops:?}");
-    expect_get(&db, b"k", Some(b""), &scenario, BOOK_TOMBSTONES);
-    let expected = entries(&[("a", Some("a")), ("k", Some(""))]);
-    check_scan(
-        &db,
-        Bound::Unbounded,
-        Bound::Unbounded,
-        &expected,
-        &scenario,
-        BOOK_TOMBSTONES,
-    );
-}
-
-// ---------------------------------------------------------------------------------------------
-// Scan bounds
-// ---------------------------------------------------------------------------------------------
-
-/// A scan bound in an rstest case.
-#[derive(Debug, Clone, Copy)]
-enum B {
-    Unb,
-    Inc(&'static str),
-    Exc(&'static str),
-}
-
-impl B {
-    fn bound(self) -> Bound<&'static [u8]> {
-        match self {
-            B::Unb => Bound::Unbounded,
-            B::Inc(k) => Bound::Included(k.as_bytes()),
-            B::Exc(k) => Bound::Excluded(k.as_bytes()),
-        }
-    }
-}
-
-/// Every lower × upper bound over [`LAYERS`] (bounds on live keys, on deleted keys, on the
-/// empty-valued key, in gaps, past both ends; inverted pairs must give an empty scan), with the
-/// data spread over the memtable, a frozen memtable and two L0 SSTs, then all flushed.
-#[rstest]
-fn scan_with_any_bounds_matches_the_model(
-    #[values(
-        B::Unb,
-        B::Inc("k00"),
-        B::Inc("k10"),
-        B::Exc("k30"),
-        B::Inc("k30"),
-        B::Exc("k45"),
-        B::Exc("k50"),
-        B::Inc("k60"),
-        B::Exc("k80"),
-        B::Inc("k90"),
-        B::Exc("k99")
-    )]
-    lower: B,
-    #[values(
-        B::Unb,
-        B::Exc("k00"),
-        B::Inc("k10"),
-        B::Exc("k30"),
-        B::Inc("k30"),
-        B::Inc("k45"),
-        B::Exc("k50"),
-        B::Inc("k60"),
-        B::Exc("k80"),
-        B::Inc("k90"),
-        B::Inc("k99")
-    )]
-    upper: B,
-    #[values(false, true)] flushed: bool,
-) {
-    let dir = temp_dir();
-    let db = layered_db(dir.path());
-    if flushed {
-        flush(&db);
-    }
-    let model = model_of(LAYERS);
-    let expected = model_range(&model, lower.bound(), upper.bound());
-    check_scan(
-        &db,
-        lower.bound(),
-        upper.bound(),
-        &expected,
-        &format!("layered tree, flushed={flushed}"),
-        BOOK_SCANS,
-    );
-}
-
-/// Keys `key_00000, key_00002, …, key_00098` flushed into one multi-block SST: SST iterators
-/// must stop at the scan's upper bound and skip an excluded lower bound that is a key.
-#[rstest]
-#[case::upper_included_on_a_key(B::Unb, B::Inc("key_00040"))]
-#[case::upper_excluded_on_a_key(B::Unb, B::Exc("key_00040"))]
-#[case::upper_in_a_gap(B::Unb, B::Exc("key_00041"))]
-#[case::upper_before_the_first_key(B::Unb, B::Exc("key_00000"))]
-#[case::excluded_lower_on_a_key(B::Exc("key_00020"), B::Unb)]
-#[case::excluded_lower_on_a_key_with_upper(B::Exc("key_00020"), B::Inc("key_00030"))]
-#[case::excluded_lower_on_the_last_key(B::Exc("key_00098"), B::Unb)]
-#[case::excluded_lower_on_the_first_key(B::Exc("key_00000"), B::Exc("key_00006"))]
-#[case::both_in_gaps(B::Inc("key_00021"), B::Exc("key_00035"))]
-#[case::single_key(B::Inc("key_00050"), B::Inc("key_00050"))]
-#[case::excluded_both_on_adjacent_keys(B::Exc("key_00050"), B::Exc("key_00052"))]
-fn scan_of_flushed_ssts_honours_both_bounds(#[case] lower: B, #[case] upper: B) {
-    let dir = temp_dir();
-    let db = open_with(dir.path(), |o| o.block_size = 64);
-    let model: Model = (0..50).map(|i| (key(i * 2), value(i * 2, 0))).collect();
-    for (k, v) in &model {
-        put(&db, k, v);
-    }
-    flush(&db);
-    let expected = model_range(&model, lower.bound(), upper.bound());
-    check_scan(
-        &db,
-        lower.bound(),
-        upper.bound(),
-        &expected,
-        "even keys 0..98 flushed into one SST with 64-byte blocks",
-        BOOK_SCANS,
-    );
-}
-
-#[rstest]
-#[case::lower_after_upper(B::Inc("k80"), B::Inc("k30"))]
-#[case::excluded_equal_bounds(B::Exc("k30"), B::Exc("k30"))]
-#[case::included_lower_excluded_upper_equal(B::Inc("k30"), B::Exc("k30"))]
-#[case::excluded_lower_included_upper_equal(B::Exc("k30"), B::Inc("k30"))]
-#[case::both_past_the_end(B::Inc("k99"), B::Unb)]
-fn inverted_or_empty_scan_range_is_empty_not_a_panic(
-    #[case] lower: B,
-    #[case] upper: B,
-    #[values(false, true)] flushed: bool,
-) {
-    let dir = temp_dir();
-    let db = layered_db(dir.path());
-    if flushed {
-        flush(&db);
-    }
-    check_scan(
-        &db,
-        lower.bound(),
-        upper.bound(),
-        &Vec::new(),
-        &format!("layered tree, flushed={flushed}"),
-        BOOK_SCANS,
-    );
-}
-
-// ---------------------------------------------------------------------------------------------
 // Freeze, flush, sync
 // ---------------------------------------------------------------------------------------------
 
@@ -673,12 +289,12 @@ fn memtable_freezes_when_it_reaches_the_size_target() {
         put(&db, &key(i), &value(i, 0));
         model.insert(key(i), value(i, 0));
         let shape = db.shape();
-        let scenario = format!("after put #{i} with memtable_size {SMALL_MEMTABLE}\n{shape}");
+        let scenario = format!("after put #{i} with memtable_size {SMALL_MEMTABLE}");
         check_eq(
             shape.memtable.approximate_size < SMALL_MEMTABLE,
             true,
             &format!(
-                "{scenario}the active memtable is below the target (frozen once it reaches it)"
+                "{scenario}: the active memtable is below the target (frozen once it reaches it)\n{shape}"
             ),
             BOOK_FLUSH,
         );
@@ -687,7 +303,7 @@ fn memtable_freezes_when_it_reaches_the_size_target() {
             now == frozen || now == frozen + 1,
             true,
             &format!(
-                "{scenario}the number of frozen memtables ({frozen} before) grows by at most one per small put"
+                "{scenario}: the number of frozen memtables ({frozen} before) grows by at most one per small put\n{shape}"
             ),
             BOOK_FLUSH,
         );
@@ -697,7 +313,7 @@ fn memtable_freezes_when_it_reaches_the_size_target() {
                 imm.approximate_size >= SMALL_MEMTABLE,
                 true,
                 &format!(
-                    "{scenario}frozen memtable #{} reached the target before freezing",
+                    "{scenario}: frozen memtable #{} reached the target before freezing\n{shape}",
                     imm.id
                 ),
                 BOOK_FLUSH,
@@ -707,7 +323,7 @@ fn memtable_freezes_when_it_reaches_the_size_target() {
         check_eq(
             ids.windows(2).all(|w| w[0] > w[1]),
             true,
-            &format!("{scenario}frozen memtables newest (largest id) first: {ids:?}"),
+            &format!("{scenario}: frozen memtables newest (largest id) first: {ids:?}\n{shape}"),
             BOOK_FLUSH,
         );
     }
@@ -864,6 +480,390 @@ fn sync_before_day_6_flushes_every_memtable_into_l0() {
     let model = model_of(&ops);
     expect_model_gets(&db, &model, &[b"c"], "after sync", BOOK_READ);
     check_full_scan(&db, &model, "after sync", BOOK_SCANS);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The layered tree used by several tests
+// ---------------------------------------------------------------------------------------------
+
+/// Four layers, oldest first: SST A, SST B, a frozen memtable C, the active memtable D.
+/// Final state: k10 deleted (value in A, overwritten in C, deleted in D), k20 deleted in B over
+/// A's value, k30 from B (overwrites A), k40 deleted in C over A, k50 the empty value in D over
+/// A, k60 put again in C after B deleted it, k70 overwritten in every layer but B, k80 only in
+/// B, k90 only in D. Gaps: k00, k45, k55, k99.
+const LAYERS: &[Op] = &[
+    Op::Put("k10", "k10@A"),
+    Op::Put("k20", "k20@A"),
+    Op::Put("k30", "k30@A"),
+    Op::Put("k40", "k40@A"),
+    Op::Put("k50", "k50@A"),
+    Op::Put("k60", "k60@A"),
+    Op::Put("k70", "k70@A"),
+    Op::Flush,
+    Op::Del("k20"),
+    Op::Put("k30", "k30@B"),
+    Op::Del("k60"),
+    Op::Put("k80", "k80@B"),
+    Op::Flush,
+    Op::Put("k10", "k10@C"),
+    Op::Del("k40"),
+    Op::Put("k60", "k60@C"),
+    Op::Put("k70", "k70@C"),
+    Op::Freeze,
+    Op::Del("k10"),
+    Op::Put("k50", ""),
+    Op::Put("k70", "k70@D"),
+    Op::Put("k90", "k90@D"),
+];
+
+/// Opens an engine in `dir` (small blocks, so SSTs have several) and builds [`LAYERS`],
+/// checking that the tree has the intended shape.
+fn layered_db(dir: &Path) -> Arc<MiniLsm> {
+    let db = open_with(dir, |o| o.block_size = 64);
+    apply(&db, LAYERS);
+    let shape = db.shape();
+    let scenario = format!("the layered tree's shape\n{shape}");
+    check_eq(
+        (
+            shape.memtable.num_entries,
+            shape.immutable_memtables.len(),
+            shape.l0.len(),
+        ),
+        (4, 1, 2),
+        &format!("{scenario}(memtable entries, frozen memtables, L0 SSTs)"),
+        BOOK_FLUSH,
+    );
+    db
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads across layers
+// ---------------------------------------------------------------------------------------------
+
+/// Two frozen memtables hold the same keys: the newer one (frozen second) must win in `get` and
+/// in `scan`, also when its version is a tombstone. Nothing is flushed, and the active memtable
+/// holds none of these keys, so only the order of the frozen memtables decides.
+#[test]
+fn newer_frozen_memtable_wins_over_an_older_one_in_get_and_scan() {
+    let dir = temp_dir();
+    let db = open_db(dir.path());
+    apply(
+        &db,
+        &[
+            Op::Put("a", "a@old"),
+            Op::Put("b", "b@old"),
+            Op::Put("c", "c@old"),
+            Op::Freeze,
+            Op::Put("a", "a@new"),
+            Op::Del("b"),
+            Op::Freeze,
+            Op::Put("z", "z@active"),
+        ],
+    );
+    let shape = db.shape();
+    check_eq(
+        (shape.immutable_memtables.len(), shape.l0.len()),
+        (2, 0),
+        &format!("after two freezes (frozen memtables, L0 SSTs)\n{shape}"),
+        BOOK_FLUSH,
+    );
+    let scenario =
+        format!("two frozen memtables, the newer one overwrote a and deleted b\n{shape}");
+    expect_get(&db, b"a", Some(b"a@new"), &scenario, BOOK_READ);
+    expect_get(&db, b"b", None, &scenario, BOOK_READ);
+    expect_get(&db, b"c", Some(b"c@old"), &scenario, BOOK_READ);
+    let expected = entries(&[
+        ("a", Some("a@new")),
+        ("c", Some("c@old")),
+        ("z", Some("z@active")),
+    ]);
+    check_scan(
+        &db,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        &expected,
+        &scenario,
+        BOOK_SCANS,
+    );
+}
+
+#[rstest]
+#[case::in_the_layers(false)]
+#[case::after_flushing_everything(true)]
+fn get_returns_the_newest_version_across_memtable_frozen_memtable_and_l0(#[case] flushed: bool) {
+    let dir = temp_dir();
+    let db = layered_db(dir.path());
+    if flushed {
+        flush(&db);
+    }
+    let scenario = format!("layered tree, flushed={flushed}");
+    let expected: &[(&str, Option<&str>)] = &[
+        ("k10", None),
+        ("k20", None),
+        ("k30", Some("k30@B")),
+        ("k40", None),
+        ("k50", Some("")),
+        ("k60", Some("k60@C")),
+        ("k70", Some("k70@D")),
+        ("k80", Some("k80@B")),
+        ("k90", Some("k90@D")),
+        ("k00", None),
+        ("k45", None),
+        ("k99", None),
+    ];
+    for (k, v) in expected {
+        expect_get(
+            &db,
+            k.as_bytes(),
+            v.map(str::as_bytes),
+            &scenario,
+            BOOK_READ,
+        );
+    }
+}
+
+#[rstest]
+#[case::in_the_layers(false)]
+#[case::after_flushing_everything(true)]
+fn scan_merges_layers_newest_wins_and_hides_tombstones(#[case] flushed: bool) {
+    let dir = temp_dir();
+    let db = layered_db(dir.path());
+    if flushed {
+        flush(&db);
+    }
+    let expected = entries(&[
+        ("k30", Some("k30@B")),
+        ("k50", Some("")),
+        ("k60", Some("k60@C")),
+        ("k70", Some("k70@D")),
+        ("k80", Some("k80@B")),
+        ("k90", Some("k90@D")),
+    ]);
+    check_scan(
+        &db,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        &expected,
+        &format!("layered tree, flushed={flushed}"),
+        BOOK_SCANS,
+    );
+}
+
+#[test]
+fn get_finds_a_key_that_lives_only_in_an_sst() {
+    let dir = temp_dir();
+    let db = open_db(dir.path());
+    let model: Model = (0..50).map(|i| (key(i * 2), value(i * 2, 0))).collect();
+    for (k, v) in &model {
+        put(&db, k, v);
+    }
+    flush(&db);
+    let shape = db.shape();
+    check_eq(
+        (
+            shape.memtable.num_entries,
+            shape.immutable_memtables.len(),
+            shape.l0.len(),
+        ),
+        (0, 0, 1),
+        &format!("after force_flush (memtable entries, frozen memtables, L0 SSTs)\n{shape}"),
+        BOOK_FLUSH,
+    );
+    let absent = [key(1), key(51), key(1000), b"a".to_vec()];
+    let absent: Vec<&[u8]> = absent.iter().map(Vec::as_slice).collect();
+    expect_model_gets(&db, &model, &absent, "keys only in one L0 SST", BOOK_READ);
+}
+
+/// Keys `key_00000, key_00002, …, key_00098` flushed into one multi-block SST: SST iterators
+/// must stop at the scan's upper bound and skip an excluded lower bound that is a key.
+#[rstest]
+#[case::upper_included_on_a_key(B::Unb, B::Inc("key_00040"))]
+#[case::upper_excluded_on_a_key(B::Unb, B::Exc("key_00040"))]
+#[case::upper_in_a_gap(B::Unb, B::Exc("key_00041"))]
+#[case::upper_before_the_first_key(B::Unb, B::Exc("key_00000"))]
+#[case::excluded_lower_on_a_key(B::Exc("key_00020"), B::Unb)]
+#[case::excluded_lower_on_a_key_with_upper(B::Exc("key_00020"), B::Inc("key_00030"))]
+#[case::excluded_lower_on_the_last_key(B::Exc("key_00098"), B::Unb)]
+#[case::excluded_lower_on_the_first_key(B::Exc("key_00000"), B::Exc("key_00006"))]
+#[case::both_in_gaps(B::Inc("key_00021"), B::Exc("key_00035"))]
+#[case::single_key(B::Inc("key_00050"), B::Inc("key_00050"))]
+#[case::excluded_both_on_adjacent_keys(B::Exc("key_00050"), B::Exc("key_00052"))]
+fn scan_of_flushed_ssts_honours_both_bounds(#[case] lower: B, #[case] upper: B) {
+    let dir = temp_dir();
+    let db = open_with(dir.path(), |o| o.block_size = 64);
+    let model: Model = (0..50).map(|i| (key(i * 2), value(i * 2, 0))).collect();
+    for (k, v) in &model {
+        put(&db, k, v);
+    }
+    flush(&db);
+    let expected = model_range(&model, lower.bound(), upper.bound());
+    check_scan(
+        &db,
+        lower.bound(),
+        upper.bound(),
+        &expected,
+        "even keys 0..98 flushed into one SST with 64-byte blocks",
+        BOOK_SCANS,
+    );
+}
+
+#[rstest]
+#[case::delete_in_memtable_over_flushed_value(&[Op::Put("k", "old"), Op::Flush, Op::Del("k")])]
+#[case::delete_in_frozen_memtable_over_flushed_value(&[Op::Put("k", "old"), Op::Flush, Op::Del("k"), Op::Freeze])]
+#[case::delete_flushed_over_older_sst(&[Op::Put("k", "old"), Op::Flush, Op::Del("k"), Op::Flush])]
+#[case::put_and_delete_flushed_together(&[Op::Put("k", "old"), Op::Del("k"), Op::Flush])]
+#[case::delete_flushed_then_new_memtable_data(&[Op::Put("k", "old"), Op::Flush, Op::Del("k"), Op::Flush, Op::Put("j", "j"), Op::Put("l", "l")])]
+#[case::overwrite_then_delete_in_three_ssts(&[Op::Put("k", "v1"), Op::Flush, Op::Put("k", "v2"), Op::Flush, Op::Del("k"), Op::Flush])]
+fn deleted_key_never_reappears_after_flush(#[case] ops: &[Op]) {
+    let dir = temp_dir();
+    let db = open_db(dir.path());
+    // Neighbours on both sides, in the oldest SST, so the scans have something to return.
+    let mut all = vec![Op::Put("a", "a"), Op::Put("z", "z")];
+    all.extend_from_slice(ops);
+    apply(&db, &all);
+    let model = model_of(&all);
+    let scenario = format!("after {ops:?}");
+    expect_get(&db, b"k", None, &scenario, BOOK_TOMBSTONES);
+    check_full_scan(&db, &model, &scenario, BOOK_TOMBSTONES);
+    flush(&db);
+    let scenario = format!("after {ops:?} and a final force_flush");
+    expect_get(&db, b"k", None, &scenario, BOOK_TOMBSTONES);
+    check_full_scan(&db, &model, &scenario, BOOK_TOMBSTONES);
+    // Bounds that start or end on the deleted key.
+    let expected = model_range(&model, Bound::Included(b"k"), Bound::Included(b"k"));
+    check_scan(
+        &db,
+        Bound::Included(b"k"),
+        Bound::Included(b"k"),
+        &expected,
+        &scenario,
+        BOOK_TOMBSTONES,
+    );
+}
+
+#[rstest]
+#[case::in_memtable(&[Op::Put("k", "")])]
+#[case::in_frozen_memtable(&[Op::Put("k", ""), Op::Freeze])]
+#[case::in_sst(&[Op::Put("k", ""), Op::Flush])]
+#[case::over_a_value_in_an_sst(&[Op::Put("k", "old"), Op::Flush, Op::Put("k", "")])]
+#[case::flushed_over_a_value_in_an_sst(&[Op::Put("k", "old"), Op::Flush, Op::Put("k", ""), Op::Flush])]
+fn empty_value_is_a_value_not_a_delete(#[case] ops: &[Op]) {
+    let dir = temp_dir();
+    let db = open_db(dir.path());
+    let mut all = vec![Op::Put("a", "a")];
+    all.extend_from_slice(ops);
+    apply(&db, &all);
+    let scenario = format!("after {ops:?}");
+    expect_get(&db, b"k", Some(b""), &scenario, BOOK_TOMBSTONES);
+    let expected = entries(&[("a", Some("a")), ("k", Some(""))]);
+    check_scan(
+        &db,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        &expected,
+        &scenario,
+        BOOK_TOMBSTONES,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scan bounds
+// ---------------------------------------------------------------------------------------------
+
+/// A scan bound in an rstest case.
+#[derive(Debug, Clone, Copy)]
+enum B {
+    Unb,
+    Inc(&'static str),
+    Exc(&'static str),
+}
+
+impl B {
+    fn bound(self) -> Bound<&'static [u8]> {
+        match self {
+            B::Unb => Bound::Unbounded,
+            B::Inc(k) => Bound::Included(k.as_bytes()),
+            B::Exc(k) => Bound::Excluded(k.as_bytes()),
+        }
+    }
+}
+
+/// Every lower × upper bound over [`LAYERS`] (bounds on live keys, on deleted keys, on the
+/// empty-valued key, in gaps, past both ends; inverted pairs must give an empty scan), with the
+/// data spread over the memtable, a frozen memtable and two L0 SSTs, then all flushed.
+#[rstest]
+fn scan_with_any_bounds_matches_the_model(
+    #[values(
+        B::Unb,
+        B::Inc("k00"),
+        B::Inc("k10"),
+        B::Exc("k30"),
+        B::Inc("k30"),
+        B::Exc("k45"),
+        B::Exc("k50"),
+        B::Inc("k60"),
+        B::Exc("k80"),
+        B::Inc("k90"),
+        B::Exc("k99")
+    )]
+    lower: B,
+    #[values(
+        B::Unb,
+        B::Exc("k00"),
+        B::Inc("k10"),
+        B::Exc("k30"),
+        B::Inc("k30"),
+        B::Inc("k45"),
+        B::Exc("k50"),
+        B::Inc("k60"),
+        B::Exc("k80"),
+        B::Inc("k90"),
+        B::Inc("k99")
+    )]
+    upper: B,
+    #[values(false, true)] flushed: bool,
+) {
+    let dir = temp_dir();
+    let db = layered_db(dir.path());
+    if flushed {
+        flush(&db);
+    }
+    let model = model_of(LAYERS);
+    let expected = model_range(&model, lower.bound(), upper.bound());
+    check_scan(
+        &db,
+        lower.bound(),
+        upper.bound(),
+        &expected,
+        &format!("layered tree, flushed={flushed}"),
+        BOOK_SCANS,
+    );
+}
+
+#[rstest]
+#[case::lower_after_upper(B::Inc("k80"), B::Inc("k30"))]
+#[case::excluded_equal_bounds(B::Exc("k30"), B::Exc("k30"))]
+#[case::included_lower_excluded_upper_equal(B::Inc("k30"), B::Exc("k30"))]
+#[case::excluded_lower_included_upper_equal(B::Exc("k30"), B::Inc("k30"))]
+#[case::both_past_the_end(B::Inc("k99"), B::Unb)]
+fn inverted_or_empty_scan_range_is_empty_not_a_panic(
+    #[case] lower: B,
+    #[case] upper: B,
+    #[values(false, true)] flushed: bool,
+) {
+    let dir = temp_dir();
+    let db = layered_db(dir.path());
+    if flushed {
+        flush(&db);
+    }
+    check_scan(
+        &db,
+        lower.bound(),
+        upper.bound(),
+        &Vec::new(),
+        &format!("layered tree, flushed={flushed}"),
+        BOOK_SCANS,
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

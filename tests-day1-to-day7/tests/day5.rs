@@ -644,11 +644,23 @@ fn newest_version_wins_across_l0_files_and_levels(#[case] full: bool) {
     } else {
         compact_until_idle(&db, &scenario);
     }
+    let why = if full {
+        "a full compaction takes every L0 file"
+    } else {
+        "3 L0 files reached level0_file_num_compaction_trigger = 3"
+    };
     check_eq(
         db.shape().l0.len(),
         0,
-        &format!("{scenario}: L0 files after compaction"),
+        &format!("{scenario}: L0 files after compaction ({why})"),
         BOOK_CONTROLLER,
+    );
+    // Each level's SSTs sorted by key before any read: a read through a level out of order
+    // misses keys, and the message would not say why.
+    check_levels_do_not_overlap(
+        &db.shape(),
+        &format!("{scenario}: after compaction"),
+        BOOK_INSTALL,
     );
     check_model(&db, &model, n, &scenario, BOOK_JOB);
     // One more generation, read from the memtable over the levels, then a second full compaction.

@@ -127,14 +127,16 @@ fn files_with_ext(dir: &Path, ext: &str) -> Vec<(usize, PathBuf)> {
 }
 
 /// The non-empty WAL with the largest id in `dir`: the newest memtable that holds writes.
-fn newest_wal(dir: &Path) -> PathBuf {
+/// `after` says what was done last (a `sync` or a `close`, which must write the WAL out).
+fn newest_wal(dir: &Path, after: &str) -> PathBuf {
     let wals = files_with_ext(dir, "wal");
     match wals.iter().rev().find(|(_, p)| !read_bytes(p).is_empty()) {
         Some((_, path)) => path.clone(),
         None => fail(
-            "find the WAL of the newest memtable with writes after close",
-            "a non-empty NNNNN.wal file",
-            wals,
+            &format!("{after}: the WAL files of the memtables"),
+            "a non-empty NNNNN.wal file: the active memtable's writes, which sync and close \
+             write out to its WAL",
+            format!("only empty WAL files: {wals:?}"),
             BOOK_WAL,
         ),
     }
@@ -1245,7 +1247,7 @@ fn empty_write_batch_writes_no_wal_record() {
     let dir = temp_dir();
     let (db, model) = build(dir.path(), &[W], 33);
     ok(db.sync(), "sync after 40 writes", BOOK_WAL);
-    let wal = newest_wal(dir.path());
+    let wal = newest_wal(dir.path(), "40 writes, then sync");
     let before = read_bytes(&wal);
     let scenario = "write_batch(&[]) then sync";
     ok(db.write_batch::<&[u8], &[u8]>(&[]), scenario, BOOK_WAL);
@@ -1375,7 +1377,7 @@ fn a_write_batch_is_recovered_whole_or_not_at_all_at_every_cut() {
     ];
     write_batch(&db, &mut with_batch, &batch);
     close(db, "write a batch, then close");
-    let wal = newest_wal(dir.path());
+    let wal = newest_wal(dir.path(), "write a batch, then close");
     let wal_name = name_of(&wal);
     let last = spans_of(&wal, 4)[3].clone();
     for_each_cut(dir.path(), &wal_name, &last, true, |copy, cut| {
@@ -1411,7 +1413,7 @@ fn torn_last_wal_record_is_dropped_at_every_cut_and_later_writes_survive() {
     let (db, mut model) = build(dir.path(), &steps, 0);
     close(db, "four single puts, then close");
     model.remove(&key(3));
-    let wal = newest_wal(dir.path());
+    let wal = newest_wal(dir.path(), "four single puts, then close");
     let wal_name = name_of(&wal);
     let last = spans_of(&wal, 4)[3].clone();
     for_each_cut(dir.path(), &wal_name, &last, false, |copy, cut| {
@@ -1436,7 +1438,7 @@ fn zeros_after_the_last_wal_record_are_a_torn_tail(#[case] zeros: usize) {
     let dir = temp_dir();
     let (db, model) = build(dir.path(), &[Step::Write(20)], 3);
     close(db, "writes, then close");
-    let wal = newest_wal(dir.path());
+    let wal = newest_wal(dir.path(), "writes, then close");
     let mut bytes = read_bytes(&wal);
     let len = bytes.len();
     bytes.resize(len + zeros, 0);
@@ -1467,7 +1469,7 @@ fn corrupted_wal_record_before_the_last_fails_open_with_corruption(
     let steps = [Step::Put(0, 1), Step::Put(1, 1), Step::Put(2, 1)];
     let (db, _) = build(dir.path(), &steps, 0);
     close(db, "three single puts, then close");
-    let wal = newest_wal(dir.path());
+    let wal = newest_wal(dir.path(), "three single puts, then close");
     let span = spans_of(&wal, 3)[record].clone();
     flip_byte(&wal, span.start + byte);
     let scenario = format!(

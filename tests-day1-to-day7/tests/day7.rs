@@ -438,34 +438,26 @@ fn bloom_has_no_false_negatives_for_shared_prefixes_last_byte_and_length_variant
 }
 
 #[rstest]
-#[case::bits_5(5)]
-#[case::bits_8(8)]
-#[case::bits_10(10)]
-#[case::bits_14(14)]
-fn bloom_false_positive_rate_is_near_the_configured_target(#[case] bits: usize) {
-    let keys = random_keys("present/", 11, FILTER_KEYS);
-    let absent = random_keys("absent/", 12, ABSENT_PROBES);
-    let bloom = bloom_over(&keys, bits);
-    let measured = false_positive_rate(|k| bloom.may_contain(key_hash(k)), &absent);
-    check_fp_rate(
-        measured,
-        bits,
-        &format!("Bloom::build over {FILTER_KEYS} keys"),
-        BOOK_BITS,
-    );
-}
-
-#[rstest]
 #[case::keys_10000_bits_10(10_000, 10)]
 #[case::keys_1000_bits_5(1_000, 5)]
 #[case::keys_1000_bits_14(1_000, 14)]
 #[case::keys_3333_bits_7(3_333, 7)]
 #[case::keys_500_bits_20(500, 20)]
 #[case::keys_10000_bits_1(10_000, 1)]
+#[case::keys_3_bits_10(3, 10)]
 fn bloom_size_and_probes_follow_bits_per_key(#[case] n: usize, #[case] bits: usize) {
     let keys = random_keys("present/", 13, n);
     let bloom = bloom_over(&keys, bits);
     let scenario = format!("Bloom::build over {n} keys with {bits} bits per key");
+    // An SST of a few keys still gets a usable filter.
+    if bloom.num_bits() < 64 {
+        fail(
+            &format!("{scenario}: num_bits() is keys × bits per key, but at least 64"),
+            "at least 64",
+            bloom.num_bits(),
+            BOOK_BITS,
+        );
+    }
     let wanted_bits = n * bits;
     // Rounding up to whole bytes or words is fine; a filter of another size is not.
     let slack = (wanted_bits / 100).max(64);
@@ -491,6 +483,24 @@ fn bloom_size_and_probes_follow_bits_per_key(#[case] n: usize, #[case] bits: usi
             BOOK_BITS,
         );
     }
+}
+
+#[rstest]
+#[case::bits_5(5)]
+#[case::bits_8(8)]
+#[case::bits_10(10)]
+#[case::bits_14(14)]
+fn bloom_false_positive_rate_is_near_the_configured_target(#[case] bits: usize) {
+    let keys = random_keys("present/", 11, FILTER_KEYS);
+    let absent = random_keys("absent/", 12, ABSENT_PROBES);
+    let bloom = bloom_over(&keys, bits);
+    let measured = false_positive_rate(|k| bloom.may_contain(key_hash(k)), &absent);
+    check_fp_rate(
+        measured,
+        bits,
+        &format!("Bloom::build over {FILTER_KEYS} keys"),
+        BOOK_BITS,
+    );
 }
 
 /// The array is rounded up to whole bytes, so when `keys × bits per key` is not a multiple of 8
@@ -797,100 +807,71 @@ fn flipped_byte_in_bloom_section_is_corruption_naming_the_file(#[case] which: Bl
 }
 
 // ---------------------------------------------------------------------------------------------
-// The engine skips SSTs
-// ---------------------------------------------------------------------------------------------
-
-#[test]
-fn get_of_absent_keys_skips_overlapping_ssts_by_bloom() {
-    const SSTS: usize = 3;
-    let keys: Vec<Vec<u8>> = (0..3000).map(key).collect();
-    // Inside the key range of every SST: key(10)..key(2990) lies in all three.
-    let absent = absent_between(10..1010);
-    let mut measured = Vec::new();
-    for bits in [10, 0] {
-        let dir = temp_dir();
-        let options = LsmOptions {
-            bloom_bits_per_key: bits,
-            ..options_for_day(7)
-        };
-        let scenario = format!("{SSTS} overlapping L0 SSTs, {bits} bits per key");
-        let engine = open_engine(dir.path(), options, &scenario, BOOK_SKIP);
-        fill_overlapping_ssts(&engine, &keys, SSTS, BOOK_SKIP);
-        measured.push(get_absent(&engine, &absent, &scenario));
-    }
-    let (skipped, reads) = measured[0];
-    let (skipped_without, reads_without) = measured[1];
-    let lookups = (absent.len() * SSTS) as u64;
-    if skipped * 10 < lookups * 9 {
-        fail(
-            &format!(
-                "get of {} absent keys inside the ranges of {SSTS} SSTs with filters: growth of \
-                 stats().ssts_skipped_by_bloom",
-                absent.len()
-            ),
-            format!("at least 90% of {lookups}"),
-            skipped,
-            BOOK_SKIP,
-        );
-    }
-    check_eq(
-        skipped_without,
-        0,
-        "the same gets with bloom_bits_per_key 0: ssts_skipped_by_bloom",
-        BOOK_SKIP,
-    );
-    if reads * 10 > reads_without {
-        fail(
-            "block reads (cache hits + misses) of the absent gets, with filters vs without",
-            format!("at most a tenth of {reads_without}"),
-            reads,
-            BOOK_SKIP,
-        );
-    }
-}
-
-#[test]
-fn get_finds_every_present_key_through_bloom_filters_also_after_reopen() {
-    let dir = temp_dir();
-    let options = LsmOptions {
-        block_size: 256,
-        ..options_for_day(7)
-    };
-    let scenario = "tricky keys in 3 overlapping L0 SSTs with filters";
-    let engine = open_engine(dir.path(), options.clone(), scenario, BOOK_SKIP);
-    let keys = tricky_keys();
-    fill_overlapping_ssts(&engine, &keys, 3, BOOK_SKIP);
-    check_all_present(&engine, &keys, scenario, BOOK_HASH);
-    let engine = reopen(engine, options, scenario, BOOK_SKIP);
-    check_all_present(&engine, &keys, &format!("{scenario}, reopened"), BOOK_HASH);
-    let scenario = format!("{scenario}, reopened: get of absent keys");
-    // Absent keys right next to present ones: one zero byte longer.
-    let near: Vec<Vec<u8>> = keys
-        .iter()
-        .map(|k| {
-            let mut k = k.clone();
-            k.push(0x00);
-            k
-        })
-        .filter(|k| !keys.contains(k))
-        .collect();
-    let (skipped, _) = get_absent(&engine, &near, &scenario);
-    if skipped == 0 {
-        fail(
-            &format!(
-                "{scenario}: {} absent keys next to present ones",
-                near.len()
-            ),
-            "some SSTs skipped by their bloom filters",
-            "stats().ssts_skipped_by_bloom did not grow",
-            BOOK_SKIP,
-        );
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Key prefix compression
 // ---------------------------------------------------------------------------------------------
+
+#[rstest]
+#[case::first_key_is_a_prefix("first_key_is_a_prefix")]
+#[case::keys_shorter_than_the_first("keys_shorter_than_the_first")]
+#[case::some_keys_share_a_prefix("some_keys_share_a_prefix")]
+#[case::binary("binary")]
+#[case::max_key_len("max_key_len")]
+#[case::long_shared_prefix("long_shared_prefix")]
+fn compressed_block_round_trips_iterates_and_seeks_exactly(#[case] name: &str) {
+    let keys = compression_case(name);
+    let entries = entries_of(&keys);
+    let block = build_block(&entries, name);
+    let encoded = block.encode();
+    let baseline = uncompressed_size(&entries);
+    if encoded.len() >= baseline {
+        fail(
+            &format!("{name}: encoded size of a block whose keys share prefixes with the first"),
+            format!("less than {baseline} (the size with whole keys)"),
+            encoded.len(),
+            BOOK_PREFIX,
+        );
+    }
+    let decoded = ok(
+        decode_block(&encoded, name),
+        &format!("{name}: decode"),
+        BOOK_PREFIX,
+    );
+    check_eq(
+        decoded.encode(),
+        encoded,
+        &format!("{name}: encode(decode(bytes)) == bytes"),
+        BOOK_PREFIX,
+    );
+    let decoded = Arc::new(decoded);
+    check_iter(
+        &mut BlockIterator::create_and_seek_to_first(Arc::clone(&decoded)),
+        &entries,
+        &format!("{name}: iterate from the first entry"),
+        BOOK_PREFIX,
+    );
+    // Seek targets: every key, just after it, its prefix without the last byte, before
+    // everything and after the last key.
+    let mut targets = vec![Vec::new()];
+    for k in &keys {
+        targets.push(k.clone());
+        targets.push([k.as_slice(), &[0x00]].concat());
+        targets.push(k[..k.len() - 1].to_vec());
+    }
+    targets.push([keys[keys.len() - 1].as_slice(), &[0xff]].concat());
+    for target in &targets {
+        let expected: Entries = entries
+            .iter()
+            .filter(|(k, _)| k >= target)
+            .cloned()
+            .collect();
+        check_iter(
+            &mut BlockIterator::create_and_seek_to_key(Arc::clone(&decoded), target),
+            &expected,
+            &format!("{name}: seek to {}", show(target)),
+            BOOK_PREFIX,
+        );
+    }
+}
 
 #[test]
 fn block_of_keys_sharing_a_long_prefix_is_at_least_twice_smaller() {
@@ -983,69 +964,6 @@ fn compression_case(name: &str) -> Vec<Vec<u8>> {
     }
 }
 
-#[rstest]
-#[case::first_key_is_a_prefix("first_key_is_a_prefix")]
-#[case::keys_shorter_than_the_first("keys_shorter_than_the_first")]
-#[case::some_keys_share_a_prefix("some_keys_share_a_prefix")]
-#[case::binary("binary")]
-#[case::max_key_len("max_key_len")]
-#[case::long_shared_prefix("long_shared_prefix")]
-fn compressed_block_round_trips_iterates_and_seeks_exactly(#[case] name: &str) {
-    let keys = compression_case(name);
-    let entries = entries_of(&keys);
-    let block = build_block(&entries, name);
-    let encoded = block.encode();
-    let baseline = uncompressed_size(&entries);
-    if encoded.len() >= baseline {
-        fail(
-            &format!("{name}: encoded size of a block whose keys share prefixes with the first"),
-            format!("less than {baseline} (the size with whole keys)"),
-            encoded.len(),
-            BOOK_PREFIX,
-        );
-    }
-    let decoded = ok(
-        decode_block(&encoded, name),
-        &format!("{name}: decode"),
-        BOOK_PREFIX,
-    );
-    check_eq(
-        decoded.encode(),
-        encoded,
-        &format!("{name}: encode(decode(bytes)) == bytes"),
-        BOOK_PREFIX,
-    );
-    let decoded = Arc::new(decoded);
-    check_iter(
-        &mut BlockIterator::create_and_seek_to_first(Arc::clone(&decoded)),
-        &entries,
-        &format!("{name}: iterate from the first entry"),
-        BOOK_PREFIX,
-    );
-    // Seek targets: every key, just after it, its prefix without the last byte, before
-    // everything and after the last key.
-    let mut targets = vec![Vec::new()];
-    for k in &keys {
-        targets.push(k.clone());
-        targets.push([k.as_slice(), &[0x00]].concat());
-        targets.push(k[..k.len() - 1].to_vec());
-    }
-    targets.push([keys[keys.len() - 1].as_slice(), &[0xff]].concat());
-    for target in &targets {
-        let expected: Entries = entries
-            .iter()
-            .filter(|(k, _)| k >= target)
-            .cloned()
-            .collect();
-        check_iter(
-            &mut BlockIterator::create_and_seek_to_key(Arc::clone(&decoded), target),
-            &expected,
-            &format!("{name}: seek to {}", show(target)),
-            BOOK_PREFIX,
-        );
-    }
-}
-
 /// Overwrites the `overlap` field of entry `entry` with `overlap` in a valid compressed block.
 #[rstest]
 #[case::first_entry_overlap_1(0, 1)]
@@ -1093,6 +1011,98 @@ fn overlap_at_first_entry_or_past_first_key_is_corruption(
             other.map(|b| format!("Ok(a block of {} entries)", b.len())),
             BOOK_PREFIX,
         ),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The engine skips SSTs
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn get_of_absent_keys_skips_overlapping_ssts_by_bloom() {
+    const SSTS: usize = 3;
+    let keys: Vec<Vec<u8>> = (0..3000).map(key).collect();
+    // Inside the key range of every SST: key(10)..key(2990) lies in all three.
+    let absent = absent_between(10..1010);
+    let mut measured = Vec::new();
+    for bits in [10, 0] {
+        let dir = temp_dir();
+        let options = LsmOptions {
+            bloom_bits_per_key: bits,
+            ..options_for_day(7)
+        };
+        let scenario = format!("{SSTS} overlapping L0 SSTs, {bits} bits per key");
+        let engine = open_engine(dir.path(), options, &scenario, BOOK_SKIP);
+        fill_overlapping_ssts(&engine, &keys, SSTS, BOOK_SKIP);
+        measured.push(get_absent(&engine, &absent, &scenario));
+    }
+    let (skipped, reads) = measured[0];
+    let (skipped_without, reads_without) = measured[1];
+    let lookups = (absent.len() * SSTS) as u64;
+    if skipped * 10 < lookups * 9 {
+        fail(
+            &format!(
+                "get of {} absent keys inside the ranges of {SSTS} SSTs with filters: growth of \
+                 stats().ssts_skipped_by_bloom",
+                absent.len()
+            ),
+            format!("at least 90% of {lookups}"),
+            skipped,
+            BOOK_SKIP,
+        );
+    }
+    check_eq(
+        skipped_without,
+        0,
+        "the same gets with bloom_bits_per_key 0: ssts_skipped_by_bloom",
+        BOOK_SKIP,
+    );
+    if reads * 10 > reads_without {
+        fail(
+            "block reads (cache hits + misses) of the absent gets, with filters vs without",
+            format!("at most a tenth of {reads_without}"),
+            reads,
+            BOOK_SKIP,
+        );
+    }
+}
+
+#[test]
+fn get_finds_every_present_key_through_bloom_filters_also_after_reopen() {
+    let dir = temp_dir();
+    let options = LsmOptions {
+        block_size: 256,
+        ..options_for_day(7)
+    };
+    let scenario = "tricky keys in 3 overlapping L0 SSTs with filters";
+    let engine = open_engine(dir.path(), options.clone(), scenario, BOOK_SKIP);
+    let keys = tricky_keys();
+    fill_overlapping_ssts(&engine, &keys, 3, BOOK_SKIP);
+    check_all_present(&engine, &keys, scenario, BOOK_HASH);
+    let engine = reopen(engine, options, scenario, BOOK_SKIP);
+    check_all_present(&engine, &keys, &format!("{scenario}, reopened"), BOOK_HASH);
+    let scenario = format!("{scenario}, reopened: get of absent keys");
+    // Absent keys right next to present ones: one zero byte longer.
+    let near: Vec<Vec<u8>> = keys
+        .iter()
+        .map(|k| {
+            let mut k = k.clone();
+            k.push(0x00);
+            k
+        })
+        .filter(|k| !keys.contains(k))
+        .collect();
+    let (skipped, _) = get_absent(&engine, &near, &scenario);
+    if skipped == 0 {
+        fail(
+            &format!(
+                "{scenario}: {} absent keys next to present ones",
+                near.len()
+            ),
+            "some SSTs skipped by their bloom filters",
+            "stats().ssts_skipped_by_bloom did not grow",
+            BOOK_SKIP,
+        );
     }
 }
 

@@ -74,7 +74,14 @@ pub struct Options {
     /// timeout per test) and report the points it costs; fail when one costs less than
     /// [`MIN_COST`].
     pub scores: bool,
+    /// Grade each bug as `cargo x grade` does, print the first failure the report shows under
+    /// its day (what a student who made the mistake reads first), and save them all to
+    /// [`FIRST_MESSAGES`].
+    pub first_message: bool,
 }
+
+/// Where a graded run saves each bug's first message, relative to the bugs' target directory.
+pub const FIRST_MESSAGES: &str = "first-messages.md";
 
 /// With `--scores`, the fewest points of 100 a planted bug must cost.
 pub const MIN_COST: f64 = 1.0;
@@ -239,7 +246,8 @@ pub fn bugs(root: &Path, options: &Options) -> Result<bool> {
         copy.display()
     );
     let name_width = bugs.iter().map(|bug| bug.name.len()).max().unwrap_or(0);
-    let cost_column = if options.scores { "   cost" } else { "" };
+    let graded = options.scores || options.first_message;
+    let cost_column = if graded { "   cost" } else { "" };
     println!(
         "{:<name_width$}  day  {:>6}{cost_column}  killed by",
         "bug", "time"
@@ -247,6 +255,7 @@ pub fn bugs(root: &Path, options: &Options) -> Result<bool> {
     let started = Instant::now();
     let mut failures = Vec::new();
     let mut costs = Vec::new();
+    let mut first_messages = Vec::new();
     for bug in &bugs {
         let bug_started = Instant::now();
         let file = source_path(&copy, bug);
@@ -254,7 +263,7 @@ pub fn bugs(root: &Path, options: &Options) -> Result<bool> {
         let verdict = match apply(bug, original) {
             Ok(planted) => {
                 write(&file, &planted)?;
-                let verdict = if options.scores {
+                let verdict = if graded {
                     run_bug_graded(&copy, &target_dir, bug.day)
                 } else {
                     run_bug(&copy, &target_dir, bug.day, options.timeout).map(|v| (v, None))
@@ -280,6 +289,11 @@ pub fn bugs(root: &Path, options: &Options) -> Result<bool> {
             verdict.describe(options.timeout)
         );
         if let Some(day) = day_grade {
+            let first = report::first_failure_lines(&day);
+            if options.first_message {
+                first.iter().for_each(|line| println!("{line}"));
+            }
+            first_messages.push((bug, first));
             costs.push((bug, day));
         }
         // A bug picked by name gets every test that killed it, not only the first.
@@ -300,8 +314,13 @@ pub fn bugs(root: &Path, options: &Options) -> Result<bool> {
         elapsed / 60,
         elapsed % 60
     );
-    let cheap = if options.scores {
+    if graded {
         save_scores(&target_dir, &costs)?;
+        let path = target_dir.join(FIRST_MESSAGES);
+        write(&path, &first_messages_markdown(&first_messages))?;
+        println!("each bug's first message: {}", path.display());
+    }
+    let cheap = if options.scores {
         print_costs(&costs)
     } else {
         0
@@ -348,6 +367,28 @@ fn save_scores(target_dir: &Path, costs: &[(&Bug, DayGrade)]) -> Result<()> {
     fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     println!("\neach bug's passed and failed tests: {}", path.display());
     Ok(())
+}
+
+/// The first message of each graded bug as Markdown: a section per bug with its day, its
+/// description, and the report's lines in a code block.
+fn first_messages_markdown(rows: &[(&Bug, Vec<String>)]) -> String {
+    let mut text = String::from(
+        "# What a student reads first for each planted bug\n\n\
+         The first failure `cargo x grade` shows under the bug's day \
+         (`cargo x bugs --first-message`).\n",
+    );
+    for (bug, lines) in rows {
+        text.push_str(&format!(
+            "\n## {} (day {})\n\n{}\n\n",
+            bug.name, bug.day, bug.description
+        ));
+        if lines.is_empty() {
+            text.push_str("No failure: every test of the day passes with this bug.\n");
+        } else {
+            text.push_str(&format!("```text\n{}\n```\n", lines.join("\n")));
+        }
+    }
+    text
 }
 
 /// Prints the points each graded bug costs, cheapest first, and returns how many cost less than
@@ -783,6 +824,29 @@ replace = "b"
         ));
         assert!(!Verdict::Survived.is_killed());
         assert!(Verdict::TimedOut.is_killed());
+    }
+
+    #[test]
+    fn first_messages_are_a_section_per_bug() {
+        let caught = bug("a", "b");
+        let survived = Bug {
+            name: "other".into(),
+            ..bug("a", "b")
+        };
+        let text = first_messages_markdown(&[
+            (&caught, vec!["     ✗ t: [s] expected 1, got 2".into()]),
+            (&survived, Vec::new()),
+        ]);
+        assert!(
+            text.contains(
+                "\n## a-bug (day 1)\n\na mistake\n\n```text\n     ✗ t: [s] expected 1, got 2\n```\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("## other (day 1)\n\na mistake\n\nNo failure: every test of the day passes with this bug.\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -142,29 +142,52 @@ fn section_header(line: &str) -> Option<&str> {
         .or_else(|| rest.strip_suffix(" stderr ----"))
 }
 
-/// Where the first panic of `lines` happened: `path:line:column` of its
-/// `thread '…' panicked at path:line:column:` line.
-pub fn panic_location(lines: &[&str]) -> Option<String> {
-    let line = lines
+/// Whether `line` starts a panic: `thread '…' panicked at …`.
+fn is_panic_line(line: &str) -> bool {
+    line.starts_with("thread '") && line.contains(" panicked at ")
+}
+
+/// The index in `lines` of the panic that failed the test: the last one that is the harness's
+/// own failure (its message cites the book, `(book: …)`), else the first one. A test that
+/// catches a panic of the code under test (to say "decode panicked on …") prints that panic
+/// first, then fails with its own message, which says more.
+fn failing_panic(lines: &[&str]) -> Option<usize> {
+    let panics: Vec<usize> = (0..lines.len())
+        .filter(|&i| is_panic_line(lines[i]))
+        .collect();
+    let cites_book = |&at: &usize| {
+        lines[at + 1..]
+            .iter()
+            .take_while(|line| !is_panic_line(line) && !line.starts_with("note: "))
+            .any(|line| line.contains("(book: "))
+    };
+    panics
         .iter()
-        .find(|line| line.starts_with("thread '") && line.contains(" panicked at "))?;
+        .rev()
+        .find(|at| cites_book(at))
+        .or(panics.first())
+        .copied()
+}
+
+/// Where the panic that failed the test happened (see [`failing_panic`]): `path:line:column` of
+/// its `thread '…' panicked at path:line:column:` line.
+pub fn panic_location(lines: &[&str]) -> Option<String> {
+    let line = lines[failing_panic(lines)?];
     let (_, location) = line.split_once(" panicked at ")?;
     let location = location.trim_end().strip_suffix(':').unwrap_or(location);
     (!location.is_empty()).then(|| location.to_string())
 }
 
-/// The message of a failure section: the lines after the first `thread '…' panicked at …:` line
-/// up to the backtrace note, or, without a panic, every non-empty line.
+/// The message of a failure section: the lines after the `thread '…' panicked at …:` line of the
+/// panic that failed the test (see [`failing_panic`]) up to the backtrace note, or, without a
+/// panic, every non-empty line.
 fn section_message(lines: &[&str]) -> String {
     let is_end = |line: &&str| {
         line.starts_with("note: ")
             || line.starts_with("stack backtrace:")
             || line.starts_with("thread '")
     };
-    let Some(panic_at) = lines
-        .iter()
-        .position(|line| line.starts_with("thread '") && line.contains(" panicked at "))
-    else {
+    let Some(panic_at) = failing_panic(lines) else {
         let output: Vec<&str> = lines
             .iter()
             .copied()
@@ -195,7 +218,7 @@ pub fn parse_terse_list(stdout: &str) -> Vec<String> {
         .collect()
 }
 
-/// The message of the first panic in `text`, the output of one test (`---- NAME stdout ----`
+/// The message of the panic that failed the test (see [`failing_panic`]) in `text`, the output of one test (`---- NAME stdout ----`
 /// sections or a bare panic on stderr): the lines after `thread '…' panicked at …:` up to the
 /// backtrace note. `None` when nothing in `text` panicked.
 pub fn panic_message(text: &str) -> Option<String> {
@@ -293,6 +316,31 @@ test result: FAILED. 1 passed; 2 failed; 1 ignored; 0 measured; 0 filtered out; 
         let stderr = "thread 'main' panicked at src/lib.rs:1:1:\nboom\nsecond line\nnote: run with `RUST_BACKTRACE=1`\nthread 'x' panicked at y:\nlater";
         assert_eq!(panic_message(stderr).unwrap(), "boom\nsecond line");
         assert_eq!(panic_message("fatal runtime error: stack overflow"), None);
+    }
+
+    #[test]
+    fn a_caught_panic_gives_way_to_the_harness_failure_after_it() {
+        let lines = [
+            "thread 'a' panicked at src/block.rs:9:9:",
+            "attempt to subtract with overflow",
+            "note: run with `RUST_BACKTRACE=1`",
+            "thread 'a' panicked at tests/day1.rs:5:5:",
+            "[decode] expected Corruption, got panic (book: day1-blocks.md#x)",
+        ];
+        assert_eq!(
+            section_message(&lines),
+            "[decode] expected Corruption, got panic (book: day1-blocks.md#x)"
+        );
+        assert_eq!(panic_location(&lines).unwrap(), "tests/day1.rs:5:5");
+        // Without a harness failure, the first panic (a thread's, before a join's unwrap) stays.
+        let plain = [
+            "thread 'w' panicked at src/a.rs:1:1:",
+            "root cause",
+            "thread 'main' panicked at t.rs:2:2:",
+            "unwrap on Err",
+        ];
+        assert_eq!(section_message(&plain), "root cause");
+        assert_eq!(panic_location(&plain).unwrap(), "src/a.rs:1:1");
     }
 
     #[test]

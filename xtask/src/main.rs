@@ -9,8 +9,9 @@
 //!   graded suite on the reference, failing on any flaky test; `--long`: also the long
 //!   `#[ignore]`d variants of the stress checks on the reference, the full corruption sweep and
 //!   the long model-based runs among them, and a 5-trial crash loop).
-//! - `cargo x bugs [--bug NAME] [--list] [--scores]`: check that the graded tests kill every
-//!   planted bug (`--scores`: and that each costs at least 1 point of `cargo x grade`'s 100).
+//! - `cargo x bugs [--bug NAME] [--list] [--scores] [--first-message]`: check that the graded
+//!   tests kill every planted bug (`--scores`: and that each costs at least 1 point of `cargo x
+//!   grade`'s 100; `--first-message`: print the first failure the report shows for each).
 //! - `cargo x crash [--trials N] [--seed S]`: kill the reference at random moments and at named
 //!   crash windows, reopen, and check that no acknowledged write was lost.
 //! - `cargo x mutants [--module NAME] [--list]`: mutation testing of the reference with the graded
@@ -110,6 +111,10 @@ enum Task {
         /// when a bug costs less than 1 point.
         #[arg(long)]
         scores: bool,
+        /// Grade each bug as `cargo x grade` does and print the first failure its day's report
+        /// shows (saved to target/bugs/first-messages.md, as `--scores` also does).
+        #[arg(long)]
+        first_message: bool,
     },
     /// Crash the reference engine again and again (SIGKILL at random moments, aborts at named
     /// crash windows, torn writes), reopen, and check no acknowledged write was lost.
@@ -166,12 +171,14 @@ fn run(cli: Cli) -> Result<bool> {
             list,
             timeout,
             scores,
+            first_message,
         } => {
             let options = bugs::Options {
                 only,
                 list,
                 timeout: std::time::Duration::from_secs(timeout),
                 scores,
+                first_message,
             };
             return bugs::bugs(&root, &options);
         }

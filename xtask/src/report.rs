@@ -99,6 +99,17 @@ pub fn day_line(day: &DayGrade) -> String {
 /// Why `day`'s tests failed: a "blocked by" line, or up to `listed` failed tests with the first
 /// lines of their messages.
 pub fn failure_lines(day: &DayGrade, listed: usize) -> Vec<String> {
+    listed_failures(day, listed, true)
+}
+
+/// The first thing the report says under `day`: its "blocked by" line, or its first failed test
+/// with the first lines of its message; nothing when the day passes.
+pub fn first_failure_lines(day: &DayGrade) -> Vec<String> {
+    listed_failures(day, 1, false)
+}
+
+/// [`failure_lines`], saying how many failures are not listed when `count_the_rest`.
+fn listed_failures(day: &DayGrade, listed: usize, count_the_rest: bool) -> Vec<String> {
     let mut failures: Vec<&TestOutcome> = day
         .tests
         .iter()
@@ -123,7 +134,7 @@ pub fn failure_lines(day: &DayGrade, listed: usize) -> Vec<String> {
         .take(listed)
         .flat_map(|test| test_lines(day.day, test))
         .collect();
-    if failures.len() > listed {
+    if count_the_rest && failures.len() > listed {
         lines.push(format!(
             "     … and {} more failed tests (--verbose lists them all)",
             failures.len() - listed
@@ -374,6 +385,11 @@ mod tests {
             listed.last().unwrap(),
             "     … and 3 more failed tests (--verbose lists them all)"
         );
+        assert_eq!(
+            first_failure_lines(&grade),
+            ["     ✗ a: not implemented yet: MemTable::get"]
+        );
+        assert!(first_failure_lines(&day(3, vec![test(3, "a", Status::Passed)])).is_empty());
     }
 
     #[test]
