@@ -335,6 +335,32 @@ fn memtable_freezes_when_it_reaches_the_size_target() {
         ),
         BOOK_FLUSH,
     );
+    // A write that brings the memtable exactly to the target freezes it ("reached", not
+    // "passed"): from an empty memtable, one small put measures what an entry costs besides its
+    // key and value, and a second put fills the memtable to exactly `memtable_size`.
+    freeze(&db);
+    let (probe, exact) = (b"zz_probe".to_vec(), b"zz_exact".to_vec());
+    put(&db, &probe, b"");
+    model.insert(probe.clone(), Vec::new());
+    let probe_size = db.shape().memtable.approximate_size;
+    let overhead = probe_size.saturating_sub(probe.len());
+    let value = vec![b'v'; SMALL_MEMTABLE.saturating_sub(probe_size + exact.len() + overhead)];
+    let frozen_before = db.shape().immutable_memtables.len();
+    put(&db, &exact, &value);
+    model.insert(exact, value);
+    let shape = db.shape();
+    check_eq(
+        (
+            shape.immutable_memtables.len(),
+            shape.memtable.approximate_size,
+        ),
+        (frozen_before + 1, 0),
+        &format!(
+            "a put that brings the memtable to exactly memtable_size {SMALL_MEMTABLE} \
+             (frozen memtables, active memtable's size)\n{shape}"
+        ),
+        BOOK_FLUSH,
+    );
     check_eq(
         db.shape().l0.len(),
         0,
