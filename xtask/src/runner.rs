@@ -56,7 +56,13 @@ pub enum Built {
 /// Builds the test targets `dayN` of `days` at `place` with the cargo feature arguments
 /// `features`, without running them.
 pub fn build(place: &Place, features: &[&str], days: &[u8]) -> Result<Built> {
-    let targets: Vec<String> = days.iter().map(|day| format!("day{day}")).collect();
+    build_targets(place, features, "day", days)
+}
+
+/// Builds the test targets named `prefix` + day (`day5`, `stress_day5`) of `days` at `place`
+/// with the cargo feature arguments `features`, without running them.
+pub fn build_targets(place: &Place, features: &[&str], prefix: &str, days: &[u8]) -> Result<Built> {
+    let targets: Vec<String> = days.iter().map(|day| format!("{prefix}{day}")).collect();
     let mut args = vec!["test", "--package", TESTS_PACKAGE];
     args.extend(features);
     args.extend(["--no-run", "--message-format=json"]);
@@ -68,7 +74,7 @@ pub fn build(place: &Place, features: &[&str], days: &[u8]) -> Result<Built> {
         command.env("CARGO_TARGET_DIR", target_dir);
     }
     let output = capture_showing_progress(command)?;
-    let messages = parse_build_messages(&String::from_utf8_lossy(&output.stdout));
+    let messages = parse_build_messages(&String::from_utf8_lossy(&output.stdout), prefix);
     if !output.status.success() {
         let error = messages.first_error.unwrap_or_else(|| {
             let stderr = String::from_utf8_lossy(&output.stderr);
@@ -80,7 +86,7 @@ pub fn build(place: &Place, features: &[&str], days: &[u8]) -> Result<Built> {
         .iter()
         .find(|day| !messages.executables.contains_key(day))
     {
-        bail!("cargo built no executable for the test target day{missing}");
+        bail!("cargo built no executable for the test target {prefix}{missing}");
     }
     Ok(Built::Executables(messages.executables))
 }
@@ -140,14 +146,14 @@ fn capture_showing_progress(mut command: Command) -> Result<Output> {
 /// What the JSON messages of `cargo test --no-run --message-format=json` say.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct BuildMessages {
-    /// The executable of each `dayN` test target that was built.
+    /// The executable of each test target that was built, by day.
     pub executables: BTreeMap<u8, PathBuf>,
     /// The `rendered` text of the first diagnostic at level `error`.
     pub first_error: Option<String>,
 }
 
-/// Parses cargo's JSON lines (other lines are skipped).
-pub fn parse_build_messages(stdout: &str) -> BuildMessages {
+/// Parses cargo's JSON lines (other lines are skipped); test targets are named `prefix` + day.
+pub fn parse_build_messages(stdout: &str, prefix: &str) -> BuildMessages {
     let mut messages = BuildMessages::default();
     for line in stdout.lines() {
         let Ok(message) = serde_json::from_str::<Value>(line) else {
@@ -157,7 +163,7 @@ pub fn parse_build_messages(stdout: &str) -> BuildMessages {
             Some("compiler-artifact") if message["profile"]["test"] == Value::Bool(true) => {
                 let day = message["target"]["name"]
                     .as_str()
-                    .and_then(|name| name.strip_prefix("day"))
+                    .and_then(|name| name.strip_prefix(prefix))
                     .and_then(|day| day.parse().ok());
                 if let (Some(day), Some(executable)) = (day, message["executable"].as_str()) {
                     messages.executables.insert(day, PathBuf::from(executable));
@@ -479,7 +485,7 @@ mod tests {
 {"reason":"compiler-artifact","target":{"name":"crash-writer","kind":["bin"],"test":false},"profile":{"test":false},"executable":"/t/crash-writer"}
 not json
 {"reason":"build-finished","success":false}"#;
-        let messages = parse_build_messages(stdout);
+        let messages = parse_build_messages(stdout, "day");
         assert_eq!(
             messages.executables,
             BTreeMap::from([(3, PathBuf::from("/t/day3-abc"))])

@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 
 use crate::grade::{DayGrade, Grade, Subject};
 use crate::report;
-use crate::runner::{self, Place, RunSettings, TestCase, TestOutcome};
-use crate::workspace::{self, TESTS_PACKAGE};
+use crate::runner::{self, Built, Place, RunSettings, TestCase, TestOutcome};
+use crate::workspace::TESTS_PACKAGE;
 
 /// The share of a day's points a day keeps at most when one of its stress checks fails.
 pub const CAP: f64 = 0.75;
@@ -28,9 +28,12 @@ pub const CAP: f64 = 0.75;
 /// The shortest timeout a stress check gets (`--timeout` when longer).
 pub const TIMEOUT: Duration = Duration::from_secs(120);
 
+/// What a stress target's name is before its day: `stress_day5`.
+const TARGET_PREFIX: &str = "stress_day";
+
 /// The name of the stress target of `day`.
 pub fn target(day: u8) -> String {
-    format!("stress_day{day}")
+    format!("{TARGET_PREFIX}{day}")
 }
 
 /// The stress test file of `day`.
@@ -48,48 +51,23 @@ pub fn targets(root: &Path, days: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// The day of a stress target's name: `stress_day5` → 5.
-fn day_of_target(name: &str) -> Option<u8> {
-    name.strip_prefix("stress_day")?.parse().ok()
-}
-
 /// Builds the stress targets of `days` at `place` (after the graded days were built: only the
 /// targets themselves compile) and returns each day's executable.
 fn build(place: &Place, subject: Subject, days: &[u8]) -> Result<BTreeMap<u8, PathBuf>> {
-    let targets = targets(&place.root, days);
-    if targets.is_empty() {
+    let days: Vec<u8> = days
+        .iter()
+        .copied()
+        .filter(|&day| test_file(&place.root, day).is_file())
+        .collect();
+    if days.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let mut args = vec!["test", "--package", TESTS_PACKAGE];
-    args.extend(subject.feature_args());
-    args.extend(["--no-run", "--message-format=json"]);
-    for target in &targets {
-        args.extend(["--test", target.as_str()]);
+    match runner::build_targets(place, subject.feature_args(), TARGET_PREFIX, &days)? {
+        Built::Executables(executables) => Ok(executables),
+        Built::DoesNotCompile { error } => {
+            bail!("the stress targets do not compile (the graded days did):\n{error}")
+        }
     }
-    let mut command = workspace::cargo(&place.root, &args);
-    if let Some(target_dir) = &place.target_dir {
-        command.env("CARGO_TARGET_DIR", target_dir);
-    }
-    let output = workspace::capture(command)?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let error = workspace::first_compiler_error(&stderr).unwrap_or_else(|| stderr.to_string());
-        bail!("the stress targets do not compile (the graded days did):\n{error}");
-    }
-    Ok(executables(&String::from_utf8_lossy(&output.stdout)))
-}
-
-/// The executable of each `stress_dayN` target in cargo's JSON messages.
-fn executables(stdout: &str) -> BTreeMap<u8, PathBuf> {
-    stdout
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|message| message["reason"] == "compiler-artifact")
-        .filter_map(|message| {
-            let day = day_of_target(message["target"]["name"].as_str()?)?;
-            Some((day, PathBuf::from(message["executable"].as_str()?)))
-        })
-        .collect()
 }
 
 /// The stress checks of `exe`: every test but the `#[ignore]`d long variants.
@@ -405,12 +383,10 @@ mod tests {
 
     #[test]
     fn stress_targets_are_found_by_name() {
-        assert_eq!(day_of_target("stress_day6"), Some(6));
-        assert_eq!(day_of_target("day6"), None);
         let stdout = r#"{"reason":"compiler-artifact","target":{"name":"stress_day4"},"profile":{"test":true},"executable":"/t/stress_day4-x"}
 {"reason":"compiler-artifact","target":{"name":"day4"},"profile":{"test":true},"executable":"/t/day4-x"}"#;
         assert_eq!(
-            executables(stdout),
+            runner::parse_build_messages(stdout, TARGET_PREFIX).executables,
             BTreeMap::from([(4, PathBuf::from("/t/stress_day4-x"))])
         );
     }
