@@ -185,8 +185,19 @@ pub fn parse_build_messages(stdout: &str, prefix: &str) -> BuildMessages {
 
 /// The names of the tests in the test binary `exe`, run in `dir`.
 pub fn list_tests(exe: &Path, dir: &Path) -> Result<Vec<String>> {
+    list(exe, dir, &[])
+}
+
+/// The names of the `#[ignore]`d tests in the test binary `exe`, run in `dir`.
+pub fn list_ignored_tests(exe: &Path, dir: &Path) -> Result<Vec<String>> {
+    list(exe, dir, &["--ignored"])
+}
+
+/// The names `exe --list --format terse` prints with the libtest arguments `filters`.
+fn list(exe: &Path, dir: &Path, filters: &[&str]) -> Result<Vec<String>> {
     let output = Command::new(exe)
         .args(["--list", "--format", "terse"])
+        .args(filters)
         .current_dir(dir)
         .output()
         .with_context(|| format!("could not list the tests of {}", exe.display()))?;

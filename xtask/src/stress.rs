@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
 use crate::grade::{DayGrade, Grade, Subject};
@@ -73,15 +73,7 @@ fn build(place: &Place, subject: Subject, days: &[u8]) -> Result<BTreeMap<u8, Pa
 /// The stress checks of `exe`: every test but the `#[ignore]`d long variants.
 fn list_checks(day: u8, exe: &Path, dir: &Path) -> Result<Vec<TestCase>> {
     let all = runner::list_tests(exe, dir)?;
-    let output = std::process::Command::new(exe)
-        .args(["--list", "--format", "terse", "--ignored"])
-        .current_dir(dir)
-        .output()
-        .with_context(|| format!("could not list the ignored tests of {}", exe.display()))?;
-    let ignored: BTreeSet<String> =
-        crate::libtest::parse_terse_list(&String::from_utf8_lossy(&output.stdout))
-            .into_iter()
-            .collect();
+    let ignored: BTreeSet<String> = runner::list_ignored_tests(exe, dir)?.into_iter().collect();
     Ok(all
         .into_iter()
         .filter(|name| !ignored.contains(name))
