@@ -3,6 +3,7 @@
 //! See README.md for the method and the measured results.
 
 pub mod engines;
+pub mod keys;
 pub mod output;
 pub mod stats;
 pub mod workloads;
@@ -14,6 +15,7 @@ use anyhow::{Context, Result, ensure};
 use clap::{Parser, ValueEnum};
 
 use engines::EngineConfig;
+use keys::Dist;
 use output::Record;
 use workloads::Dataset;
 
@@ -63,9 +65,14 @@ pub struct Args {
     /// Fsync after every N writes (0: never; writes are buffered, not fsynced).
     #[arg(long, default_value_t = 0)]
     pub sync_every: usize,
-    /// Threads of the `mixed` workload.
-    #[arg(long, default_value_t = 2)]
-    pub threads: usize,
+    /// Thread counts, comma-separated: every workload but `readseq` runs once per count, its
+    /// operations split over that many threads (e.g. `--threads 1,2,4`).
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub threads: Vec<usize>,
+    /// Which keys the random workloads touch: every key equally often, or YCSB's scrambled
+    /// zipfian (theta 0.99: a few hot keys get most operations).
+    #[arg(long, value_enum, default_value_t = Dist::Uniform)]
+    pub dist: Dist,
     /// Data block size in bytes.
     #[arg(long, default_value_t = 4096)]
     pub block_size: usize,
@@ -111,7 +118,7 @@ impl Args {
     pub fn describe(&self) -> String {
         let config = self.engine_config();
         let mut text = format!(
-            "keys {} x ({} B key + {} B value), seed {}, fsync {}, mixed: {} threads\n",
+            "keys {} x ({} B key + {} B value), seed {}, fsync {}, threads {}, keys chosen {}\n",
             self.num,
             self.key_size,
             self.value_size,
@@ -122,6 +129,14 @@ impl Args {
                 format!("every {} writes", self.sync_every)
             },
             self.threads
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            match self.dist {
+                Dist::Uniform => "uniformly",
+                Dist::Zipfian => "zipfian (theta 0.99, scrambled)",
+            }
         );
         for engine in &self.engines {
             text.push_str(&format!(
@@ -149,6 +164,10 @@ pub fn run(args: &Args) -> Result<Report> {
             workloads::ALL.join(", ")
         );
     }
+    ensure!(
+        !args.threads.is_empty() && !args.threads.contains(&0),
+        "--threads needs positive thread counts"
+    );
     let known = engines::available();
     for engine in &args.engines {
         ensure!(
@@ -178,7 +197,7 @@ pub fn run(args: &Args) -> Result<Report> {
             args.value_size,
             args.seed,
             args.sync_every,
-            args.threads,
+            args.dist,
         )?;
         // Start every engine from an empty directory.
         remove_dir(&dir)?;
@@ -187,29 +206,41 @@ pub fn run(args: &Args) -> Result<Report> {
         // Logical bytes written since the database was last created, for `settle`.
         let mut logical_bytes = 0;
         for workload in &args.workloads {
-            if workloads::is_fill(workload) && filled {
-                engine.close()?;
-                remove_dir(&dir)?;
-                data.clear();
-                engine = engines::open(name, &dir, &config)?;
-                logical_bytes = 0;
+            // `readseq` is one scan: it runs once, on one thread.
+            let thread_counts = if workloads::is_threaded(workload) {
+                args.threads.as_slice()
+            } else {
+                &[1]
+            };
+            for &threads in thread_counts {
+                if workloads::is_fill(workload) && filled {
+                    engine.close()?;
+                    remove_dir(&dir)?;
+                    data.clear();
+                    engine = engines::open(name, &dir, &config)?;
+                    logical_bytes = 0;
+                }
+                if !workloads::is_fill(workload) && !filled {
+                    eprintln!(
+                        "{name}: {workload} needs data: running fillrandom first (not reported)"
+                    );
+                    let label = format!("{name} preload");
+                    workloads::run("fillrandom", engine.as_ref(), &data, 1, &label)?;
+                    engine.sync()?;
+                }
+                filled = true;
+                let label = format!("{name} {workload} x{threads}");
+                eprintln!("{label} ...");
+                let run = Run {
+                    workload,
+                    threads,
+                    name,
+                    label: &label,
+                };
+                let (record, logical) = measure(&run, engine.as_ref(), &data, &dir)?;
+                records.push(record);
+                logical_bytes += logical;
             }
-            if !workloads::is_fill(workload) && !filled {
-                eprintln!("{name}: {workload} needs data: running fillrandom first (not reported)");
-                workloads::run(
-                    "fillrandom",
-                    engine.as_ref(),
-                    &data,
-                    &format!("{name} preload"),
-                )?;
-                engine.sync()?;
-            }
-            filled = true;
-            let label = format!("{name} {workload}");
-            eprintln!("{label} ...");
-            let (record, logical) = measure(workload, engine.as_ref(), &data, &dir, name, &label)?;
-            records.push(record);
-            logical_bytes += logical;
         }
         if let Some(summary) = engine.settle(logical_bytes)? {
             eprintln!("{name}: {summary}");
@@ -223,20 +254,33 @@ pub fn run(args: &Args) -> Result<Report> {
     Ok(Report { records, settled })
 }
 
+/// One workload run: which, on how many threads, on which engine.
+struct Run<'a> {
+    workload: &'a str,
+    threads: usize,
+    name: &'a str,
+    /// Prefixes the progress lines.
+    label: &'a str,
+}
+
 /// Runs one workload and turns its outcome into a record; also returns the logical bytes the
 /// workload wrote.
 fn measure(
-    workload: &str,
+    run: &Run,
     engine: &dyn engines::Engine,
     data: &Dataset,
     dir: &std::path::Path,
-    name: &str,
-    label: &str,
 ) -> Result<(Record, u64)> {
+    let Run {
+        workload,
+        threads,
+        name,
+        label,
+    } = *run;
     let dir_before = stats::dir_size(dir);
     let wchar_before = stats::process_bytes_written();
     let engine_before = engine.engine_bytes_written();
-    let outcome = workloads::run(workload, engine, data, label)
+    let outcome = workloads::run(workload, engine, data, threads, label)
         .with_context(|| format!("{name}: {workload}"))?;
     // Write workloads end with an fsync, outside the timed operations, so that the bytes they
     // wrote are on disk before the directory is measured.
@@ -270,6 +314,7 @@ fn measure(
     let record = Record {
         engine: name.to_string(),
         workload: workload.to_string(),
+        threads,
         ops_per_sec: outcome.ops as f64 / outcome.elapsed.as_secs_f64().max(1e-9),
         p50_us,
         p99_us,

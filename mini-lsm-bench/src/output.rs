@@ -11,6 +11,8 @@ use serde::Serialize;
 pub struct Record {
     pub engine: String,
     pub workload: String,
+    /// Threads the workload's operations were split over.
+    pub threads: usize,
     pub ops_per_sec: f64,
     pub p50_us: f64,
     pub p99_us: f64,
@@ -33,14 +35,26 @@ pub struct Record {
     pub note: String,
 }
 
+impl Record {
+    /// The workload and, when it ran on several threads, their count: `readrandom x4`.
+    pub fn label(&self) -> String {
+        if self.threads == 1 {
+            self.workload.clone()
+        } else {
+            format!("{} x{}", self.workload, self.threads)
+        }
+    }
+}
+
 /// The human-readable table.
 pub fn table(records: &[Record]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<9} {:<12} {:>10} {:>12} {:>9} {:>9} {:>9} {:>10} {:>10} {:>6}  note",
+        "{:<9} {:<12} {:>3} {:>10} {:>12} {:>9} {:>9} {:>9} {:>10} {:>10} {:>6}  note",
         "engine",
         "workload",
+        "thr",
         "ops",
         "ops/s",
         "p50 us",
@@ -58,9 +72,10 @@ pub fn table(records: &[Record]) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<9} {:<12} {:>10} {:>12.0} {:>9.2} {:>9.2} {:>9.2} {:>10} {:>10.1} {:>6}  {}",
+            "{:<9} {:<12} {:>3} {:>10} {:>12.0} {:>9.2} {:>9.2} {:>9.2} {:>10} {:>10.1} {:>6}  {}",
             r.engine,
             r.workload,
+            r.threads,
             r.ops,
             r.ops_per_sec,
             r.p50_us,
@@ -105,18 +120,18 @@ fn metric(record: &Record, name: &str) -> Option<f64> {
     }
 }
 
-/// Writes `DIR/<metric>.svg` for each metric: grouped bars, one group per workload, one bar per
-/// engine. Returns the files written.
+/// Writes `DIR/<metric>.svg` for each metric: grouped bars, one group per workload (and thread
+/// count), one bar per engine. Returns the files written.
 pub fn plot(records: &[Record], dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let mut engines: Vec<&str> = Vec::new();
-    let mut workloads: Vec<&str> = Vec::new();
+    let mut workloads: Vec<String> = Vec::new();
     for r in records {
         if !engines.contains(&r.engine.as_str()) {
             engines.push(&r.engine);
         }
-        if !workloads.contains(&r.workload.as_str()) {
-            workloads.push(&r.workload);
+        if !workloads.contains(&r.label()) {
+            workloads.push(r.label());
         }
     }
     let mut written = Vec::new();
@@ -133,7 +148,7 @@ fn bar_chart(
     name: &str,
     title: &str,
     engines: &[&str],
-    workloads: &[&str],
+    workloads: &[String],
 ) -> String {
     let (left, top, plot_h, bar_w, gap) = (80.0, 50.0, 300.0, 14.0, 18.0);
     let group_w = bar_w * engines.len().max(1) as f64 + gap;
@@ -173,7 +188,7 @@ fn bar_chart(
         for (e, engine) in engines.iter().enumerate() {
             let value = records
                 .iter()
-                .find(|r| r.engine == *engine && r.workload == *workload)
+                .find(|r| r.engine == *engine && r.label() == *workload)
                 .and_then(|r| metric(r, name));
             let Some(value) = value else { continue };
             let h = plot_h * value / max;

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail, ensure};
 
 use crate::engines::Engine;
+use crate::keys::{Dist, KeyChooser};
 use crate::stats::Latencies;
 
 /// Every workload, in the default order (the fills first, the deletes last).
@@ -40,7 +41,8 @@ pub struct Dataset {
     pub value_size: usize,
     pub seed: u64,
     pub sync_every: usize,
-    pub threads: usize,
+    /// Which key each random operation touches (`--dist`).
+    keys: KeyChooser,
     /// Random bytes; values are windows of it.
     value_source: Vec<u8>,
     /// Which of the `num` keys currently have a value.
@@ -54,10 +56,9 @@ impl Dataset {
         value_size: usize,
         seed: u64,
         sync_every: usize,
-        threads: usize,
+        dist: Dist,
     ) -> Result<Self> {
         ensure!(num > 0, "--num must be positive");
-        ensure!(threads > 0, "--threads must be positive");
         // Keys are the decimal numbers 0, 2, 4, … (missing keys are the odd numbers between
         // them), zero-padded to key_size.
         let digits = (2 * num as u64 + 1).to_string().len();
@@ -73,7 +74,7 @@ impl Dataset {
             value_size,
             seed,
             sync_every,
-            threads,
+            keys: KeyChooser::new(dist, num),
             value_source,
             live: (0..num).map(|_| AtomicBool::new(false)).collect(),
         })
@@ -172,114 +173,221 @@ impl<'a> Progress<'a> {
     }
 }
 
-/// Runs `op(i)` for `i` in `0..ops`, timing each call.
-fn timed(
-    label: &str,
-    ops: usize,
-    mut op: impl FnMut(usize) -> Result<()>,
-) -> Result<(Duration, Latencies)> {
-    let mut latencies = Latencies::with_capacity(ops);
-    let mut progress = Progress::new(label, ops);
-    let start = Instant::now();
-    for i in 0..ops {
-        let before = Instant::now();
-        op(i)?;
-        latencies.record(before.elapsed());
-        progress.tick(i + 1);
-    }
-    Ok((start.elapsed(), latencies))
+/// What one thread of a workload counted besides its latencies.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Writes (puts and deletes).
+    writes: usize,
+    /// Gets that found their key.
+    found: usize,
+    /// Gets of keys that were live when read.
+    expected: usize,
+    /// Entries visited by seeks.
+    entries: usize,
 }
 
-/// Runs `workload` once on `engine`; `label` prefixes the progress lines.
-pub fn run(workload: &str, engine: &dyn Engine, data: &Dataset, label: &str) -> Result<Outcome> {
-    let num = data.num;
-    let entry_bytes = (data.key_size + data.value_size) as u64;
-    let mut rng = data.rng(workload, 0);
-    let mut key = Vec::with_capacity(data.key_size);
-    let mut writes = 0usize;
-    // A put (or delete) of entry `i`, syncing every `sync_every` writes.
-    let mut write = |i: usize, delete: bool| -> Result<()> {
-        data.key(i, &mut key);
+/// One thread's share of a workload: its operations, its random numbers, and a key buffer.
+struct Worker<'a> {
+    engine: &'a dyn Engine,
+    data: &'a Dataset,
+    rng: fastrand::Rng,
+    key: Vec<u8>,
+    tally: Tally,
+}
+
+impl Worker<'_> {
+    /// A put (or a delete) of entry `i`, then an fsync when this thread has written another
+    /// `sync_every` times: with several threads each syncs its own writes, so the engine can
+    /// serve syncs that arrive together with one fsync (group commit).
+    fn write(&mut self, i: usize, delete: bool) -> Result<()> {
+        self.data.key(i, &mut self.key);
         if delete {
-            engine.delete(&key)?;
+            self.engine.delete(&self.key)?;
         } else {
-            engine.put(&key, data.value(writes))?;
+            let value = self.data.value(self.tally.writes.wrapping_add(i));
+            self.engine.put(&self.key, value)?;
         }
-        data.live[i].store(!delete, Ordering::Relaxed);
-        writes += 1;
-        if data.sync_every > 0 && writes.is_multiple_of(data.sync_every) {
-            engine.sync()?;
+        self.data.live[i].store(!delete, Ordering::Relaxed);
+        self.tally.writes += 1;
+        let sync_every = self.data.sync_every;
+        if sync_every > 0 && self.tally.writes.is_multiple_of(sync_every) {
+            self.engine.sync()?;
         }
         Ok(())
+    }
+
+    /// A get of entry `i` (or of the missing key after it), checking the value's size.
+    fn read(&mut self, i: usize, missing: bool) -> Result<()> {
+        if missing {
+            self.data.missing_key(i, &mut self.key);
+        } else {
+            self.data.key(i, &mut self.key);
+            self.tally.expected += usize::from(self.data.live[i].load(Ordering::Relaxed));
+        }
+        if let Some(len) = self.engine.get(&self.key)? {
+            let size = self.data.value_size;
+            ensure!(len == size, "{:?} has a value of {len} bytes", self.key);
+            self.tally.found += 1;
+        }
+        Ok(())
+    }
+
+    /// The index of a random key, drawn from `--dist`.
+    fn pick(&mut self) -> usize {
+        self.data.keys.pick(&mut self.rng)
+    }
+}
+
+/// Runs `threads` threads, thread `t` calling `op(worker, i)` for each `i` of its share of
+/// `0..ops` (contiguous ranges, the first threads one longer when `ops` does not divide), timing
+/// each call. Thread 0 reports progress.
+fn run_threads(
+    workload: &str,
+    engine: &dyn Engine,
+    data: &Dataset,
+    label: &str,
+    (ops, threads): (usize, usize),
+    op: impl Fn(&mut Worker, usize) -> Result<()> + Sync,
+) -> Result<(Duration, Latencies, Tally)> {
+    let start = Instant::now();
+    let results: Vec<Result<(Latencies, Tally)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|thread| {
+                let op = &op;
+                let range = ops * thread / threads..ops * (thread + 1) / threads;
+                scope.spawn(move || -> Result<(Latencies, Tally)> {
+                    let mut worker = Worker {
+                        engine,
+                        data,
+                        rng: data.rng(workload, thread),
+                        key: Vec::with_capacity(data.key_size),
+                        tally: Tally::default(),
+                    };
+                    let mut latencies = Latencies::with_capacity(range.len());
+                    let mut progress = (thread == 0).then(|| Progress::new(label, range.len()));
+                    for (done, i) in range.enumerate() {
+                        let before = Instant::now();
+                        op(&mut worker, i)?;
+                        latencies.record(before.elapsed());
+                        if let Some(progress) = progress.as_mut() {
+                            progress.tick(done + 1);
+                        }
+                    }
+                    Ok((latencies, worker.tally))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("a workload thread panicked"))
+            .collect()
+    });
+    let elapsed = start.elapsed();
+    let mut latencies = Latencies::with_capacity(ops);
+    let mut total = Tally::default();
+    for result in results {
+        let (thread_latencies, tally) = result?;
+        latencies.merge(thread_latencies);
+        total.writes += tally.writes;
+        total.found += tally.found;
+        total.expected += tally.expected;
+        total.entries += tally.entries;
+    }
+    Ok((elapsed, latencies, total))
+}
+
+/// Whether `workload` can be split over several threads (`readseq` is one scan).
+pub fn is_threaded(workload: &str) -> bool {
+    workload != "readseq"
+}
+
+/// Runs `workload` once on `engine` with `threads` threads; `label` prefixes the progress lines.
+pub fn run(
+    workload: &str,
+    engine: &dyn Engine,
+    data: &Dataset,
+    threads: usize,
+    label: &str,
+) -> Result<Outcome> {
+    ensure!(threads > 0, "--threads must be positive");
+    let num = data.num;
+    let shape = (num, threads);
+    let run = |op: &(dyn Fn(&mut Worker, usize) -> Result<()> + Sync)| {
+        run_threads(workload, engine, data, label, shape, op)
     };
-    let mut note = String::new();
-    let (ops, (elapsed, latencies), logical) = match workload {
-        "fillseq" => (
-            num,
-            timed(label, num, |i| write(i, false))?,
-            num as u64 * entry_bytes,
-        ),
+    let (elapsed, latencies, tally) = match workload {
+        "fillseq" => run(&|w, i| w.write(i, false))?,
         "fillrandom" => {
             let mut order: Vec<usize> = (0..num).collect();
-            rng.shuffle(&mut order);
-            let timing = timed(label, num, |i| write(order[i], false))?;
-            (num, timing, num as u64 * entry_bytes)
+            data.rng(workload, usize::MAX).shuffle(&mut order);
+            run(&|w, i| w.write(order[i], false))?
         }
-        "overwrite" => {
-            let timing = timed(label, num, |_| write(rng.usize(..num), false))?;
-            (num, timing, num as u64 * entry_bytes)
-        }
-        "deleterandom" => {
-            let timing = timed(label, num, |_| write(rng.usize(..num), true))?;
-            (num, timing, num as u64 * data.key_size as u64)
-        }
+        "overwrite" => run(&|w, _| {
+            let i = w.pick();
+            w.write(i, false)
+        })?,
+        "deleterandom" => run(&|w, _| {
+            let i = w.pick();
+            w.write(i, true)
+        })?,
         "readrandom" | "readmissing" => {
             let missing = workload == "readmissing";
-            let (mut found, mut expected) = (0usize, 0usize);
-            let timing = timed(label, num, |_| {
-                let i = rng.usize(..num);
-                if missing {
-                    data.missing_key(i, &mut key);
-                } else {
-                    data.key(i, &mut key);
-                    expected += usize::from(data.live[i].load(Ordering::Relaxed));
-                }
-                if let Some(len) = engine.get(&key)? {
-                    ensure!(len == data.value_size, "{key:?} has a value of {len} bytes");
-                    found += 1;
-                }
-                Ok(())
-            })?;
-            ensure!(
-                found == expected,
-                "{workload}: found {found} keys, expected {expected}"
-            );
-            note = format!("{found} of {num} found");
-            (num, timing, 0)
+            run(&|w, _| {
+                let i = w.pick();
+                w.read(i, missing)
+            })?
         }
-        "seekrandom" => {
-            let mut entries = 0usize;
-            let timing = timed(label, num, |_| {
-                data.key(rng.usize(..num), &mut key);
-                entries += engine.scan_from(&key, SEEK_ENTRIES, &mut |_, _| {})?;
-                Ok(())
-            })?;
-            note = format!("{entries} entries read");
-            (num, timing, 0)
-        }
+        "seekrandom" => run(&|w, _| {
+            let i = w.pick();
+            w.data.key(i, &mut w.key);
+            w.tally.entries += w.engine.scan_from(&w.key, SEEK_ENTRIES, &mut |_, _| {})?;
+            Ok(())
+        })?,
         "readseq" => {
-            let (entries, timing) = read_seq(engine, data, label)?;
-            note = format!("{entries} entries scanned");
-            (entries, timing, 0)
+            let (entries, (elapsed, latencies)) = read_seq(engine, data, label)?;
+            return Ok(Outcome {
+                ops: entries,
+                elapsed,
+                latencies,
+                logical_bytes_written: 0,
+                note: format!("{entries} entries scanned"),
+            });
         }
-        "mixed" => return mixed(engine, data, label),
+        "mixed" => run(&|w, _| {
+            let i = w.pick();
+            if w.rng.u32(..100) < MIXED_READ_PERCENT {
+                w.read(i, false)
+            } else {
+                w.write(i, false)
+            }
+        })?,
         other => bail!("unknown workload {other:?}; known: {}", ALL.join(", ")),
     };
+    let entry_bytes = (data.key_size + data.value_size) as u64;
+    let (logical_bytes_written, note) = match workload {
+        "deleterandom" => (tally.writes as u64 * data.key_size as u64, String::new()),
+        "readrandom" | "readmissing" => {
+            // A concurrent reader sees exactly the keys live before it started: nothing writes.
+            ensure!(
+                tally.found == tally.expected,
+                "{workload}: found {} keys, expected {}",
+                tally.found,
+                tally.expected
+            );
+            (0, format!("{} of {num} found", tally.found))
+        }
+        "seekrandom" => (0, format!("{} entries read", tally.entries)),
+        "mixed" => (
+            tally.writes as u64 * entry_bytes,
+            format!("{} puts", tally.writes),
+        ),
+        _ => (tally.writes as u64 * entry_bytes, String::new()),
+    };
     Ok(Outcome {
-        ops,
+        ops: latencies.len(),
         elapsed,
         latencies,
-        logical_bytes_written: logical,
+        logical_bytes_written,
         note,
     })
 }
@@ -322,64 +430,4 @@ fn read_seq(
         "readseq read {entries} entries ({bytes} value bytes), expected {expected}"
     );
     Ok((entries, (elapsed, latencies)))
-}
-
-/// `threads` threads, each running `num / threads` operations: 90 % gets and 10 % puts of
-/// uniformly random keys.
-fn mixed(engine: &dyn Engine, data: &Dataset, label: &str) -> Result<Outcome> {
-    let per_thread = data.num / data.threads;
-    let start = Instant::now();
-    let results: Vec<Result<(Latencies, usize)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..data.threads)
-            .map(|thread| {
-                scope.spawn(move || -> Result<(Latencies, usize)> {
-                    let mut rng = data.rng("mixed", thread);
-                    let mut key = Vec::with_capacity(data.key_size);
-                    let mut writes = 0usize;
-                    let mut latencies = Latencies::with_capacity(per_thread);
-                    // Only the first thread reports progress (they run at about the same pace).
-                    let mut progress = (thread == 0).then(|| Progress::new(label, per_thread));
-                    for op in 0..per_thread {
-                        let i = rng.usize(..data.num);
-                        data.key(i, &mut key);
-                        let before = Instant::now();
-                        if rng.u32(..100) < MIXED_READ_PERCENT {
-                            engine.get(&key)?;
-                        } else {
-                            engine.put(&key, data.value(op))?;
-                            data.live[i].store(true, Ordering::Relaxed);
-                            writes += 1;
-                            if data.sync_every > 0 && writes.is_multiple_of(data.sync_every) {
-                                engine.sync()?;
-                            }
-                        }
-                        latencies.record(before.elapsed());
-                        if let Some(progress) = progress.as_mut() {
-                            progress.tick(op + 1);
-                        }
-                    }
-                    Ok((latencies, writes))
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|handle| handle.join().expect("a mixed-workload thread panicked"))
-            .collect()
-    });
-    let elapsed = start.elapsed();
-    let mut latencies = Latencies::default();
-    let mut writes = 0;
-    for result in results {
-        let (thread_latencies, thread_writes) = result?;
-        latencies.merge(thread_latencies);
-        writes += thread_writes;
-    }
-    Ok(Outcome {
-        ops: latencies.len(),
-        elapsed,
-        latencies,
-        logical_bytes_written: (writes * (data.key_size + data.value_size)) as u64,
-        note: format!("{} threads, {writes} puts", data.threads),
-    })
 }

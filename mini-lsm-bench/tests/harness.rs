@@ -16,12 +16,25 @@ fn every_workload_runs_on_every_default_engine() {
         "500",
         "--memtable-size",
         "65536",
+        "--threads",
+        "1,2",
         "--dir",
         dir.path().join("db").to_str().unwrap(),
     ]);
     let report = run(&args).unwrap();
     let records = report.records;
-    assert_eq!(records.len(), 3 * 9);
+    // Every workload but readseq runs once per thread count.
+    assert_eq!(records.len(), 3 * (8 * 2 + 1));
+    let threads: Vec<(&str, usize)> = records
+        .iter()
+        .filter(|r| r.engine == "fjall")
+        .map(|r| (r.workload.as_str(), r.threads))
+        .collect();
+    assert_eq!(
+        threads[..3],
+        [("fillseq", 1), ("fillseq", 2), ("fillrandom", 1)]
+    );
+    assert!(threads.contains(&("readseq", 1)) && !threads.contains(&("readseq", 2)));
     // Only the reference can settle: flush and compact until idle, then report the tree.
     let settled: Vec<&str> = report.settled.iter().map(|(e, _)| e.as_str()).collect();
     assert_eq!(settled, ["mini-lsm"]);
@@ -48,4 +61,38 @@ fn every_workload_runs_on_every_default_engine() {
     assert_eq!(charts.len(), 6);
     let svg = std::fs::read_to_string(&charts[0]).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("mini-lsm"));
+}
+
+/// With a zipfian key choice the random reads still find exactly the live keys, on several
+/// threads at once (the workloads check every read).
+#[test]
+fn zipfian_reads_on_several_threads_find_every_live_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = Args::parse_from([
+        "mini-lsm-bench",
+        "--num",
+        "3000",
+        "--engines",
+        "mini-lsm,fjall",
+        "--workloads",
+        "fillrandom,readrandom,deleterandom,readrandom,mixed",
+        "--threads",
+        "3",
+        "--dist",
+        "zipfian",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    let records = run(&args).unwrap().records;
+    assert_eq!(records.len(), 2 * 5);
+    for record in &records {
+        assert_eq!(record.threads, 3);
+        assert_eq!(record.ops, 3000, "{record:?}");
+    }
+    // Before the deletes every read finds its key; after them, the reads of the (hot, deleted)
+    // keys miss.
+    assert_eq!(records[1].note, "3000 of 3000 found");
+    let after_deletes = &records[3].note;
+    let found: usize = after_deletes.split(' ').next().unwrap().parse().unwrap();
+    assert!(found < 3000, "{after_deletes}");
 }

@@ -184,6 +184,31 @@ impl Block {
         &self.data[rest_start..rest_start + rest_len]
     }
 
+    /// How the key of entry `index` compares with `key`, without rebuilding the entry's key.
+    ///
+    /// The entry's key is `first_key()[..overlap]` followed by its own rest, so comparing the
+    /// two pieces in turn gives the same answer as comparing the whole key. A seek compares
+    /// about log2(len) keys and keeps only the last; building each one in a buffer first would
+    /// copy bytes for nothing.
+    ///
+    /// It reads only the entry's key fields, not the whole entry (a seek's hottest loop): the
+    /// entry was validated when the block was built or decoded.
+    #[inline]
+    pub(crate) fn compare_key(&self, index: usize, key: &[u8]) -> std::cmp::Ordering {
+        // After kind (u8): overlap (u16), rest_len (u16), then the rest of the key.
+        let at = self.offsets[index] as usize;
+        let header = &self.data[at..at + 5];
+        let overlap = u16::from_le_bytes([header[1], header[2]]) as usize;
+        let rest_len = u16::from_le_bytes([header[3], header[4]]) as usize;
+        let prefix = &self.first_key()[..overlap];
+        let rest = &self.data[at + 5..at + 5 + rest_len];
+        // `Equal` here means `key` starts with the whole prefix (a prefix longer than `key`
+        // compares `Greater`), so the rest decides.
+        prefix
+            .cmp(&key[..prefix.len().min(key.len())])
+            .then_with(|| rest.cmp(&key[prefix.len()..]))
+    }
+
     /// Reads the entry count from the last four bytes and checks that it is at least 1.
     fn read_count(raw: &[u8]) -> Result<usize> {
         if raw.len() < COUNT_SIZE {

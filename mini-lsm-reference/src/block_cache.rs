@@ -1,10 +1,19 @@
 //! Day 4 (engine): the block cache, shared by every SST of an engine.
 //!
 //! A `get` reads one block from one SST; hot blocks are read again and again, so the engine keeps
-//! recently used decoded blocks in memory. The cache is [moka](https://docs.rs/moka)'s concurrent
-//! cache, bounded by the blocks' encoded size in bytes (not by their count, since blocks differ
-//! in size), and keyed by `(SST id, block index)`: SST ids are never reused, so a key never names
-//! two different blocks.
+//! recently used decoded blocks in memory. The cache is [quick_cache](https://docs.rs/quick_cache)'s
+//! concurrent cache, bounded by the blocks' encoded size in bytes (not by their count, since
+//! blocks differ in size), and keyed by `(SST id, block index)`: SST ids are never reused, so a
+//! key never names two different blocks.
+//!
+//! Why quick_cache: every `get` of the engine looks a block up here, from many threads at once,
+//! so a lookup must cost little and never wait. quick_cache splits its entries over independent
+//! shards (each behind its own lock, held for a hash lookup) and evicts with a CLOCK-like policy
+//! whose bookkeeping on a hit is one counter in the entry: a hit does no other work. The course
+//! first used moka, whose lookups also record each hit in a shared log that some later call
+//! replays in a batch (its LRU and frequency bookkeeping): in a profile of random reads moka took
+//! about a fifth of each `get`, and the batches landed in the read tail (see the Benchmarks page
+//! of the book for the measurements).
 
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -13,9 +22,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::block::Block;
 use crate::error::Result;
 
+/// The cache's type: blocks by `(SST id, block index)`, weighed by [`BlockWeighter`], hashed by
+/// [`BlockKeyHasher`].
+type Blocks = quick_cache::sync::Cache<
+    (usize, usize),
+    Arc<Block>,
+    BlockWeighter,
+    BuildHasherDefault<BlockKeyHasher>,
+>;
+
 /// Decoded blocks by `(SST id, block index)`, with hit and miss counters.
 pub struct BlockCache {
-    cache: moka::sync::Cache<(usize, usize), Arc<Block>, BuildHasherDefault<BlockKeyHasher>>,
+    cache: Blocks,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -23,24 +41,37 @@ pub struct BlockCache {
 impl std::fmt::Debug for BlockCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BlockCache")
-            .field("weighted_bytes", &self.cache.weighted_size())
+            .field("weighted_bytes", &self.cache.weight())
             .field("hits", &self.hits())
             .field("misses", &self.misses())
             .finish()
     }
 }
 
+/// Weighs each block by its encoded size, so that the capacity is in bytes.
+#[derive(Debug, Clone, Copy)]
+struct BlockWeighter;
+
+impl quick_cache::Weighter<(usize, usize), Arc<Block>> for BlockWeighter {
+    fn weight(&self, _key: &(usize, usize), block: &Arc<Block>) -> u64 {
+        block.encoded_len() as u64
+    }
+}
+
+/// The block size the cache expects on average, to size its tables (a guess is fine: they grow).
+const TYPICAL_BLOCK_BYTES: u64 = 4096;
+
 impl BlockCache {
     /// A cache holding at most about `capacity_bytes` of encoded blocks.
     pub fn new(capacity_bytes: u64) -> Self {
-        let cache = moka::sync::Cache::builder()
-            .max_capacity(capacity_bytes)
-            // Weigh each block by its size so the capacity is in bytes; a block larger than
-            // u32::MAX bytes cannot exist (entries are limited far below that).
-            .weigher(|_key: &(usize, usize), block: &Arc<Block>| {
-                u32::try_from(block.encoded_len()).unwrap_or(u32::MAX)
-            })
-            .build_with_hasher(BuildHasherDefault::default());
+        let expected_blocks = (capacity_bytes / TYPICAL_BLOCK_BYTES).max(1) as usize;
+        let cache = Blocks::with(
+            expected_blocks,
+            capacity_bytes,
+            BlockWeighter,
+            BuildHasherDefault::default(),
+            Default::default(),
+        );
         BlockCache {
             cache,
             hits: AtomicU64::new(0),
@@ -84,7 +115,7 @@ impl BlockCache {
     }
 }
 
-/// Hashes a cache key, two small integers, for moka's hash table.
+/// Hashes a cache key, two small integers, for the cache's hash table.
 ///
 /// The standard hasher (SipHash) is built to resist keys chosen by an attacker, and costs more
 /// than the rest of a cache hit. Only the engine chooses SST ids and block indexes, so a cheap

@@ -23,7 +23,7 @@ use std::sync::mpsc::Sender;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
-use crate::block::{MAX_KEY_LEN, MAX_VALUE_LEN};
+use crate::block::{BlockIterator, MAX_KEY_LEN, MAX_VALUE_LEN};
 use crate::block_cache::BlockCache;
 use crate::dir_lock::DirLock;
 use crate::error::{Error, Result};
@@ -748,11 +748,11 @@ fn largest_file_id(dir: &Path) -> Result<usize> {
 /// Looks `key` up in one SST: `None` when the table has no entry for it, `Some(None)` for a
 /// tombstone. Tables whose key range excludes `key` are skipped without reading a block.
 /// From day 7, tables whose bloom filter rules the key out are skipped too (and counted).
-fn get_from_sst(
-    table: &Arc<SsTable>,
-    key: &[u8],
-    counters: &Counters,
-) -> Result<Option<Option<Bytes>>> {
+///
+/// It reads the one block that can hold `key` directly rather than through an
+/// `SsTableIterator`: a lookup needs no cursor that could move on to the next block, and no
+/// `Arc` of the table (whose reference count every reading thread would otherwise update).
+fn get_from_sst(table: &SsTable, key: &[u8], counters: &Counters) -> Result<Option<Option<Bytes>>> {
     if key < table.first_key().as_ref() || key > table.last_key().as_ref() {
         return Ok(None);
     }
@@ -760,7 +760,9 @@ fn get_from_sst(
         counters.bloom_skips.fetch_add(1, Ordering::Relaxed);
         return Ok(None);
     }
-    let iter = SsTableIterator::create_and_seek_to_key(Arc::clone(table), key)?;
+    // `key <= last_key`, so this block exists, and it is the only one that can hold `key`.
+    let block = table.read_block_cached(table.find_block_idx(key))?;
+    let iter = BlockIterator::create_and_seek_to_key(block, key);
     if iter.is_valid() && iter.key() == key {
         // A slice of the cached block: no copy of the value.
         Ok(Some(iter.value_bytes()))

@@ -202,7 +202,7 @@ impl Manifest {
     /// of the tree from then on.
     pub fn add_record(&self, record: &ManifestRecord) -> Result<()> {
         // BEGIN SOLUTION day 6: Manifest::add_record — encode, append and sync before returning
-        let mut file = self.inner.lock();
+        let file = self.inner.lock();
         file.writer.append(&record.encode())?;
         file.writer.sync()
         // END SOLUTION

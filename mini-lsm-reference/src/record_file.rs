@@ -38,10 +38,11 @@
 //! Book: `appendix-formats.md#record-framing`.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use bytes::{BufMut, Bytes};
+use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
 use crate::failpoint;
@@ -204,24 +205,59 @@ pub fn read_file(path: &Path) -> Result<Bytes> {
     ))
 }
 
-/// Appends framed records to a file.
+/// Appends framed records to a file; several threads may append and sync at once.
+///
+/// # Group commit
+///
+/// An `fsync` takes milliseconds on a real disk, and it makes durable everything written to the
+/// file before it, not only the caller's records. So the writer never holds a lock that
+/// appends need while it syncs:
+///
+/// * an append copies its record into `pending` (a short lock, a memory copy);
+/// * a sync takes `file` (one sync at a time), writes out *everything* pending, `fsync`s, and
+///   records how far the file is now durable.
+///
+/// A thread that asks for a sync while another one is `fsync`ing waits for `file`; when it gets
+/// it, the sync it waited for has often already covered its records (it checks `synced` first),
+/// and otherwise its own `fsync` covers every record appended meanwhile, by any thread. Under
+/// load one `fsync` serves many writers: LevelDB's writer queue and RocksDB's write groups get
+/// the same effect by electing a leader who writes for a group.
+///
+/// Bytes reach the file only while `file` is held (an append writes out a full buffer itself
+/// when no sync is running), so the file never changes during an `fsync`, and the length an
+/// `fsync` made durable is exactly the length written before it.
 #[derive(Debug)]
 pub struct RecordWriter {
-    file: BufWriter<File>,
     path: PathBuf,
+    /// Where a test may inject a failure or a crash (see [`failpoint`]).
+    failpoints: failpoint::RecordPoints,
+    /// Records appended but not yet written to the file, and the counters.
+    pending: Mutex<Pending>,
+    /// The file, held by whoever writes to it or syncs it.
+    file: Mutex<File>,
+}
+
+/// The part of a [`RecordWriter`] that appends change.
+#[derive(Debug)]
+struct Pending {
+    /// Encoded records not yet written to the file.
+    buf: Vec<u8>,
+    /// Bytes in the file, counting those still in `buf`.
+    len: u64,
+    /// Bytes of the file made durable by the last successful sync: written into each record
+    /// (see the module documentation).
+    synced: u64,
     /// Set by the first failed write or sync. From then on the file's tail is unknown (part of a
     /// record may have reached it; a failed `fsync` may have dropped written pages and a second
     /// one would wrongly succeed), so the writer refuses everything: recovery on the next open
     /// reads back what is really there.
     failed: bool,
-    /// Where a test may inject a failure or a crash (see [`failpoint`]).
-    failpoints: failpoint::RecordPoints,
-    /// Bytes in the file, counting those still in the buffer.
-    len: u64,
-    /// Bytes of the file made durable by the last successful sync: written into each record
-    /// (see the module documentation).
-    synced: u64,
 }
+
+/// An append writes the pending records out itself once they reach this size (when no sync is
+/// running), so that unsynced records reach the operating system, as a buffered writer's would,
+/// instead of piling up in memory until the next sync.
+const WRITE_OUT_BYTES: usize = 64 << 10;
 
 impl RecordWriter {
     /// Creates a new, empty file at `path` for appending; an existing file is an error.
@@ -231,7 +267,7 @@ impl RecordWriter {
             .append(true)
             .open(path)
             .map_err(|e| Error::io(path, e))?;
-        Ok(Self::new(file, path, 0))
+        Ok(Self::new(file, path, Vec::new()))
     }
 
     /// Creates the file at `path` (emptying it if it exists) and writes `header` at its start;
@@ -243,19 +279,21 @@ impl RecordWriter {
             .truncate(true)
             .open(path)
             .map_err(|e| Error::io(path, e))?;
-        let mut writer = Self::new(file, path, 0);
-        writer.write(header)?;
-        Ok(writer)
+        Ok(Self::new(file, path, header.to_vec()))
     }
 
-    fn new(file: File, path: &Path, len: u64) -> Self {
+    /// A writer of the empty `file` whose first bytes will be `start`.
+    fn new(file: File, path: &Path, start: Vec<u8>) -> Self {
         RecordWriter {
-            file: BufWriter::new(file),
             path: path.to_path_buf(),
-            failed: false,
             failpoints: failpoint::record_points(path),
-            len,
-            synced: len,
+            pending: Mutex::new(Pending {
+                len: start.len() as u64,
+                buf: start,
+                synced: 0,
+                failed: false,
+            }),
+            file: Mutex::new(file),
         }
     }
 
@@ -266,59 +304,80 @@ impl RecordWriter {
 
     /// Bytes in the file, counting those not yet written out.
     pub fn len(&self) -> u64 {
-        self.len
+        self.pending.lock().len
     }
 
     /// Whether nothing was written to the file yet.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
-    /// Appends one record. It reaches the operating system only on [`RecordWriter::sync`] or
-    /// when the buffer fills: a process crash may lose it until then.
+    /// Appends one record. It reaches the operating system on the next [`RecordWriter::sync`]
+    /// or once [`WRITE_OUT_BYTES`] are pending: a process crash may lose it until then.
     ///
     /// A payload longer than the `u32` length field can say is [`Error::InvalidArgument`], and
     /// nothing is written: a wrapped length would frame a record that recovery cuts wrongly.
-    pub fn append(&mut self, payload: &[u8]) -> Result<()> {
-        self.refuse_if_failed()?;
+    pub fn append(&self, payload: &[u8]) -> Result<()> {
         if u32::try_from(payload.len()).is_err() {
+            self.refuse_if_failed(&self.pending.lock())?;
             return Err(Error::InvalidArgument(format!(
                 "a record payload of {} bytes does not fit the u32 len field of {}",
                 payload.len(),
                 self.path.display()
             )));
         }
-        let mut buf = Vec::with_capacity(RECORD_HEADER_SIZE + payload.len());
-        encode_record(payload, self.synced, &mut buf);
-        failpoint::hit(self.failpoints.append, &self.path).inspect_err(|_| self.failed = true)?;
-        self.write(&buf)
-    }
-
-    /// Writes raw bytes; a failure poisons the writer (see `failed`).
-    fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        let written = self
-            .file
-            .write_all(bytes)
-            .map_err(|e| Error::io(&self.path, e));
-        self.failed = written.is_err();
-        if written.is_ok() {
-            self.len += bytes.len() as u64;
+        let full = {
+            let mut pending = self.pending.lock();
+            self.refuse_if_failed(&pending)?;
+            failpoint::hit(self.failpoints.append, &self.path)
+                .inspect_err(|_| pending.failed = true)?;
+            let before = pending.buf.len();
+            let synced = pending.synced;
+            encode_record(payload, synced, &mut pending.buf);
+            pending.len += (pending.buf.len() - before) as u64;
+            pending.buf.len() >= WRITE_OUT_BYTES
+        };
+        // A sync in progress will write the buffer out anyway: do not wait for it.
+        if full && let Some(mut file) = self.file.try_lock() {
+            self.write_out(&mut file)?;
         }
-        written
+        Ok(())
     }
 
-    /// Makes every appended record durable: writes the buffer out and `fsync`s the file.
-    pub fn sync(&mut self) -> Result<()> {
-        self.refuse_if_failed()?;
-        let synced = self
-            .file
-            .flush()
+    /// Writes every pending byte to `file` (whose lock the caller holds); returns the file's
+    /// length after it. A failure poisons the writer (see `Pending::failed`).
+    fn write_out(&self, file: &mut File) -> Result<u64> {
+        let (bytes, len) = {
+            let mut pending = self.pending.lock();
+            self.refuse_if_failed(&pending)?;
+            (std::mem::take(&mut pending.buf), pending.len)
+        };
+        file.write_all(&bytes)
             .map_err(|e| Error::io(&self.path, e))
-            .and_then(|()| failpoint::hit(self.failpoints.before_sync, &self.path))
-            .and_then(|()| fs::sync_file(self.file.get_ref(), &self.path));
-        self.failed = synced.is_err();
-        if synced.is_ok() {
-            self.synced = self.len;
+            .inspect_err(|_| self.pending.lock().failed = true)?;
+        Ok(len)
+    }
+
+    /// Makes every record appended before this call durable: writes the pending records out and
+    /// `fsync`s the file, unless a sync that ran meanwhile already covered them (see the type's
+    /// documentation on group commit).
+    pub fn sync(&self) -> Result<()> {
+        let target = self.pending.lock().len;
+        let mut file = self.file.lock();
+        {
+            let pending = self.pending.lock();
+            self.refuse_if_failed(&pending)?;
+            if pending.synced >= target {
+                return Ok(());
+            }
+        }
+        let len = self.write_out(&mut file)?;
+        let synced = failpoint::hit(self.failpoints.before_sync, &self.path)
+            .and_then(|()| fs::sync_file(&file, &self.path));
+        let mut pending = self.pending.lock();
+        match synced {
+            Ok(()) => pending.synced = len,
+            Err(_) => pending.failed = true,
         }
         synced
     }
@@ -327,19 +386,16 @@ impl RecordWriter {
     /// Its `synced` field says the whole file before it was durable, so after a crash damage
     /// anywhere before it is [`Error::Corruption`], never mistaken for a torn tail (see the
     /// module documentation). A file with nothing appended after its last record's sync has no
-    /// other witness. The first sync is skipped when the last one already covered everything
-    /// (the usual case: a freeze and `close` sync the WAL just before sealing it).
-    pub fn seal(&mut self) -> Result<()> {
-        if self.synced != self.len {
-            self.sync()?;
-        }
+    /// other witness. Called when nothing else appends to the file any more.
+    pub fn seal(&self) -> Result<()> {
+        self.sync()?;
         self.append(&[])?;
         self.sync()
     }
 
-    /// Fails once a write or sync of this file has failed (see `failed`).
-    fn refuse_if_failed(&self) -> Result<()> {
-        if self.failed {
+    /// Fails once a write or sync of this file has failed (see `Pending::failed`).
+    fn refuse_if_failed(&self, pending: &Pending) -> Result<()> {
+        if pending.failed {
             let why = "an earlier write or sync of this file failed; reopen the engine";
             return Err(Error::io(&self.path, std::io::Error::other(why)));
         }

@@ -205,7 +205,7 @@ fn lengths_past_their_u32_fields_are_refused_before_anything_is_written() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("records");
-    let mut writer = ok(RecordWriter::create_new(&path), "RecordWriter::open_append");
+    let writer = ok(RecordWriter::create_new(&path), "RecordWriter::open_append");
     invalid_argument(
         writer.append(huge.as_slice()),
         "RecordWriter::append of a 4 GiB payload (its u32 len would wrap to 0)",

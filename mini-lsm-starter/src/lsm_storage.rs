@@ -33,7 +33,7 @@ use std::sync::mpsc::Sender;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
-use crate::block::{MAX_KEY_LEN, MAX_VALUE_LEN};
+use crate::block::{BlockIterator, MAX_KEY_LEN, MAX_VALUE_LEN};
 use crate::block_cache::BlockCache;
 use crate::dir_lock::DirLock;
 use crate::error::{Error, Result};

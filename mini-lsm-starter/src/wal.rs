@@ -39,7 +39,6 @@
 use std::path::Path;
 
 use bytes::{BufMut, Bytes};
-use parking_lot::Mutex;
 
 use crate::block::{KIND_TOMBSTONE, KIND_VALUE};
 use crate::codec::Reader;
@@ -52,7 +51,8 @@ pub type WalEntry = (Bytes, Option<Bytes>);
 /// A write-ahead log file open for appending.
 #[derive(Debug)]
 pub struct Wal {
-    writer: Mutex<RecordWriter>,
+    /// Appends and syncs from several threads at once: see [`RecordWriter`] on group commit.
+    writer: RecordWriter,
 }
 
 /// What [`Wal::recover`] read back.
@@ -110,6 +110,6 @@ impl Wal {
     /// Syncs the log and then seals it (see [`RecordWriter::seal`]): called when no batch will
     /// be appended any more, so that damage to any batch in it is told from a torn write.
     pub fn seal(&self) -> Result<()> {
-        self.writer.lock().seal()
+        self.writer.seal()
     }
 }

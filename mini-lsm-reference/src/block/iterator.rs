@@ -67,11 +67,11 @@ impl BlockIterator {
         // BEGIN SOLUTION day 1: BlockIterator::seek_to_key — binary search over the entry offsets for the first key >= target
         // Binary search for the first entry whose key is >= `key`: entries in [0, low) are
         // smaller, entries in [high, len) are >= key.
+        // The probes compare in place (`Block::compare_key`); only the entry found is decoded.
         let (mut low, mut high) = (0, self.block.len());
         while low < high {
             let mid = low + (high - low) / 2;
-            self.seek_to_index(mid);
-            if self.key.as_slice() < key {
+            if self.block.compare_key(mid, key).is_lt() {
                 low = mid + 1;
             } else {
                 high = mid;

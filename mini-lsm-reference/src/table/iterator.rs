@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 use super::SsTable;
 use crate::block::BlockIterator;
 use crate::error::Result;
@@ -84,13 +82,6 @@ impl SsTableIterator {
             self.block_iter = Some(BlockIterator::create_and_seek_to_first(block));
         }
         Ok(())
-    }
-
-    /// The current value without copying it out of the block. REQUIRES `is_valid()`.
-    pub(crate) fn value_bytes(&self) -> Option<Bytes> {
-        self.block_iter
-            .as_ref()
-            .and_then(BlockIterator::value_bytes)
     }
     // END SOLUTION
 }

@@ -12,8 +12,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 use super::SsTable;
 use crate::block::BlockIterator;
 use crate::error::Result;
