@@ -2051,7 +2051,7 @@ fn check_open_refused(
     check_eq(
         changed,
         Vec::new(),
-        &format!("{scenario}: files the failed open ({error}) created, changed or deleted"),
+        &format!("{scenario}: files created, changed or deleted by the failed open ({error})"),
         BOOK_TRUST,
     );
     error
@@ -2363,8 +2363,8 @@ fn check_lost_flush_record_is_refused(dir: &Path) {
 /// When the lost record is a `Flush` whose WAL is gone, the SST is the only copy of its writes:
 /// deleting it as garbage would lose them.
 #[rstest]
-#[case::ending_with_a_new_memtable(false)]
 #[case::ending_with_a_flush(true)]
+#[case::ending_with_a_new_memtable(false)]
 fn a_manifest_cut_short_opens_with_every_write_or_is_refused_changing_nothing(
     #[case] ending_with_a_flush: bool,
 ) {
