@@ -470,6 +470,58 @@ fn table_first_and_last_key_are_the_smallest_and_largest_keys(
     );
 }
 
+/// `next` on the last entry of a block moves on to the first entry of the next block, at every
+/// block boundary: when the current block's iterator runs out, `SsTableIterator::next` loads the
+/// next block, and the iterator is invalid only after the last entry of the last block.
+#[test]
+fn next_on_the_last_entry_of_a_block_moves_to_the_next_blocks_first_entry() {
+    let fx = table_of(uniform_entries(40), 128);
+    let scenario = "40 entries key(i) -> value(i, 0), block_size 128";
+    require_blocks(&fx.table, 3, scenario);
+    let mut iter = ok(
+        SsTableIterator::create_and_seek_to_first(fx.table.clone()),
+        scenario,
+        BOOK_ITER,
+    );
+    let mut previous: Option<Vec<u8>> = None;
+    for (b, block) in fx.blocks.iter().enumerate() {
+        for (i, (k, _)) in block.iter().enumerate() {
+            if !iter.is_valid() || iter.key() != k.as_slice() {
+                let got = if iter.is_valid() {
+                    format!("key {}", show(iter.key()))
+                } else {
+                    "an invalid iterator".to_string()
+                };
+                let at = match &previous {
+                    None => "create_and_seek_to_first".to_string(),
+                    Some(p) if i == 0 => format!(
+                        "next() on {}, the last entry of block {} of {}\nwhen the current block \
+                         runs out, next must load the next block",
+                        show(p),
+                        b - 1,
+                        fx.blocks.len()
+                    ),
+                    Some(p) => format!("next() on {} in block {b}", show(p)),
+                };
+                fail(
+                    &format!("{scenario}: {at}"),
+                    format!("key {} (entry {i} of block {b})", show(k)),
+                    got,
+                    BOOK_ITER,
+                );
+            }
+            previous = Some(k.clone());
+            ok(iter.next(), &format!("{scenario}: next()"), BOOK_ITER);
+        }
+    }
+    check_eq(
+        iter.is_valid(),
+        false,
+        &format!("{scenario}: is_valid() after next() on the last entry of the last block"),
+        BOOK_ITER,
+    );
+}
+
 /// `SsTable::open` of the file `build` wrote gives the same metas, keys and data.
 #[rstest]
 #[case(7, 64)]

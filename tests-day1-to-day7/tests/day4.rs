@@ -1444,7 +1444,9 @@ fn close_lets_the_background_flush_thread_finish_its_pending_work() {
     check_full_scan(
         &db,
         &model,
-        "300 puts with memtable_size 1024, max_immutable_memtables 1",
+        "300 puts with memtable_size 1024, max_immutable_memtables 1\nthe writer froze memtables \
+         while the flush thread flushed: a flush must swap its SST into the state as it is at the \
+         swap (taken under state_lock), or memtables frozen meanwhile are dropped",
         BOOK_FLUSH,
     );
     ok(db.close(), "close", BOOK_FLUSH);

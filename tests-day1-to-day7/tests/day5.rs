@@ -913,7 +913,9 @@ fn shape_of(l0: Vec<SstInfo>, levels: [Vec<SstInfo>; 3]) -> TreeShape {
 
 /// The controller on hand-made shapes (trigger 2, multiplier 10, base size 1000, 3 levels). The
 /// bottom level, L3, holds 5000 bytes, so the targets are L1 0, L2 500, L3 5000: L2 is the base
-/// level, and here it holds exactly its target, 500 bytes in four SSTs.
+/// level, and here it holds exactly its target, 500 bytes in four SSTs. An L0 spanning d..h
+/// overlaps c..d and h..z, which it touches only at their last and first key: leaving them out
+/// would put a second d and a second h into the level.
 #[rstest]
 #[case::l0_goes_to_the_base_level_with_only_the_overlapping_ssts(
     vec![sst_info(9, "d", "f", 50), sst_info(8, "c", "e", 50)],
@@ -925,6 +927,15 @@ fn shape_of(l0: Vec<SstInfo>, levels: [Vec<SstInfo>; 3]) -> TreeShape {
     }),
 )]
 #[case::a_level_exactly_at_its_target_is_left_alone(vec![sst_info(9, "d", "f", 50)], None)]
+#[case::l0_takes_the_ssts_that_share_only_an_end_key_with_it(
+    vec![sst_info(9, "d", "f", 50), sst_info(8, "e", "h", 50)],
+    Some(CompactionTask {
+        l0_sst_ids: vec![9, 8],
+        level_sst_ids: vec![(2, vec![2, 3, 4])],
+        output_level: 2,
+        output_is_bottom_level: false,
+    }),
+)]
 fn controller_picks_the_documented_task_on_a_hand_made_shape(
     #[case] l0: Vec<SstInfo>,
     #[case] expected: Option<CompactionTask>,

@@ -1335,6 +1335,233 @@ fn sync_with_the_wal_does_not_flush_and_a_copy_taken_after_it_recovers_everythin
 }
 
 // ---------------------------------------------------------------------------------------------
+// One durable step at a time: a power loss during, or right after, one operation
+// ---------------------------------------------------------------------------------------------
+
+const BOOK_FLUSH_STEPS: &str = "day6-recovery.md#a-flush";
+const BOOK_NEW_MEMTABLE_STEPS: &str = "day6-recovery.md#a-new-memtable";
+
+/// The steps of a flush, in the order the book gives them: the hint of a failed flush test.
+const FLUSH_ORDER: &str = "a flush is: fsync the SST, fsync the directory, append and fsync \
+     Flush(id) (Manifest::add_record syncs), then delete the WAL, fsync the directory";
+
+/// When the power goes off in [`lose_power_in_step`].
+#[derive(Debug, Clone, Copy)]
+enum PowerOff {
+    /// At the n-th durable operation of the step (1 for its first).
+    AtOperation(u64),
+    /// Right after the step returned `Ok`.
+    AfterIt,
+    /// Never: the run only counts the step's durable operations.
+    Never,
+}
+
+/// What a power loss during one step left.
+struct StepRun {
+    /// The data after every write, all of which `setup` made durable with `sync`.
+    model: Model,
+    /// The durable operations the step ran (before the power loss, if any).
+    ops: u64,
+    /// Where the power was lost, with the directory's path left out ("fsync of MANIFEST").
+    lost_at: String,
+    /// The directory as the power loss left it; `None` for [`PowerOff::Never`].
+    image: Option<PathBuf>,
+    _work: tempfile::TempDir,
+}
+
+/// Opens an engine (the power-loss options) in a tracked directory, runs `setup` (whose writes
+/// end with a `sync`: all of them are durable), then `step`, and loses power as `off` says.
+/// The engine is dropped before this returns.
+fn lose_power_in_step(
+    setup: impl Fn(&MiniLsm, &mut Model),
+    step: impl Fn(&MiniLsm) -> lsm::Result<()>,
+    step_name: &str,
+    off: PowerOff,
+) -> StepRun {
+    let work = temp_dir();
+    let (dir, image) = (work.path().join("db"), work.path().join("image"));
+    io(std::fs::create_dir_all(&dir), "create the db dir");
+    ok(power_loss::track(&dir), "track the db dir", BOOK_POWER_LOSS);
+    let db = ok(
+        MiniLsm::open(&dir, power_loss_options()),
+        &format!("{step_name}: open"),
+        BOOK_POWER_LOSS,
+    );
+    let mut model = Model::new();
+    setup(&db, &mut model);
+    ok(db.sync(), &format!("{step_name}: sync"), BOOK_POWER_LOSS);
+    match off {
+        PowerOff::AtOperation(at) => {
+            power_loss::arm(at, &image, at, AfterPowerLoss::FailEverything);
+            // The power goes off inside the step, which then fails: nothing to check there.
+            let _ = step(&db);
+        }
+        PowerOff::AfterIt | PowerOff::Never => {
+            power_loss::arm(u64::MAX, &image, 0, AfterPowerLoss::FailEverything);
+            ok(step(&db), step_name, BOOK_POWER_LOSS);
+        }
+    }
+    let ops = power_loss::ops();
+    if let PowerOff::AfterIt = off {
+        power_loss::arm(1, &image, 0, AfterPowerLoss::FailEverything);
+        // The power goes off before this directory sync runs: it only marks the moment.
+        let _ = tests_day1_to_day7::lsm::fs::sync_dir(&dir);
+    }
+    // "fsync of /tmp/…/db/MANIFEST" reads "fsync of MANIFEST", "fsync of directory /tmp/…/db"
+    // reads "fsync of directory".
+    let (in_dir, dir_itself) = (format!("{}/", dir.display()), format!(" {}", dir.display()));
+    let lost_at = power_loss::lost_at().map_or_else(
+        || "right after it".into(),
+        |op| op.replace(&in_dir, "").replace(&dir_itself, ""),
+    );
+    power_loss::stop();
+    drop(db);
+    let image = match off {
+        PowerOff::Never => None,
+        _ if image.exists() => Some(image),
+        _ => fail(
+            &format!("{step_name}, power lost {lost_at}"),
+            "an image of the directory at the power loss",
+            format!("none: the step ran {ops} durable operations through crate::fs"),
+            BOOK_POWER_LOSS,
+        ),
+    };
+    StepRun {
+        model,
+        ops,
+        lost_at,
+        image,
+        _work: work,
+    }
+}
+
+/// Opens the image of `run` and checks it holds every write of the model (all were synced).
+/// `hint` (the steps the operation must take, in order) goes on the message's second line.
+#[track_caller]
+fn check_power_loss_image(run: &StepRun, scenario: &str, hint: &str, book: &str) {
+    let Some(image) = &run.image else {
+        unreachable!("a run that lost power has an image");
+    };
+    let db = match MiniLsm::open(image, power_loss_options()) {
+        Ok(db) => db,
+        Err(e) => {
+            let prefix = format!("{}/", image.display());
+            fail(
+                &format!("{scenario}: open the image\n{hint}"),
+                "Ok(every synced write)",
+                format!("Err({})", e.to_string().replace(&prefix, "")),
+                book,
+            )
+        }
+    };
+    let read = scan_all(&db, scenario);
+    if read != run.model {
+        let lost: Vec<String> = run
+            .model
+            .iter()
+            .filter(|(k, v)| read.get(*k) != Some(*v))
+            .take(3)
+            .map(|(k, _)| show(k))
+            .collect();
+        fail(
+            &format!(
+                "{scenario}: synced writes lost ({} ...)\n{hint}",
+                lost.join(", ")
+            ),
+            format!("all {} keys written and synced", run.model.len()),
+            format!("{} keys read back", read.len()),
+            book,
+        );
+    }
+    close(db, scenario);
+}
+
+/// Seeded writes of `n` keys, each a single put (so that any lost write shows as a key).
+fn puts(db: &MiniLsm, model: &mut Model, first: usize, n: usize, generation: usize) {
+    for i in first..first + n {
+        write_batch(
+            db,
+            model,
+            &[WriteBatchRecord::Put(key(i), value(i, generation))],
+        );
+    }
+}
+
+/// The durable step a power loss tests, in [`a_power_loss_at_one_durable_step_keeps_every_synced_write`].
+#[derive(Debug, Clone, Copy)]
+enum DurableStep {
+    /// Power lost at each durable operation of a flush in turn.
+    EachOperationOfAFlush,
+    /// Power lost right after `force_flush` returned.
+    RightAfterAFlush,
+    /// Power lost right after a `sync` of writes into the memtable a freeze created.
+    SyncIntoTheWalAFreezeCreated,
+}
+
+/// A power loss during one durable step, or right after it, loses no synced write, and the
+/// directory opens. A flush: deleting the WAL before the `Flush` record is durable fails
+/// `each_operation_of_a_flush` (the power goes off between the two, the manifest still calls the
+/// memtable unflushed and its WAL is gone); a `Flush` record appended but not fsynced fails
+/// `right_after_a_flush`. A new memtable: its WAL's *name* is durable only once the directory was
+/// fsynced after the file was created (`new_memtable`), so without that sync
+/// `sync_into_the_wal_a_freeze_created` loses every write `sync` acknowledged in it.
+#[rstest]
+#[case::each_operation_of_a_flush(DurableStep::EachOperationOfAFlush)]
+#[case::right_after_a_flush(DurableStep::RightAfterAFlush)]
+#[case::sync_into_the_wal_a_freeze_created(DurableStep::SyncIntoTheWalAFreezeCreated)]
+fn a_power_loss_at_one_durable_step_keeps_every_synced_write(#[case] step: DurableStep) {
+    let _scenario = Scenario::start();
+    let twenty_puts = |db: &MiniLsm, model: &mut Model| puts(db, model, 0, 20, 1);
+    let flush = |db: &MiniLsm| db.force_flush();
+    match step {
+        DurableStep::EachOperationOfAFlush => {
+            let total = lose_power_in_step(twenty_puts, flush, "force_flush", PowerOff::Never).ops;
+            for at in 1..=total {
+                let off = PowerOff::AtOperation(at);
+                let run = lose_power_in_step(twenty_puts, flush, "force_flush", off);
+                let scenario = format!(
+                    "20 synced puts, force_flush, power lost at its durable step {at} of {total} \
+                     ({})",
+                    run.lost_at
+                );
+                check_power_loss_image(&run, &scenario, FLUSH_ORDER, BOOK_FLUSH_STEPS);
+            }
+        }
+        DurableStep::RightAfterAFlush => {
+            let run = lose_power_in_step(twenty_puts, flush, "force_flush", PowerOff::AfterIt);
+            check_power_loss_image(
+                &run,
+                "20 synced puts, force_flush, then power lost at once",
+                "every manifest record must be durable when add_record returns: append it, then \
+                 flush and fsync the file (RecordWriter::sync)",
+                BOOK_FLUSH_STEPS,
+            );
+        }
+        DurableStep::SyncIntoTheWalAFreezeCreated => {
+            let setup = |db: &MiniLsm, model: &mut Model| {
+                puts(db, model, 0, 10, 1);
+                ok(
+                    db.force_freeze_memtable(),
+                    "force_freeze_memtable",
+                    BOOK_NEW_MEMTABLE_STEPS,
+                );
+                puts(db, model, 10, 10, 1);
+            };
+            // The step is the setup's final sync; the power goes off right after it.
+            let run =
+                lose_power_in_step(setup, |_| Ok(()), "freeze, puts, sync", PowerOff::AfterIt);
+            check_power_loss_image(
+                &run,
+                "10 puts, force_freeze_memtable, 10 puts into the new memtable, sync, power lost",
+                "a new memtable is: create its WAL, fsync the directory, then append \
+                 NewMemtable(id)",
+                BOOK_NEW_MEMTABLE_STEPS,
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Torn and corrupted WAL and manifest records
 // ---------------------------------------------------------------------------------------------
 
@@ -1509,6 +1736,22 @@ fn torn_last_manifest_record_loses_no_write_of_the_memtable_it_named() {
     let dir = temp_dir();
     let (model, before) = tree_for_manifest_tests(dir.path());
     let manifest = dir.path().join("MANIFEST");
+    let records = ok(
+        Manifest::recover(&manifest),
+        "Manifest::recover of the manifest tests' tree",
+        BOOK_MANIFEST,
+    )
+    .records;
+    check_eq(
+        records.last(),
+        Some(&ManifestRecord::NewMemtable(before.memtable.id)),
+        &format!(
+            "the last MANIFEST record after a freeze made memtable {} (new_memtable records \
+             every memtable it makes)",
+            before.memtable.id
+        ),
+        BOOK_NEW_MEMTABLE_STEPS,
+    );
     let spans = spans_of(&manifest, 3);
     let last = spans[spans.len() - 1].clone();
     for_each_cut(dir.path(), "MANIFEST", &last, false, |copy, cut| {
@@ -1686,6 +1929,15 @@ fn wal_of_a_flushed_memtable_left_by_a_crash_is_an_orphan_not_replayed() {
     let wal = dir.path().join(format!("{frozen_id:05}.wal"));
     let saved = read_bytes(&wal);
     ok(db.force_flush(), scenario, BOOK_DURABILITY);
+    check_eq(
+        wal.exists(),
+        false,
+        &format!(
+            "{scenario}: {} still there after its memtable's flush (delete_wal removes it)",
+            name_of(&wal)
+        ),
+        BOOK_FLUSH_STEPS,
+    );
     ok(db.put(b"k", b"new"), scenario, BOOK_DURABILITY);
     ok(db.delete(b"gone"), scenario, BOOK_DURABILITY);
     ok(db.force_flush(), scenario, BOOK_DURABILITY);
@@ -1799,7 +2051,7 @@ fn check_open_refused(
     check_eq(
         changed,
         Vec::new(),
-        &format!("{scenario}: files the failed open ({error}) created, changed or deleted"),
+        &format!("{scenario}: files created, changed or deleted by the failed open ({error})"),
         BOOK_TRUST,
     );
     error
@@ -1808,6 +2060,55 @@ fn check_open_refused(
 /// Whether `error` is `Corruption` in the file named `file`.
 fn is_corruption_in(error: &Error, file: &str) -> bool {
     matches!(error, Error::Corruption { file: Some(path), .. } if name_of(path) == file)
+}
+
+/// A refused open changes nothing, also what it would have done had it succeeded: here the
+/// directory holds garbage (the WAL of a flushed memtable, as a crash before its deletion leaves
+/// it, and a `MANIFEST.tmp`) and the newest WAL's first record is damaged while a later one
+/// proves it was synced. Recovery must find the damage before it deletes any garbage, writes a
+/// new manifest or creates a WAL: deleting the garbage as soon as the files are sorted out,
+/// before the WALs are read, fails here.
+#[test]
+fn an_open_refused_for_a_damaged_wal_deletes_no_garbage_and_creates_no_file() {
+    let dir = temp_dir();
+    let scenario = "put, freeze, keep a copy of the frozen WAL, flush, three puts, close, put the \
+                    old WAL back and a MANIFEST.tmp beside it";
+    let db = open(dir.path(), scenario);
+    ok(db.put(b"k", b"old"), scenario, BOOK_DURABILITY);
+    ok(db.force_freeze_memtable(), scenario, BOOK_DURABILITY);
+    let frozen_id = db.shape().immutable_memtables[0].id;
+    let old_wal = dir.path().join(format!("{frozen_id:05}.wal"));
+    let saved = read_bytes(&old_wal);
+    ok(db.force_flush(), scenario, BOOK_DURABILITY);
+    let mut model = Model::new();
+    for i in 0..3 {
+        write_batch(
+            &db,
+            &mut model,
+            &[WriteBatchRecord::Put(key(i), value(i, 1))],
+        );
+    }
+    close(db, scenario);
+    write_bytes(&old_wal, &saved);
+    write_bytes(
+        &dir.path().join("MANIFEST.tmp"),
+        b"a rewrite that never committed",
+    );
+    let wal = newest_wal(dir.path(), scenario);
+    let first = spans_of(&wal, 3)[0].clone();
+    flip_byte(&wal, first.start + RECORD_HEADER_SIZE);
+    let scenario = format!(
+        "open with garbage ({}, MANIFEST.tmp) and a damaged first record in {}",
+        name_of(&old_wal),
+        name_of(&wal)
+    );
+    check_open_refused(
+        dir.path(),
+        options(),
+        &scenario,
+        &format!("Err(Corruption in {}), and no file changed", name_of(&wal)),
+        |e| is_corruption_in(e, &name_of(&wal)),
+    );
 }
 
 /// What happens to the MANIFEST of a tree that has SSTs and WALs.
@@ -2009,20 +2310,69 @@ fn tree_ending_with_a_flush(dir: &Path) -> Model {
     model
 }
 
+/// The manifest of `dir` (made by [`tree_ending_with_a_flush`]) loses its last record, the
+/// `Flush` of a memtable whose WAL the flush then deleted: the manifest still lists the memtable
+/// as unflushed, and its SST holds the only copy of its writes. Recovery must refuse to open
+/// (`Corruption` in the MANIFEST) and delete nothing: deleting that SST as the output of an
+/// unfinished flush loses the writes.
+fn check_lost_flush_record_is_refused(dir: &Path) {
+    let copy = copy_dir(dir);
+    let manifest = copy.path().join("MANIFEST");
+    let records = ok(
+        Manifest::recover(&manifest),
+        "Manifest::recover of a tree whose manifest ends with a flush",
+        BOOK_MANIFEST,
+    )
+    .records;
+    let id = match records.last() {
+        Some(ManifestRecord::Flush(id)) => *id,
+        other => fail(
+            "the last record of a tree whose manifest ends with a flush",
+            "Some(Flush(id))",
+            other,
+            BOOK_MANIFEST,
+        ),
+    };
+    let wal = copy.path().join(format!("{id:05}.wal"));
+    if wal.exists() {
+        fail(
+            &format!("after the flush of memtable {id}, recorded by Flush({id}), and a close"),
+            format!("{} deleted (delete_wal)", name_of(&wal)),
+            "still in the directory",
+            BOOK_FLUSH_STEPS,
+        );
+    }
+    let spans = spans_of(&manifest, records.len());
+    truncate(&manifest, spans[spans.len() - 1].start);
+    let scenario = format!(
+        "the MANIFEST lost its last record, Flush({id}), and {id:05}.wal is gone: {id:05}.sst is \
+         the only copy of memtable {id}, which the manifest lists as unflushed"
+    );
+    check_open_refused(
+        copy.path(),
+        options(),
+        &scenario,
+        "Err(Corruption in MANIFEST), and no file changed",
+        |e| is_corruption_in(e, "MANIFEST"),
+    );
+}
+
 /// The manifest loses 1 to 40 bytes at its end (its last records, whole or in part). Recovery
 /// either opens with every write, or refuses with `Corruption` in the MANIFEST: a lost record
 /// is the manifest's damage, whatever file it then seems to miss. A refused open changes no file.
 /// When the lost record is a `Flush` whose WAL is gone, the SST is the only copy of its writes:
 /// deleting it as garbage would lose them.
 #[rstest]
-#[case::ending_with_a_new_memtable(false)]
 #[case::ending_with_a_flush(true)]
+#[case::ending_with_a_new_memtable(false)]
 fn a_manifest_cut_short_opens_with_every_write_or_is_refused_changing_nothing(
     #[case] ending_with_a_flush: bool,
 ) {
     let dir = temp_dir();
     let model = if ending_with_a_flush {
-        tree_ending_with_a_flush(dir.path())
+        let model = tree_ending_with_a_flush(dir.path());
+        check_lost_flush_record_is_refused(dir.path());
+        model
     } else {
         tree_for_manifest_tests(dir.path()).0
     };
