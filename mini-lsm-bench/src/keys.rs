@@ -3,7 +3,7 @@
 //! Zipfian draws follow Gray et al., "Quickly Generating Billion-Record Synthetic Databases"
 //! (SIGMOD 1994), the generator YCSB uses: rank `r` (0-based) is drawn with probability
 //! proportional to `1 / (r + 1)^theta`. With theta = 0.99 a few keys get most operations: the
-//! most popular key alone gets about 1 in 14 of them over 1 M keys. YCSB then *scrambles* the
+//! most popular key alone gets about 1 in 15 of them over 1 M keys. YCSB then *scrambles* the
 //! ranks (hashes each rank onto the key space) so that the popular keys are spread over the whole
 //! key range instead of being its first keys; a hot key is then a random key, as in real data,
 //! and the hot keys do not all share a few blocks.

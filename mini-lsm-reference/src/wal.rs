@@ -105,7 +105,12 @@ impl Wal {
                 "a WAL record holds at least one entry; the batch is empty".into(),
             ));
         }
-        let mut payload = Vec::new();
+        // Sized up front: growing a Vec entry by entry would reallocate it several times.
+        let size: usize = entries
+            .iter()
+            .map(|(key, value)| 1 + 2 + key.len() + 4 + value.map_or(0, <[u8]>::len))
+            .sum();
+        let mut payload = Vec::with_capacity(4 + size);
         payload.put_u32_le(length_field(entries.len(), "batch count")?);
         for (key, value) in entries {
             payload.put_u8(if value.is_some() {

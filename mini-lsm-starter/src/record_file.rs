@@ -146,7 +146,15 @@ pub struct RecordWriter {
     /// Records appended but not yet written to the file, and the counters.
     pending: Mutex<Pending>,
     /// The file, held by whoever writes to it or syncs it.
-    file: Mutex<File>,
+    file: Mutex<Output>,
+}
+
+/// The file and an empty buffer to swap with [`Pending::buf`] when writing it out, so that
+/// appends go on into one buffer while the other is written: no allocation per write-out.
+#[derive(Debug)]
+struct Output {
+    file: File,
+    spare: Vec<u8>,
 }
 
 /// The part of a [`RecordWriter`] that appends change.
@@ -205,7 +213,10 @@ impl RecordWriter {
                 synced: 0,
                 failed: false,
             }),
-            file: Mutex::new(file),
+            file: Mutex::new(Output {
+                file,
+                spare: Vec::new(),
+            }),
         }
     }
 
@@ -250,21 +261,24 @@ impl RecordWriter {
             pending.buf.len() >= WRITE_OUT_BYTES
         };
         // A sync in progress will write the buffer out anyway: do not wait for it.
-        if full && let Some(mut file) = self.file.try_lock() {
-            self.write_out(&mut file)?;
+        if full && let Some(mut out) = self.file.try_lock() {
+            self.write_out(&mut out)?;
         }
         Ok(())
     }
 
-    /// Writes every pending byte to `file` (whose lock the caller holds); returns the file's
+    /// Writes every pending byte to the file (whose lock the caller holds); returns the file's
     /// length after it. A failure poisons the writer (see `Pending::failed`).
-    fn write_out(&self, file: &mut File) -> Result<u64> {
-        let (bytes, len) = {
+    fn write_out(&self, out: &mut Output) -> Result<u64> {
+        let len = {
             let mut pending = self.pending.lock();
             self.refuse_if_failed(&pending)?;
-            (std::mem::take(&mut pending.buf), pending.len)
+            std::mem::swap(&mut pending.buf, &mut out.spare);
+            pending.len
         };
-        file.write_all(&bytes)
+        let written = out.file.write_all(&out.spare);
+        out.spare.clear();
+        written
             .map_err(|e| Error::io(&self.path, e))
             .inspect_err(|_| self.pending.lock().failed = true)?;
         Ok(len)
@@ -275,7 +289,7 @@ impl RecordWriter {
     /// documentation on group commit).
     pub fn sync(&self) -> Result<()> {
         let target = self.pending.lock().len;
-        let mut file = self.file.lock();
+        let mut out = self.file.lock();
         {
             let pending = self.pending.lock();
             self.refuse_if_failed(&pending)?;
@@ -283,9 +297,9 @@ impl RecordWriter {
                 return Ok(());
             }
         }
-        let len = self.write_out(&mut file)?;
+        let len = self.write_out(&mut out)?;
         let synced = failpoint::hit(self.failpoints.before_sync, &self.path)
-            .and_then(|()| fs::sync_file(&file, &self.path));
+            .and_then(|()| fs::sync_file(&out.file, &self.path));
         let mut pending = self.pending.lock();
         match synced {
             Ok(()) => pending.synced = len,

@@ -43,12 +43,12 @@ pub const MDBOOK_VERSION: &str = "0.4.52";
 const EXAMPLE_CITATIONS: [&str; 1] = ["chapter.md#section"];
 
 /// Names of other projects' APIs and options that the chapters quote on purpose (RocksDB options,
-/// moka methods); step 7 does not look for them in our code.
+/// quick_cache methods); step 7 does not look for them in our code.
 const EXTERNAL_CODE_NAMES: [&str; 4] = [
     "level_compaction_dynamic_level_bytes",
     "max_write_buffer_number",
     "optimize_filters_for_hits",
-    "try_get_with",
+    "get_or_insert_with",
 ];
 
 /// Words that mark unfinished prose. Matched case-sensitively as whole words.

@@ -19,7 +19,8 @@
 //! - `cargo x book [--update]`: check the book (the `cargo x check` steps for it), or rewrite its
 //!   numbers and sample outputs that come from the tools: test counts, the grader's table, the
 //!   compaction simulator's table.
-//! - `cargo x bench [ARGS]`: `cargo run --release -p mini-lsm-bench -- ARGS`.
+//! - `cargo x bench [--rocksdb] [ARGS]`: `cargo run --release -p mini-lsm-bench -- ARGS`
+//!   (`--rocksdb`: with the cargo feature `rocksdb`, and RocksDB among the engines).
 
 mod book;
 mod book_gen;
@@ -133,6 +134,11 @@ enum Task {
     /// Run the benchmarks: `cargo run --release -p mini-lsm-bench -- ARGS`
     /// (see mini-lsm-bench/README.md; `cargo x bench -- --help` lists ARGS).
     Bench {
+        /// Build with RocksDB too (cargo feature `rocksdb`: needs libclang, see
+        /// mini-lsm-bench/README.md) and run it after the default engines unless ARGS name
+        /// `--engines`.
+        #[arg(long)]
+        rocksdb: bool,
         /// Arguments passed to mini-lsm-bench.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -189,10 +195,18 @@ fn run(cli: Cli) -> Result<bool> {
             book_gen::book(&root, false)?;
             book::check_book(&root)?;
         }
-        Task::Bench { args } => {
-            let mut command =
-                workspace::cargo(&root, &["run", "--release", "-p", "mini-lsm-bench", "--"]);
-            command.args(args);
+        Task::Bench { rocksdb, args } => {
+            let mut cargo_args = vec!["run", "--release", "-p", "mini-lsm-bench"];
+            if rocksdb {
+                cargo_args.extend(["--features", "rocksdb"]);
+            }
+            cargo_args.push("--");
+            let mut command = workspace::cargo(&root, &cargo_args);
+            command.args(&args);
+            let names_engines = args.iter().any(|arg| arg.starts_with("--engines"));
+            if rocksdb && !names_engines {
+                command.args(["--engines", "mini-lsm,fjall,redb,rocksdb"]);
+            }
             workspace::run(command)?;
         }
     }

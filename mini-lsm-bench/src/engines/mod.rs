@@ -79,6 +79,7 @@ pub fn open(name: &str, dir: &Path, config: &EngineConfig) -> Result<Box<dyn Eng
         "redb" => Box::new(redb::RedbEngine::open(dir, config)?),
         #[cfg(feature = "rocksdb")]
         "rocksdb" => Box::new(rocksdb::RocksDbEngine::open(dir, config)?),
+        #[cfg(not(feature = "rocksdb"))]
         "rocksdb" => bail!("rocksdb: rebuild with `--features rocksdb` (see README.md)"),
         other => bail!(
             "unknown engine {other:?}; known: {}",

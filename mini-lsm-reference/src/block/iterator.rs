@@ -91,7 +91,10 @@ impl BlockIterator {
             return;
         }
         let entry = self.block.entry(idx);
-        // Rebuild the key: the prefix it shares with the first key, then its own rest.
+        // Rebuild the key: the prefix it shares with the first key, then its own rest (room for
+        // both first, so that the buffer grows at most once).
+        self.key
+            .reserve(entry.overlap + entry.rest_end - entry.rest_start);
         self.key
             .extend_from_slice(&self.block.first_key()[..entry.overlap]);
         self.key
