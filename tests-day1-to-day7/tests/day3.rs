@@ -751,11 +751,29 @@ const ERR_OLDER_UNDER_NEWER_STEP: Spec = "a=a1 d=d1 g=g1";
 const ERR_OLDER_SAME_FIRST: Spec = "b=b1 c=c1";
 
 /// Walks `iter` to its end or to the first `Err` from `next()`, returning the entries seen and
-/// the error. (The harness's `drain` drops the entries when an error comes.)
-fn walk_until_error<I: StorageIterator>(iter: &mut I) -> (Entries, Option<Error>) {
+/// the error. (The harness's `drain` drops the entries when an error comes.) Like `drain`, it
+/// fails as soon as a key does not come after the previous one, so a cursor stuck on one key
+/// fails at once instead of looping forever.
+#[track_caller]
+fn walk_until_error<I: StorageIterator>(
+    iter: &mut I,
+    scenario: &str,
+    book: &str,
+) -> (Entries, Option<Error>) {
     let mut seen: Entries = Vec::new();
     while iter.is_valid() {
-        seen.push((iter.key().to_vec(), iter.value().map(<[u8]>::to_vec)));
+        let key = iter.key().to_vec();
+        if let Some((last, _)) = seen.last()
+            && key <= *last
+        {
+            fail(
+                &format!("{scenario}: keys must strictly increase"),
+                format!("a key after {}", show(last)),
+                show(&key),
+                book,
+            );
+        }
+        seen.push((key, iter.value().map(<[u8]>::to_vec)));
         if let Err(e) = iter.next() {
             return (seen, Some(e));
         }
@@ -842,7 +860,7 @@ impl ErrorCase {
         let (seen, error, iter) = match created {
             Err(e) => (Vec::new(), Some(e), None),
             Ok(mut iter) => {
-                let (seen, error) = walk_until_error(&mut iter);
+                let (seen, error) = walk_until_error(&mut iter, &scenario, book);
                 (seen, error, Some(iter))
             }
         };
@@ -970,7 +988,7 @@ fn error_from_nested_merge_reaches_the_outer_iterator() {
     let outer = TwoMergeIterator::create(full_scan(&memtable_with("c=c0")), inner);
     let scenario = "TwoMergeIterator(memtable [c], MergeIterator([a, e], [b, d (fails), f]))";
     let mut iter = ok(outer, scenario, BOOK_ERRORS);
-    let (seen, error) = walk_until_error(&mut iter);
+    let (seen, error) = walk_until_error(&mut iter, scenario, BOOK_ERRORS);
     let expected = parse("a=a1 b=b2 c=c0 d=d2");
     if seen != expected {
         fail_entries(

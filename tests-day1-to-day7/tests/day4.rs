@@ -10,7 +10,8 @@
 //!   ranges, and the `for`-loop (`IntoIterator`) path of a scan next to the cursor path;
 //! - freezing at the memtable size target, one L0 SST per frozen memtable (newest first, with the
 //!   right key ranges), `sync` flushing everything before day 6;
-//! - SST pruning by key range and block cache misses then hits (engine counters);
+//! - SST pruning by key range and block cache misses then hits (engine counters), a failed block
+//!   read that leaves nothing in the cache;
 //! - invalid keys, values and batches rejected before any state changes, keys at the length limit;
 //! - concurrent writers and readers during freezes and flushes (under a watchdog), the active
 //!   memtable never also listed as frozen while freezes and flushes run, the background
@@ -281,100 +282,106 @@ fn block_reads(db: &MiniLsm) -> (u64, u64) {
 
 #[test]
 fn memtable_freezes_when_it_reaches_the_size_target() {
-    let dir = temp_dir();
-    let db = open_with(dir.path(), |o| o.memtable_size = SMALL_MEMTABLE);
-    let mut model = Model::new();
-    let mut frozen = 0;
-    for i in 0..200 {
-        put(&db, &key(i), &value(i, 0));
-        model.insert(key(i), value(i, 0));
-        let shape = db.shape();
-        let scenario = format!("after put #{i} with memtable_size {SMALL_MEMTABLE}");
-        check_eq(
-            shape.memtable.approximate_size < SMALL_MEMTABLE,
-            true,
-            &format!(
-                "{scenario}: the active memtable is below the target (frozen once it reaches it)\n{shape}"
-            ),
-            BOOK_FLUSH,
-        );
-        let now = shape.immutable_memtables.len();
-        check_eq(
-            now == frozen || now == frozen + 1,
-            true,
-            &format!(
-                "{scenario}: the number of frozen memtables ({frozen} before) grows by at most one per small put\n{shape}"
-            ),
-            BOOK_FLUSH,
-        );
-        frozen = now;
-        for imm in &shape.immutable_memtables {
+    // A freeze that waits for a lock its own write still holds hangs: the watchdog turns that
+    // into a failure that says so.
+    with_watchdog(|| {
+        let dir = temp_dir();
+        let db = open_with(dir.path(), |o| o.memtable_size = SMALL_MEMTABLE);
+        let mut model = Model::new();
+        let mut frozen = 0;
+        for i in 0..200 {
+            put(&db, &key(i), &value(i, 0));
+            model.insert(key(i), value(i, 0));
+            let shape = db.shape();
+            let scenario = format!("after put #{i} with memtable_size {SMALL_MEMTABLE}");
             check_eq(
-                imm.approximate_size >= SMALL_MEMTABLE,
+                shape.memtable.approximate_size < SMALL_MEMTABLE,
                 true,
                 &format!(
-                    "{scenario}: frozen memtable #{} reached the target before freezing\n{shape}",
-                    imm.id
+                    "{scenario}: the active memtable is below the target (frozen once it reaches it)\n{shape}"
+                ),
+                BOOK_FLUSH,
+            );
+            let now = shape.immutable_memtables.len();
+            check_eq(
+                now == frozen || now == frozen + 1,
+                true,
+                &format!(
+                    "{scenario}: the number of frozen memtables ({frozen} before) grows by at most one per small put\n{shape}"
+                ),
+                BOOK_FLUSH,
+            );
+            frozen = now;
+            for imm in &shape.immutable_memtables {
+                check_eq(
+                    imm.approximate_size >= SMALL_MEMTABLE,
+                    true,
+                    &format!(
+                        "{scenario}: frozen memtable #{} reached the target before freezing\n{shape}",
+                        imm.id
+                    ),
+                    BOOK_FLUSH,
+                );
+            }
+            let ids: Vec<usize> = shape.immutable_memtables.iter().map(|m| m.id).collect();
+            check_eq(
+                ids.windows(2).all(|w| w[0] > w[1]),
+                true,
+                &format!(
+                    "{scenario}: frozen memtables newest (largest id) first: {ids:?}\n{shape}"
                 ),
                 BOOK_FLUSH,
             );
         }
-        let ids: Vec<usize> = shape.immutable_memtables.iter().map(|m| m.id).collect();
         check_eq(
-            ids.windows(2).all(|w| w[0] > w[1]),
+            frozen >= 4,
             true,
-            &format!("{scenario}: frozen memtables newest (largest id) first: {ids:?}\n{shape}"),
+            &format!(
+                "200 puts of ~30 bytes with memtable_size {SMALL_MEMTABLE}: at least 4 frozen memtables, got {frozen}"
+            ),
             BOOK_FLUSH,
         );
-    }
-    check_eq(
-        frozen >= 4,
-        true,
-        &format!(
-            "200 puts of ~30 bytes with memtable_size {SMALL_MEMTABLE}: at least 4 frozen memtables, got {frozen}"
-        ),
-        BOOK_FLUSH,
-    );
-    // A write that brings the memtable exactly to the target freezes it ("reached", not
-    // "passed"): from an empty memtable, one small put measures what an entry costs besides its
-    // key and value, and a second put fills the memtable to exactly `memtable_size`.
-    freeze(&db);
-    let (probe, exact) = (b"zz_probe".to_vec(), b"zz_exact".to_vec());
-    put(&db, &probe, b"");
-    model.insert(probe.clone(), Vec::new());
-    let probe_size = db.shape().memtable.approximate_size;
-    let overhead = probe_size.saturating_sub(probe.len());
-    let value = vec![b'v'; SMALL_MEMTABLE.saturating_sub(probe_size + exact.len() + overhead)];
-    let frozen_before = db.shape().immutable_memtables.len();
-    put(&db, &exact, &value);
-    model.insert(exact, value);
-    let shape = db.shape();
-    check_eq(
-        (
-            shape.immutable_memtables.len(),
-            shape.memtable.approximate_size,
-        ),
-        (frozen_before + 1, 0),
-        &format!(
-            "a put that brings the memtable to exactly memtable_size {SMALL_MEMTABLE} \
+        // A write that brings the memtable exactly to the target freezes it ("reached", not
+        // "passed"): from an empty memtable, one small put measures what an entry costs besides its
+        // key and value, and a second put fills the memtable to exactly `memtable_size`.
+        freeze(&db);
+        let (probe, exact) = (b"zz_probe".to_vec(), b"zz_exact".to_vec());
+        put(&db, &probe, b"");
+        model.insert(probe.clone(), Vec::new());
+        let probe_size = db.shape().memtable.approximate_size;
+        let overhead = probe_size.saturating_sub(probe.len());
+        let value = vec![b'v'; SMALL_MEMTABLE.saturating_sub(probe_size + exact.len() + overhead)];
+        let frozen_before = db.shape().immutable_memtables.len();
+        put(&db, &exact, &value);
+        model.insert(exact, value);
+        let shape = db.shape();
+        check_eq(
+            (
+                shape.immutable_memtables.len(),
+                shape.memtable.approximate_size,
+            ),
+            (frozen_before + 1, 0),
+            &format!(
+                "a put that brings the memtable to exactly memtable_size {SMALL_MEMTABLE} \
              (frozen memtables, active memtable's size)\n{shape}"
-        ),
-        BOOK_FLUSH,
-    );
-    check_eq(
-        db.shape().l0.len(),
-        0,
-        "nothing flushed without a flush (max_immutable_memtables = usize::MAX)",
-        BOOK_FLUSH,
-    );
-    expect_model_gets(
-        &db,
-        &model,
-        &[b"key_99999"],
-        "data in frozen memtables",
-        BOOK_READ,
-    );
-    check_full_scan(&db, &model, "data in frozen memtables", BOOK_SCANS);
+            ),
+            BOOK_FLUSH,
+        );
+        check_eq(
+            db.shape().l0.len(),
+            0,
+            "nothing flushed without a flush (max_immutable_memtables = usize::MAX)",
+            BOOK_FLUSH,
+        );
+        expect_model_gets(
+            &db,
+            &model,
+            &[b"key_99999"],
+            "data in frozen memtables",
+            BOOK_READ,
+        );
+        check_full_scan(&db, &model, "data in frozen memtables", BOOK_SCANS);
+    });
 }
 
 #[test]
@@ -981,6 +988,82 @@ fn second_read_of_a_flushed_key_is_a_block_cache_hit() {
             BOOK_CACHE,
         );
     }
+}
+
+/// The one SST file in `dir` (after a single flush).
+fn only_sst_file(dir: &Path) -> std::path::PathBuf {
+    let ssts: Vec<_> = std::fs::read_dir(dir)
+        .expect("list the engine's directory")
+        .map(|entry| entry.expect("read a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "sst"))
+        .collect();
+    match &ssts[..] {
+        [one] => one.clone(),
+        _ => fail(
+            "one flush of one memtable",
+            "exactly one .sst file in the engine's directory",
+            format!("{ssts:?}"),
+            BOOK_FLUSH,
+        ),
+    }
+}
+
+/// Writes `byte` at `offset` of the file at `path`, in place: the engine's open SST sees it on
+/// its next read.
+fn overwrite_byte(path: &Path, offset: u64, byte: u8) {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .expect("open the SST file for writing");
+    file.write_all_at(&[byte], offset)
+        .expect("overwrite one byte of the SST file");
+}
+
+/// A read whose block fails its checksum returns the error and caches nothing: once the bytes on
+/// disk are good again, the next `get` reads the block again (a second miss) and finds the value.
+/// A cache that remembered the failed load in any form would answer from that entry instead.
+#[test]
+fn failed_block_read_is_not_cached() {
+    let dir = temp_dir();
+    let db = open_db(dir.path());
+    let model: Model = (0..20).map(|i| (key(i), value(i, 0))).collect();
+    for (k, v) in &model {
+        put(&db, k, v);
+    }
+    flush(&db);
+    let sst = only_sst_file(dir.path());
+    let target = key(7);
+    let expected = value(7, 0);
+    let scenario = "20 keys flushed into a one-block SST whose block is damaged on disk";
+    // The block starts at byte 0 of the file: damaging its first byte breaks its checksum.
+    let original = std::fs::read(&sst).expect("read the SST file")[0];
+    overwrite_byte(&sst, 0, !original);
+    let before = block_reads(&db);
+    match db.get(&target) {
+        Err(Error::Corruption { .. }) => {}
+        other => fail(
+            &format!("{scenario}: get({})", show(&target)),
+            "Err(Corruption { .. }) (the block fails its checksum)",
+            format!("{other:?}"),
+            BOOK_CACHE,
+        ),
+    }
+    overwrite_byte(&sst, 0, original);
+    let scenario = format!("{scenario}, then repaired after one failed get");
+    expect_get(&db, &target, Some(&expected), &scenario, BOOK_CACHE);
+    let after = block_reads(&db);
+    check_eq(
+        (
+            i128::from(after.0) - i128::from(before.0),
+            i128::from(after.1) - i128::from(before.1),
+        ),
+        (0, 2),
+        &format!(
+            "{scenario}: (block cache hits, misses) delta over the failed get and the one after"
+        ),
+        BOOK_CACHE,
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
