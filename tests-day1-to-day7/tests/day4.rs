@@ -958,15 +958,19 @@ fn get_outside_every_sst_key_range_reads_no_block() {
     );
 }
 
+/// Puts keys 0..20 (value round 0) and flushes them: one SST of a single block.
+fn flush_twenty_keys_into_one_block(db: &MiniLsm) {
+    for i in 0..20 {
+        put(db, &key(i), &value(i, 0));
+    }
+    flush(db);
+}
+
 #[test]
 fn second_read_of_a_flushed_key_is_a_block_cache_hit() {
     let dir = temp_dir();
     let db = open_db(dir.path());
-    let model: Model = (0..20).map(|i| (key(i), value(i, 0))).collect();
-    for (k, v) in &model {
-        put(&db, k, v);
-    }
-    flush(&db);
+    flush_twenty_keys_into_one_block(&db);
     let target = key(7);
     let expected = value(7, 0);
     // The SST has a single block, so each get reads exactly one block.
@@ -1027,11 +1031,7 @@ fn overwrite_byte(path: &Path, offset: u64, byte: u8) {
 fn failed_block_read_is_not_cached() {
     let dir = temp_dir();
     let db = open_db(dir.path());
-    let model: Model = (0..20).map(|i| (key(i), value(i, 0))).collect();
-    for (k, v) in &model {
-        put(&db, k, v);
-    }
-    flush(&db);
+    flush_twenty_keys_into_one_block(&db);
     let sst = only_sst_file(dir.path());
     let target = key(7);
     let expected = value(7, 0);

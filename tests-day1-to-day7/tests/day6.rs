@@ -1378,10 +1378,7 @@ fn lose_power_in_step(
     step_name: &str,
     off: PowerOff,
 ) -> StepRun {
-    let work = temp_dir();
-    let (dir, image) = (work.path().join("db"), work.path().join("image"));
-    io(std::fs::create_dir_all(&dir), "create the db dir");
-    ok(power_loss::track(&dir), "track the db dir", BOOK_POWER_LOSS);
+    let (work, dir, image) = power_loss_dir();
     let db = ok(
         MiniLsm::open(&dir, power_loss_options()),
         &format!("{step_name}: open"),
@@ -2604,6 +2601,17 @@ const BOOK_POWER_LOSS: &str = "day6-recovery.md#power-loss";
 /// engine does not sync, delete and rename through `crate::fs`, where the simulation sees them.
 const MIN_DURABLE_OPS: u64 = 20;
 
+/// A fresh database directory (`db`) watched by the power-loss simulation, the path its image
+/// is written to when power is lost (`image`), and the temporary directory holding both (keep
+/// it alive as long as they are used).
+fn power_loss_dir() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let work = temp_dir();
+    let (dir, image) = (work.path().join("db"), work.path().join("image"));
+    io(std::fs::create_dir_all(&dir), "create the db dir");
+    ok(power_loss::track(&dir), "track the db dir", BOOK_POWER_LOSS);
+    (work, dir, image)
+}
+
 /// Options for the power-loss workload: no background thread and no size-triggered freeze, so
 /// that the same workload runs the same durable operations in the same order every time.
 /// A small manifest limit makes the engine rewrite its manifest during the workload too.
@@ -2774,10 +2782,7 @@ fn check_every_power_loss(seeds: u64) {
     );
     for at in 1..=total {
         for seed in 0..seeds {
-            let work = temp_dir();
-            let (dir, image) = (work.path().join("db"), work.path().join("image"));
-            io(std::fs::create_dir_all(&dir), "create the db dir");
-            ok(power_loss::track(&dir), "track the db dir", BOOK_POWER_LOSS);
+            let (_work, dir, image) = power_loss_dir();
             power_loss::arm(at, &image, at * 1000 + seed, AfterPowerLoss::FailEverything);
             let run = power_loss_workload(&dir);
             let lost_at = power_loss::lost_at().unwrap_or_else(|| "nothing".into());
@@ -2850,11 +2855,8 @@ const SYNC_POWER_LOSS_SEEDS: u64 = 8;
 fn a_power_loss_right_after_sync_keeps_every_write_it_acknowledged() {
     let _scenario = Scenario::start();
     for seed in 0..SYNC_POWER_LOSS_SEEDS {
-        let work = temp_dir();
-        let (dir, image) = (work.path().join("db"), work.path().join("image"));
-        io(std::fs::create_dir_all(&dir), "create the db dir");
+        let (_work, dir, image) = power_loss_dir();
         let scenario = format!("writes, sync, then power lost at once (seed {seed})");
-        ok(power_loss::track(&dir), "track the db dir", BOOK_POWER_LOSS);
         let db = ok(
             MiniLsm::open(&dir, power_loss_options()),
             &format!("{scenario}: open"),
