@@ -46,7 +46,7 @@ use crate::grade::{self, DAY_TITLES, DayGrade, Grade, Subject};
 use crate::points::Points;
 use crate::regions::{self, Region};
 use crate::runner::{self, Built, Place, Status, TestCase, TestOutcome};
-use crate::workspace::{self, REFERENCE_DIR, STARTER_DIR};
+use crate::workspace::{self, STARTER_DIR, TOOLS_DIR};
 use crate::{book, diff, report};
 
 /// Pages whose tables are measurements; each table must be inside a `measured` region.
@@ -316,7 +316,18 @@ impl<'a> Sources<'a> {
     /// The last line the starter's simulator prints on stderr when run with `args`; it must fail
     /// (on the pristine starter, at a stub).
     fn starter_simulator_line(&self, args: &[String]) -> Result<String> {
-        let mut cargo_args = vec!["run", "-q", "-p", STARTER_DIR, "--bin", SIMULATOR_BIN, "--"];
+        let mut cargo_args = vec![
+            "run",
+            "-q",
+            "-p",
+            TOOLS_DIR,
+            "--no-default-features",
+            "--features",
+            "starter",
+            "--bin",
+            SIMULATOR_BIN,
+            "--",
+        ];
         cargo_args.extend(args.iter().map(String::as_str));
         let output = workspace::capture(workspace::cargo(self.root, &cargo_args))?;
         if output.status.success() {
@@ -338,15 +349,7 @@ impl<'a> Sources<'a> {
         if let Some(output) = self.simulator.get(args) {
             return Ok(output.clone());
         }
-        let mut cargo_args = vec![
-            "run",
-            "-q",
-            "-p",
-            REFERENCE_DIR,
-            "--bin",
-            SIMULATOR_BIN,
-            "--",
-        ];
+        let mut cargo_args = vec!["run", "-q", "-p", TOOLS_DIR, "--bin", SIMULATOR_BIN, "--"];
         cargo_args.extend(args.iter().map(String::as_str));
         let output = workspace::capture(workspace::cargo(self.root, &cargo_args))?;
         if !output.status.success() {
@@ -440,9 +443,7 @@ fn simulator_args(words: &[&str]) -> Result<Vec<String>> {
 /// The shell command that runs the simulator with `args`, its plot (if any) on a line of its
 /// own.
 fn simulator_command(args: &[String]) -> String {
-    let mut lines = vec![format!(
-        "cargo run -q -p {REFERENCE_DIR} --bin {SIMULATOR_BIN} --"
-    )];
+    let mut lines = vec!["cargo x sim --reference --".to_string()];
     let pairs: Vec<String> = args.chunks(2).map(|pair| pair.join(" ")).collect();
     let (plot, options): (Vec<String>, Vec<String>) = pairs
         .into_iter()
@@ -600,7 +601,7 @@ mod tests {
         );
         assert_eq!(
             simulator_command(&args),
-            "cargo run -q -p mini-lsm-reference --bin compaction-simulator -- \\\n    \
+            "cargo x sim --reference -- \\\n    \
              --steps 600 --multiplier 4 \\\n    --plot a/b.svg"
         );
         assert!(simulator_args(&["--steps"]).is_err());

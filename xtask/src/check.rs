@@ -10,12 +10,12 @@ use crate::crash;
 use crate::grade::{Subject, todo_stub};
 use crate::libtest::{self, Outcome, TestRun};
 use crate::starter;
-use crate::workspace::{self, TESTS_PACKAGE};
+use crate::workspace::{self, TESTS_PACKAGE, TOOLS_DIR};
 
 /// The `cargo` commands that come first, in order: formatting, clippy on the reference and on
-/// the starter (through the tests package), then every test against the reference, and the
-/// reference's I/O-fault tests, which need its test-only `failpoints` feature.
-const CARGO_STEPS: [&[&str]; 6] = [
+/// the starter (through the tests package and the tools), then every test against the
+/// reference, and the reference's I/O-fault tests, which need its test-only `failpoints` feature.
+const CARGO_STEPS: [&[&str]; 7] = [
     &["fmt", "--all", "--check"],
     &[
         "clippy",
@@ -29,6 +29,18 @@ const CARGO_STEPS: [&[&str]; 6] = [
         "clippy",
         "--package",
         TESTS_PACKAGE,
+        "--all-targets",
+        "--no-default-features",
+        "--features",
+        "starter",
+        "--",
+        "-D",
+        "warnings",
+    ],
+    &[
+        "clippy",
+        "--package",
+        TOOLS_DIR,
         "--all-targets",
         "--no-default-features",
         "--features",

@@ -19,6 +19,8 @@
 //! - `cargo x book [--update]`: check the book (the `cargo x check` steps for it), or rewrite its
 //!   numbers and sample outputs that come from the tools: test counts, the grader's table, the
 //!   compaction simulator's table.
+//! - `cargo x cli [--reference] [-- ARGS]` and `cargo x sim [--reference] [-- ARGS]`: the shell
+//!   and the compaction simulator of `mini-lsm-tools`, on the starter (or the reference).
 //! - `cargo x bench [--rocksdb] [ARGS]`: `cargo run --release -p mini-lsm-bench -- ARGS`
 //!   (`--rocksdb`: with the cargo feature `rocksdb`, and RocksDB among the engines).
 
@@ -48,7 +50,7 @@ mod workspace;
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 /// The command line.
@@ -131,6 +133,26 @@ enum Task {
         #[arg(long)]
         update: bool,
     },
+    /// Run `mini-lsm-cli`, the shell, on your engine (the starter); `--reference` for the
+    /// complete one. `cargo x cli -- --help` lists its ARGS.
+    Cli {
+        /// Run it on the complete reference engine instead of the starter.
+        #[arg(long)]
+        reference: bool,
+        /// Arguments passed to mini-lsm-cli (e.g. `-- --day 4`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run `compaction-simulator` on your leveled controller (the starter); `--reference` for
+    /// the complete one. `cargo x sim -- --help` lists its ARGS.
+    Sim {
+        /// Run it on the complete reference engine instead of the starter.
+        #[arg(long)]
+        reference: bool,
+        /// Arguments passed to compaction-simulator (e.g. `-- --steps 200 --plot sim.svg`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Run the benchmarks: `cargo run --release -p mini-lsm-bench -- ARGS`
     /// (see mini-lsm-bench/README.md; `cargo x bench -- --help` lists ARGS).
     Bench {
@@ -154,6 +176,27 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs binary `bin` of `mini-lsm-tools` on the starter (or the reference) with `args`, from the
+/// caller's directory (so that a relative `--dir` or `--plot` is where they expect); `Ok(false)`
+/// when it exits with a failure (the message is the tool's own).
+fn run_tool(root: &std::path::Path, bin: &str, reference: bool, args: &[String]) -> Result<bool> {
+    let manifest = root.join("Cargo.toml");
+    let mut command =
+        std::process::Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()));
+    command
+        .args(["run", "-q", "--manifest-path"])
+        .arg(&manifest);
+    command.args(["-p", workspace::TOOLS_DIR, "--bin", bin]);
+    if !reference {
+        command.args(["--no-default-features", "--features", "starter"]);
+    }
+    command.arg("--").args(args);
+    let status = command
+        .status()
+        .with_context(|| format!("could not start cargo to run {bin}"))?;
+    Ok(status.success())
 }
 
 /// Runs the task; `Ok(false)` when it ran but did not succeed (a day that does not pass).
@@ -194,6 +237,10 @@ fn run(cli: Cli) -> Result<bool> {
         Task::Book { update: false } => {
             book_gen::book(&root, false)?;
             book::check_book(&root)?;
+        }
+        Task::Cli { reference, args } => return run_tool(&root, "mini-lsm-cli", reference, &args),
+        Task::Sim { reference, args } => {
+            return run_tool(&root, "compaction-simulator", reference, &args);
         }
         Task::Bench { rocksdb, args } => {
             let mut cargo_args = vec!["run", "--release", "-p", "mini-lsm-bench"];

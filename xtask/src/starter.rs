@@ -226,7 +226,83 @@ pub fn starter_tree(root: &Path, first_day: u8) -> Result<Tree> {
         let contents = starter_file(&shown, contents, first_day)?;
         tree.insert(relative, contents);
     }
+    if first_day == 1 {
+        check_file_kinds(&tree)?;
+    }
     Ok(tree)
+}
+
+/// Checks the two tables of the starter's crate documentation (`src/lib.rs`: **Course work**,
+/// the files with stubs; **Given**, the files without) against the pristine starter `tree`: every
+/// source file is listed once, in the table its stubs put it in. So a student can trust the list
+/// when looking for their work.
+fn check_file_kinds(tree: &Tree) -> Result<()> {
+    let lib = tree
+        .get(Path::new("src/lib.rs"))
+        .context("the reference has no src/lib.rs")?;
+    let (course_work, given) = listed_file_kinds(&String::from_utf8_lossy(lib));
+    let mut problems = Vec::new();
+    for (path, contents) in tree {
+        let Ok(file) = path.strip_prefix("src") else {
+            continue;
+        };
+        if path.extension().is_none_or(|extension| extension != "rs") {
+            continue;
+        }
+        let file = file.to_string_lossy().into_owned();
+        // A stub is a statement `todo!(…)` (the crate documentation only talks about them).
+        let has_stubs = String::from_utf8_lossy(contents)
+            .lines()
+            .any(|line| line.trim_start().starts_with("todo!("));
+        let (listed_right, listed_wrong, kind, other) = if has_stubs {
+            (&course_work, &given, "Course work", "Given")
+        } else {
+            (&given, &course_work, "Given", "Course work")
+        };
+        if listed_wrong.contains(&file) {
+            problems.push(format!(
+                "`{file}` is listed as {other} but belongs in {kind}"
+            ));
+        } else if !listed_right.contains(&file) {
+            problems.push(format!("`{file}` is missing from the {kind} table"));
+        }
+    }
+    for file in course_work.iter().chain(&given) {
+        if !tree.contains_key(&Path::new("src").join(file)) {
+            problems.push(format!("`{file}` is listed but there is no src/{file}"));
+        }
+    }
+    if !problems.is_empty() {
+        bail!(
+            "{REFERENCE_DIR}/src/lib.rs: its tables of course work (files with stubs) and given \
+             files disagree with the starter:\n  {}",
+            problems.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+/// The files named in the first column of the **Course work** and **Given** tables of a crate
+/// documentation `lib`, in that order.
+fn listed_file_kinds(lib: &str) -> (Vec<String>, Vec<String>) {
+    let (mut course_work, mut given) = (Vec::new(), Vec::new());
+    let mut table = None;
+    for line in lib.lines() {
+        let Some(doc) = line.strip_prefix("//!") else {
+            continue;
+        };
+        if doc.contains("**Course work**") {
+            table = Some(&mut course_work);
+        } else if doc.contains("**Given**") {
+            table = Some(&mut given);
+        } else if let Some(cell) = doc.trim_start().strip_prefix("| `")
+            && let Some((file, _)) = cell.split_once('`')
+            && let Some(table) = table.as_mut()
+        {
+            table.push(file.to_string());
+        }
+    }
+    (course_work, given)
 }
 
 /// The starter version of one reference source file: `.rs` files transformed, anything else
@@ -332,6 +408,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn file_kinds_are_read_from_the_two_tables_and_checked_against_the_stubs() {
+        let lib = "//! **Course work**: stubs.\n//!\n//! | file | days |\n//! |--|--|\n\
+                   //! | `a.rs` | 1 |\n//!\n//! **Given**: no stubs.\n//!\n//! | `lib.rs` | this |\n\
+                   //! | `b/c.rs` | more |\n";
+        let (course_work, given) = listed_file_kinds(lib);
+        assert_eq!(course_work, ["a.rs"]);
+        assert_eq!(given, ["lib.rs", "b/c.rs"]);
+        let mut tree = Tree::new();
+        tree.insert("src/lib.rs".into(), lib.as_bytes().to_vec());
+        tree.insert(
+            "src/a.rs".into(),
+            b"fn f() {\n    todo!(\"day 1: f\")\n}".to_vec(),
+        );
+        tree.insert("src/b/c.rs".into(), b"fn g() {}".to_vec());
+        tree.insert("Cargo.toml".into(), b"[package]".to_vec());
+        check_file_kinds(&tree).unwrap();
+        tree.insert(
+            "src/b/c.rs".into(),
+            b"fn g() {\n    todo!(\"day 2: g\")\n}".to_vec(),
+        );
+        let error = check_file_kinds(&tree).unwrap_err().to_string();
+        assert!(
+            error.contains("`b/c.rs` is listed as Given but belongs in Course work"),
+            "{error}"
+        );
+        tree.insert("src/d.rs".into(), b"fn h() {}".to_vec());
+        tree.remove(Path::new("src/a.rs"));
+        let error = check_file_kinds(&tree).unwrap_err().to_string();
+        assert!(
+            error.contains("`d.rs` is missing from the Given table"),
+            "{error}"
+        );
+        assert!(
+            error.contains("`a.rs` is listed but there is no src/a.rs"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn the_manifest_is_renamed_and_marked_generated() {
         let reference = "[package]\nname = \"mini-lsm-reference\"\nversion = \"0.1.0\"\ndescription = \"The complete engine.\"\n\n[dev-dependencies]\ntempfile.workspace = true\n";
         let starter = starter_manifest(reference).unwrap();
@@ -357,7 +472,9 @@ mod tests {
             "[package]\nname = \"mini-lsm-reference\"\ndescription = \"x\"\n",
         )
         .unwrap();
-        fs::write(src.join("lib.rs"), "//! Docs.\n\npub mod block;\n").unwrap();
+        let lib = "//! **Course work**\n//! | `block/mod.rs` | 1 |\n//! **Given**\n//! | `lib.rs` | |\n\n\
+                   pub mod block;\n";
+        fs::write(src.join("lib.rs"), lib).unwrap();
         let block = "pub fn f() -> u8 {\n    // BEGIN SOLUTION day 1: X::f — one\n    1\n    // END SOLUTION\n}\n";
         fs::write(src.join("block").join("mod.rs"), block).unwrap();
         let starter = root.join(STARTER_DIR);

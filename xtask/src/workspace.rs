@@ -11,6 +11,9 @@ pub const STARTER_DIR: &str = "mini-lsm-starter";
 /// The crate with the full engine and the solution markers.
 pub const REFERENCE_DIR: &str = "mini-lsm-reference";
 
+/// The tools crate (`mini-lsm-cli`, `compaction-simulator`): its directory and package name.
+pub const TOOLS_DIR: &str = "mini-lsm-tools";
+
 /// The package holding one integration-test target per day.
 pub const TESTS_PACKAGE: &str = "tests-day1-to-day7";
 
@@ -20,12 +23,13 @@ pub const BENCH_DIR: &str = "mini-lsm-bench";
 /// What a copy of the workspace needs besides the starter for cargo to load it (every member's
 /// manifest must exist): the manifest, the lock file, `.cargo/` and every member but the starter.
 /// The grader's sandbox and the planted-bug runner both copy these.
-pub const WORKSPACE_FILES_BUT_STARTER: [&str; 7] = [
+pub const WORKSPACE_FILES_BUT_STARTER: [&str; 8] = [
     "Cargo.toml",
     "Cargo.lock",
     ".cargo",
     REFERENCE_DIR,
     TESTS_PACKAGE,
+    TOOLS_DIR,
     "xtask",
     BENCH_DIR,
 ];

@@ -13,7 +13,7 @@
 //!
 //! The controller reads only the tree's [`TreeShape`]: SST ids, key ranges and sizes, never an
 //! SST's data. The engine hands it [`crate::lsm_storage::LsmStorageInner::shape`]; the
-//! `compaction-simulator` ([`crate::simulator`]) hands it a tree that exists only as sizes.
+//! `compaction-simulator` (crate `mini-lsm-tools`) hands it a tree that exists only as sizes.
 
 use crate::compact::CompactionTask;
 use crate::inspect::{SstInfo, TreeShape};

@@ -2,16 +2,17 @@
 //! sizes, to watch level sizes and write amplification grow without writing a byte of data.
 //!
 //! ```text
-//! cargo run -p mini-lsm-reference --bin compaction-simulator -- --steps 200
-//! cargo run -p mini-lsm-reference --bin compaction-simulator -- --plot sim.svg
+//! cargo run -p mini-lsm-tools --bin compaction-simulator -- --steps 200
+//! cargo run -p mini-lsm-tools --bin compaction-simulator -- --plot sim.svg
+//! cargo x sim -- --steps 200          # your controller (the starter)
 //! ```
 //!
 //! Each step flushes one memtable: a new L0 SST of `--flush-size` bytes whose key range depends on
 //! the workload. Then it asks [`LeveledCompactionController::generate_task`] for a task, applies
 //! it, and asks again until the controller answers `None`, as
-//! [`crate::lsm_storage::LsmStorageInner::compact_until_idle`] does. Applying a task is a merge
-//! of sizes: the outputs hold the inputs' bytes (less what overwrites hide, see [`merge`]), cut into SSTs of `--sst-size` with key ranges spread evenly over the inputs'
-//! range. After each step it prints a line: the size of every level, the bytes flushed and
+//! [`crate::engine::lsm_storage::LsmStorageInner::compact_until_idle`] does. Applying a task is a merge
+//! of sizes: the outputs hold the inputs' bytes (less what overwrites hide, see [`merge`]), cut
+//! into SSTs of `--sst-size` with key ranges spread evenly over the inputs' range. After each step it prints a line: the size of every level, the bytes flushed and
 //! compacted so far, and the write amplification `(flushed + compacted) / flushed`.
 //!
 //! The controller reads only a [`TreeShape`], so the simulation is the shape itself: SST ids, key
@@ -31,10 +32,10 @@ use clap::builder::RangedU64ValueParser;
 use clap::{Parser, ValueEnum};
 
 use crate::cli::{parse_size, stub};
-use crate::compact::CompactionTask;
-use crate::compact::leveled::LeveledCompactionController;
-use crate::inspect::{LevelInfo, MemTableInfo, SstInfo, TreeShape};
-use crate::options::LeveledCompactionOptions;
+use crate::engine::compact::CompactionTask;
+use crate::engine::compact::leveled::LeveledCompactionController;
+use crate::engine::inspect::{LevelInfo, MemTableInfo, SstInfo, TreeShape};
+use crate::engine::options::LeveledCompactionOptions;
 
 /// The command line of `compaction-simulator`.
 #[derive(Debug, Clone, Parser)]
@@ -183,7 +184,7 @@ pub struct StepReport {
 }
 
 impl StepReport {
-    /// `(flushed + compacted) / flushed`, as [`crate::EngineStats::write_amplification`].
+    /// `(flushed + compacted) / flushed`, as [`crate::engine::EngineStats::write_amplification`].
     pub fn write_amplification(&self) -> f64 {
         (self.flushed + self.compacted) as f64 / self.flushed as f64
     }

@@ -1,17 +1,18 @@
-//! Reference-only checks (not copied into the starter, whose controller is a `todo!()`) of
-//! `compaction-simulator`: the simulation through the library's `simulator` module, then the
-//! binary itself.
+//! Checks of `compaction-simulator` on the reference (the starter's controller is a `todo!()`):
+//! the simulation through the library's `simulator` module, then the binary itself.
 //!
-//! The binary is the one Cargo built for this package (`CARGO_BIN_EXE_compaction-simulator`).
-//! The starter has a binary of the same name; `cargo test` does not build it (the starter has no
-//! integration tests), but a `cargo run -p mini-lsm-starter --bin compaction-simulator` in between
-//! replaces the file until this package's next build links its own again.
+//! The binary is the one Cargo built for this package (`CARGO_BIN_EXE_compaction-simulator`). A
+//! starter build of this crate (`cargo x sim`) links a binary of the same name; `cargo test` does
+//! not build it, but one run in between replaces the file until the next reference build of this
+//! crate links its own again.
+
+#![cfg(feature = "reference")]
 
 use std::process::{Command, Output};
 
 use clap::Parser;
-use mini_lsm_reference::TreeShape;
-use mini_lsm_reference::simulator::{self, Args, Simulation, StepReport};
+use mini_lsm_tools::engine::TreeShape;
+use mini_lsm_tools::simulator::{self, Args, Simulation, StepReport};
 
 /// The arguments of `compaction-simulator ARGS…`.
 fn args(arguments: &[&str]) -> Args {
@@ -86,7 +87,7 @@ fn targets(args: &Args, shape: &TreeShape) -> Vec<u64> {
 
 /// The bytes of each level `1..=max_levels`.
 fn level_sizes(shape: &TreeShape) -> Vec<u64> {
-    let size = |ssts: &[mini_lsm_reference::SstInfo]| ssts.iter().map(|s| s.size_bytes).sum();
+    let size = |ssts: &[mini_lsm_tools::engine::SstInfo]| ssts.iter().map(|s| s.size_bytes).sum();
     shape.levels.iter().map(|level| size(&level.ssts)).collect()
 }
 

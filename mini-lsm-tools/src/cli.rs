@@ -1,9 +1,10 @@
 //! `mini-lsm-cli`: a shell over the engine, to play with it by hand or from a script.
 //!
 //! ```text
-//! cargo run -p mini-lsm-starter --bin mini-lsm-cli -- --day 4     # your engine, day 4 options
-//! cargo run -p mini-lsm-reference --bin mini-lsm-cli              # the complete engine
-//! printf 'put a 1\nget a\n' | cargo run -q -p mini-lsm-reference --bin mini-lsm-cli
+//! cargo x cli -- --day 4                                  # your engine, day 4 options
+//! cargo x cli --reference                                 # the complete engine
+//! cargo run -p mini-lsm-tools --bin mini-lsm-cli          # the same, without the alias
+//! printf 'put a 1\nget a\n' | cargo run -q -p mini-lsm-tools --bin mini-lsm-cli
 //! ```
 //!
 //! It opens the engine in `--dir PATH` (default: a fresh temporary directory, removed on exit)
@@ -12,10 +13,10 @@
 //! `help` and `quit` (`help` explains each). On a terminal it is a line editor with history; with
 //! standard input from a pipe or a file it reads one command a line and prints only the results.
 //!
-//! The shell is given code, the same in the reference and the starter. A command that reaches an
-//! unwritten stub prints `not implemented yet: day N (Type::method)` and the shell goes on; any
-//! other panic prints `panic: <message>`. When opening the engine hits a stub, there is nothing
-//! to run: the shell prints the message, suggests `--day N`, and exits with status 1.
+//! The shell runs on the reference or on the starter ([`crate::engine`]). A command that
+//! reaches an unwritten stub prints `not implemented yet: day N (Type::method)` and the shell
+//! goes on; any other panic prints `panic: <message>`. When opening the engine hits a stub, there
+//! is nothing to run: the shell prints the message, suggests `--day N`, and exits with status 1.
 
 mod command;
 mod draw;
@@ -29,8 +30,8 @@ use std::sync::Arc;
 use clap::{Parser, ValueEnum};
 use tempfile::TempDir;
 
-use crate::options::{CompactionOptions, LAST_DAY, LeveledCompactionOptions, LsmOptions};
-use crate::{Error, MiniLsm};
+use crate::engine::options::{CompactionOptions, LAST_DAY, LeveledCompactionOptions, LsmOptions};
+use crate::engine::{Error, MiniLsm};
 use command::{Command, KeyRange};
 
 /// The command line of `mini-lsm-cli`.

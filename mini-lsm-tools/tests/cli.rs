@@ -1,14 +1,16 @@
-//! Reference-only checks (not copied into the starter) of `mini-lsm-cli` in script mode, the
-//! mode of `printf '…' | mini-lsm-cli`, through [`cli::run_script`], which the binary runs when
-//! its standard input is not a terminal. (Not by spawning the binary: the reference and the
-//! starter both build a `target/debug/mini-lsm-cli`, so in a workspace build the path could be
-//! the starter's.)
+//! Checks of `mini-lsm-cli` on the reference (with the starter the engine stops at its first
+//! `todo!()`), in script mode, the mode of `printf '…' | mini-lsm-cli`, through
+//! [`cli::run_script`], which the binary runs when its standard input is not a terminal. (Not by
+//! spawning the binary: a starter build of this crate links a `target/debug/mini-lsm-cli` of the
+//! same name, so the path could be the starter's.)
+
+#![cfg(feature = "reference")]
 
 use std::path::Path;
 
 use clap::Parser;
-use mini_lsm_reference::cli::{self, Args};
-use mini_lsm_reference::{CompactionOptions, LsmOptions, MiniLsm};
+use mini_lsm_tools::cli::{self, Args};
+use mini_lsm_tools::engine::{CompactionOptions, LsmOptions, MiniLsm};
 
 /// The arguments of `mini-lsm-cli ARGS…`.
 fn args(args: &[&str]) -> Args {

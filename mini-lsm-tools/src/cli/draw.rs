@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::inspect::{EngineStats, MemTableInfo, SstInfo, TreeShape};
+use crate::engine::inspect::{EngineStats, MemTableInfo, SstInfo, TreeShape};
 
 use super::command::show;
 
@@ -258,7 +258,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::inspect::LevelInfo;
+    use crate::engine::inspect::LevelInfo;
 
     fn sst(id: usize, first: &'static str, last: &'static str) -> SstInfo {
         SstInfo {
