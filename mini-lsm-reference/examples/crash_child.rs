@@ -213,7 +213,7 @@ const FAILPOINT_HITS: [(&str, u64); 11] = [
     (failpoint::MANIFEST_APPEND, 220),
     (failpoint::MANIFEST_BEFORE_SYNC, 220),
     (failpoint::FLUSH_BEFORE_MANIFEST, 90),
-    (failpoint::FLUSH_BEFORE_WAL_DELETE, 90),
+    (failpoint::WAL_BEFORE_DELETE, 90),
     (failpoint::COMPACTION_BEFORE_MANIFEST, 30),
     (failpoint::COMPACTION_BEFORE_DELETE, 30),
 ];

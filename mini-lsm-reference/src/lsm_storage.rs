@@ -446,7 +446,6 @@ impl LsmStorageInner {
         // BEGIN SOLUTION day 6: LsmStorageInner::new_memtable — create the memtable with its WAL, fsync the directory, then record NewMemtable in the manifest
         let memtable = MemTable::create_with_wal(id, &self.wal_path(id))?;
         fs::sync_dir(&self.path)?;
-        crate::failpoint::hit(crate::failpoint::MEMTABLE_BEFORE_MANIFEST, &self.path)?;
         manifest.add_record(&ManifestRecord::NewMemtable(id))?;
         Ok(Arc::new(memtable))
         // END SOLUTION
@@ -516,7 +515,6 @@ impl LsmStorageInner {
             return Ok(());
         };
         // BEGIN SOLUTION day 6: LsmStorageInner::log_flush — fsync the directory, then add a Flush record
-        crate::failpoint::hit(crate::failpoint::FLUSH_BEFORE_MANIFEST, &self.path)?;
         fs::sync_dir(&self.path)?;
         manifest.add_record(&ManifestRecord::Flush(id))
         // END SOLUTION
@@ -533,7 +531,6 @@ impl LsmStorageInner {
             return Ok(());
         }
         // BEGIN SOLUTION day 6: LsmStorageInner::delete_wal — remove the WAL file (one already gone is fine), then fsync the directory
-        crate::failpoint::hit(crate::failpoint::FLUSH_BEFORE_WAL_DELETE, &self.path)?;
         match fs::remove_file(&self.wal_path(id)) {
             Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
             removed => removed?,

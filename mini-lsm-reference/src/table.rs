@@ -196,17 +196,13 @@ pub struct FileObject {
 impl FileObject {
     // ANCHOR: table-file_object_create
     /// Writes `data` to a new file at `path` and makes it durable (`fsync`) before returning.
-    /// Sync through [`crate::fs::sync_file`], not `File::sync_all`: the course's power-loss
-    /// tests watch every sync through it.
+    /// Create the file with [`crate::fs::create_file`] and sync it with [`crate::fs::sync_file`]
+    /// rather than `File::options` and `File::sync_all`: the course's power-loss tests watch
+    /// every sync through `fs`, and its failpoints crash the engine there (right after an SST
+    /// is created, or just before its `fsync`).
     pub fn create(path: &Path, data: &[u8]) -> Result<Self> {
         // BEGIN SOLUTION day 2: FileObject::create — write all of data to a new file, sync it, and keep it open for reads
-        // `create_new`: an SST is written once, so an existing file means a bug, not an update.
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(|e| Error::io(path, e))?;
+        let file = crate::fs::create_file(path)?;
         if let Err(e) = write_and_sync(&file, path, data) {
             // Leave no half-written file behind: a retry (say, after the disk had filled up)
             // must be able to create it again.
@@ -276,9 +272,7 @@ impl FileObject {
 // BEGIN SOLUTION HELPERS
 /// Writes `data` at the start of `file` (at `path`) and `fsync`s it.
 fn write_and_sync(file: &File, path: &Path, data: &[u8]) -> Result<()> {
-    crate::failpoint::hit(crate::failpoint::SST_WRITE, path)?;
     file.write_all_at(data, 0).map_err(|e| Error::io(path, e))?;
-    crate::failpoint::hit(crate::failpoint::SST_BEFORE_SYNC, path)?;
     crate::fs::sync_file(file, path)
 }
 // END SOLUTION

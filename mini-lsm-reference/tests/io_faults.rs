@@ -348,6 +348,44 @@ fn a_compaction_that_fails_to_delete_its_inputs_is_done_and_the_inputs_go_at_reo
 }
 
 #[test]
+fn a_flush_that_fails_to_delete_its_wal_is_done_and_the_wal_goes_at_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = Scenario::start();
+    let db = open(&dir);
+    put_all(&db, 0..40, 0);
+    db.force_freeze_memtable().unwrap();
+    let frozen = db.shape().immutable_memtables[0].id;
+    let wal = dir.path().join(format!("{frozen:05}.wal"));
+
+    scenario.set(failpoint::WAL_BEFORE_DELETE, ONCE);
+    assert_injected(
+        db.force_flush_next_imm_memtable(),
+        "deleting the flushed memtable's WAL",
+    );
+    assert_eq!(scenario.hits(failpoint::WAL_BEFORE_DELETE), 1);
+    let shape = db.shape();
+    assert!(
+        shape.immutable_memtables.is_empty() && shape.l0.len() == 1,
+        "the recorded flush was undone: {shape:?}"
+    );
+    assert!(wal.exists(), "{wal:?} was deleted despite the failure");
+    assert_all(&db, 0..40, 0, "after the failed deletion");
+    drop(db);
+
+    let db = open(&dir);
+    assert_all(&db, 0..40, 0, "after reopen");
+    assert!(
+        db.recovery_report().orphans_removed.contains(&wal),
+        "the flushed memtable's WAL {wal:?} not removed at reopen: {:?}",
+        db.recovery_report()
+    );
+    assert!(
+        scenario.hits(failpoint::WAL_BEFORE_DELETE) > 1,
+        "recovery deletes the leftover WAL through the same point"
+    );
+}
+
+#[test]
 fn a_failing_background_flush_is_reported_by_close_and_loses_nothing_synced() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = Scenario::start();

@@ -8,11 +8,15 @@
 //!   deleted or renamed one can come back, until its directory is synced;
 //! * [`remove_file`] and [`rename`]: change names (made durable by the next [`sync_dir`]).
 //!
+//! SST files are also created here ([`create_file`]).
+//!
 //! Going through these functions rather than `std::fs` directly is what lets the test-only
 //! power-loss simulation ([`crate::failpoint`], feature `failpoints`) know exactly what a real
 //! power cut would keep: it watches every sync, deletion and rename, and can then build the
-//! directory a machine would find after losing power at that moment. Without the feature these
-//! functions are the plain `std` calls.
+//! directory a machine would find after losing power at that moment. They are also where the
+//! failpoints of SST files and WAL deletions are (see [`crate::failpoint`]), so a test can crash
+//! the engine, or fail the operation, right there. Without the feature these functions are the
+//! plain `std` calls.
 
 use std::fs::File;
 use std::path::Path;
@@ -20,8 +24,29 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::failpoint;
 
+/// Creates a new, empty file at `path`, open for reading and writing. A file already at `path`
+/// is an error (`create_new`): the engine never reuses a file name, so one that exists means a
+/// bug, not something to overwrite. On an error no new file is left behind. The new name is
+/// durable only after the next [`sync_dir`].
+pub fn create_file(path: &Path) -> Result<File> {
+    let file = File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    if let Err(injected) = failpoint::hit_if(failpoint::file_points(path).created, path) {
+        // An injected failure stands for a creation that failed: leave nothing, as promised.
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        return Err(injected);
+    }
+    Ok(file)
+}
+
 /// Makes the contents of `file` (at `path`) durable: `fsync`.
 pub fn sync_file(file: &File, path: &Path) -> Result<()> {
+    failpoint::hit_if(failpoint::file_points(path).before_sync, path)?;
     failpoint::before_durable_op("fsync of", path)?;
     file.sync_all().map_err(|e| Error::io(path, e))?;
     failpoint::file_synced(file, path);
@@ -45,6 +70,7 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 
 /// Deletes the file at `path`. Durable only after the next [`sync_dir`] of its directory.
 pub fn remove_file(path: &Path) -> Result<()> {
+    failpoint::hit_if(failpoint::file_points(path).before_delete, path)?;
     failpoint::before_durable_op("deletion of", path)?;
     failpoint::before_unlink(path);
     std::fs::remove_file(path).map_err(|e| Error::io(path, e))

@@ -60,6 +60,7 @@ use parking_lot::Mutex;
 
 use crate::codec::Reader;
 use crate::error::{Error, Result};
+use crate::failpoint;
 use crate::fs;
 use crate::record_file::{RecordWriter, TornTail, decode_records, read_file};
 
@@ -171,13 +172,23 @@ impl Manifest {
     }
     // ANCHOR_END: d6-manifest-recover
 
-    // ANCHOR: d6-manifest-add_record
     /// Appends `record` and makes it durable before returning: the change it describes is part
-    /// of the tree from then on.
+    /// of the tree from then on. Given: it first passes the crash window of the record's kind
+    /// (the change's files are durable, its record is not; see [`crate::failpoint`]), then
+    /// calls [`Manifest::append_and_sync`].
     pub fn add_record(&self, record: &ManifestRecord) -> Result<()> {
-        todo!("day 6: Manifest::add_record — encode, append and sync before returning")
+        let point = failpoint::manifest_record_point(record);
+        failpoint::hit_if(point, &self.inner.lock().path)?;
+        self.append_and_sync(record)
     }
-    // ANCHOR_END: d6-manifest-add_record
+
+    // ANCHOR: d6-manifest-append_and_sync
+    /// The work of [`Manifest::add_record`]: appends `record` and makes it durable before
+    /// returning.
+    fn append_and_sync(&self, record: &ManifestRecord) -> Result<()> {
+        todo!("day 6: Manifest::append_and_sync — encode, append and sync before returning")
+    }
+    // ANCHOR_END: d6-manifest-append_and_sync
 
     /// Makes sure id `id` is reserved before a file with it is created: when it is not, records
     /// a [`ManifestRecord::NextId`] reserving the next [`ID_RESERVATION`] ids.

@@ -164,8 +164,10 @@ pub struct FileObject {
 impl FileObject {
     // ANCHOR: table-file_object_create
     /// Writes `data` to a new file at `path` and makes it durable (`fsync`) before returning.
-    /// Sync through [`crate::fs::sync_file`], not `File::sync_all`: the course's power-loss
-    /// tests watch every sync through it.
+    /// Create the file with [`crate::fs::create_file`] and sync it with [`crate::fs::sync_file`]
+    /// rather than `File::options` and `File::sync_all`: the course's power-loss tests watch
+    /// every sync through `fs`, and its failpoints crash the engine there (right after an SST
+    /// is created, or just before its `fsync`).
     pub fn create(path: &Path, data: &[u8]) -> Result<Self> {
         todo!(
             "day 2: FileObject::create — write all of data to a new file, sync it, and keep it open for reads"

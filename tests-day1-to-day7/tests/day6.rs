@@ -1529,8 +1529,9 @@ fn a_power_loss_at_one_durable_step_keeps_every_synced_write(#[case] step: Durab
             check_power_loss_image(
                 &run,
                 "20 synced puts, force_flush, then power lost at once",
-                "every manifest record must be durable when add_record returns: append it, then \
-                 flush and fsync the file (RecordWriter::sync)",
+                "every manifest record must be durable when add_record returns: \
+                 Manifest::append_and_sync appends it, then flushes and fsyncs the file \
+                 (RecordWriter::sync)",
                 BOOK_FLUSH_STEPS,
             );
         }

@@ -17,9 +17,13 @@
 //! A `day N` region becomes `todo!("day N: Type::method — hint")` at the marker's indentation; a
 //! `HELPERS` region disappears, markers included. Regions never nest. The `method` in a day
 //! marker must be the name of the nearest `fn` above the marker, which catches markers copied
-//! from one method to another. Every file that lost code gets module-level `allow`s (see
-//! [`STARTER_ALLOWS`]) so that the pristine starter builds without warnings; so does a file with
-//! the line `// STARTER ALLOWS` (support code that only solutions use, dead in the starter).
+//! from one method to another. A region must not call a failpoint (a line of code with
+//! `failpoint::`): the fault-injection layer has to work on the starter, so its call sites are
+//! all in given code, and a transform that would drop one fails, naming the file and line.
+//!
+//! Every file that lost code gets module-level `allow`s (see [`STARTER_ALLOWS`]) so that the
+//! pristine starter builds without warnings; so does a file with the line `// STARTER ALLOWS`
+//! (support code that only solutions use, dead in the starter).
 //!
 //! A later day can change code an earlier day's region holds (day 7's prefix compression changes
 //! day 1's block builder). Inside a region, the later day's code goes between
@@ -169,6 +173,14 @@ pub fn transform_from_day(file: &str, source: &str, first_day: u8) -> Result<Str
         if marker.is_some() && variant != Variant::None {
             bail!("{file}:{number}: a later day's variant is not closed by `{END_DAY}N`");
         }
+        if open.is_some() && marker.is_none() && calls_failpoint(line, variant) {
+            bail!(
+                "{file}:{number}: a failpoint call (`{FAILPOINT_PATH}`) inside a solution region: \
+                 the starter would lose it, and its crash window would never fire there. Move it \
+                 into given code (`fs`, `record_file`, or a given wrapper around the student's \
+                 part; see failpoint.rs)"
+            );
+        }
         match marker {
             None if open.is_none() => out.push(line.to_string()),
             None if open.as_ref().is_some_and(|region| region.solved) => match variant {
@@ -247,6 +259,19 @@ pub fn transform_from_day(file: &str, source: &str, first_day: u8) -> Result<Str
         text.push('\n');
     }
     Ok(text)
+}
+
+/// What every call into the engine's failpoint module contains.
+const FAILPOINT_PATH: &str = "failpoint::";
+
+/// Whether `line` of a solution region, in part `variant` of it, calls a failpoint. The
+/// fault-injection layer must work on the starter too, so its call sites must all be in given
+/// code: a region is the student's to write, and a starter has a `todo!()` in its place. A
+/// comment that only mentions the module is fine, except in an earlier days' variant, whose
+/// commented-out lines become code in a starter that begins at that day.
+fn calls_failpoint(line: &str, variant: Variant) -> bool {
+    let comment = line.trim_start().starts_with("//");
+    line.contains(FAILPOINT_PATH) && (!comment || matches!(variant, Variant::Before(_)))
 }
 
 /// Recognises the markers of a later day's variant, given the part the previous line was in:
@@ -916,5 +941,71 @@ fn add() -> usize {
         assert!(!pristine.contains("overlap"), "{pristine}");
         let unclosed = source.replace("    // END DAY 7\n", "");
         assert!(transform("a.rs", &unclosed).is_err());
+    }
+
+    #[test]
+    fn a_failpoint_call_in_a_solution_region_is_refused_with_its_line() {
+        let day = "\
+fn f() -> Result<()> {
+    // BEGIN SOLUTION day 6: X::f — sync
+    crate::failpoint::hit(crate::failpoint::SST_WRITE, path)?;
+    sync()
+    // END SOLUTION
+}
+";
+        let error = transform("src/x.rs", day).unwrap_err().to_string();
+        assert!(error.starts_with("src/x.rs:3: a failpoint call"), "{error}");
+        let helpers = "\
+// BEGIN SOLUTION HELPERS
+fn helper() -> Result<()> {
+    failpoint::hit(failpoint::SST_WRITE, path)
+}
+// END SOLUTION
+";
+        let error = transform("src/y.rs", helpers).unwrap_err().to_string();
+        assert!(error.starts_with("src/y.rs:3: "), "{error}");
+        // Solved days keep their code in a later starter, but the rule is the same.
+        assert!(transform_from_day("src/x.rs", day, 7).is_err());
+    }
+
+    #[test]
+    fn failpoint_calls_outside_regions_and_mentions_in_comments_are_accepted() {
+        let source = "\
+fn f() -> Result<()> {
+    failpoint::hit(failpoint::SST_WRITE, path)?;
+    g()
+}
+
+fn g() -> Result<()> {
+    // BEGIN SOLUTION day 6: X::g — sync, after the given failpoint::hit above
+    // (f passes failpoint::SST_WRITE first)
+    sync()
+    // END SOLUTION
+}
+";
+        let out = transform("src/x.rs", source).unwrap();
+        assert!(
+            out.contains("    failpoint::hit(failpoint::SST_WRITE, path)?;\n"),
+            "{out}"
+        );
+        assert!(out.contains("todo!(\"day 6: X::g"), "{out}");
+    }
+
+    #[test]
+    fn a_failpoint_call_in_an_earlier_days_variant_is_refused() {
+        let source = "\
+fn f() -> Result<()> {
+    // BEGIN SOLUTION day 1: X::f — write
+    // LATER DAY 7: no hit
+    write()
+    // BEFORE DAY 7: hit first
+    // failpoint::hit(failpoint::SST_WRITE, path)?;
+    // write()
+    // END DAY 7
+    // END SOLUTION
+}
+";
+        let error = transform("src/x.rs", source).unwrap_err().to_string();
+        assert!(error.starts_with("src/x.rs:6: "), "{error}");
     }
 }
