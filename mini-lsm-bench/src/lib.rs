@@ -52,6 +52,10 @@ pub struct Args {
     /// Seed of every random choice.
     #[arg(long, default_value_t = 301)]
     pub seed: u64,
+    /// Operations of each workload that is not a fill or `readseq` (default: `--num`): at 10 M
+    /// keys, `--ops 1000000` measures reads and overwrites without spending an hour on each.
+    #[arg(long)]
+    pub ops: Option<usize>,
     /// Engines to run, comma-separated: mini-lsm, fjall, redb, rocksdb (feature `rocksdb`).
     #[arg(long, value_delimiter = ',', default_value = "mini-lsm,fjall,redb")]
     pub engines: Vec<String>,
@@ -138,6 +142,11 @@ impl Args {
                 Dist::Zipfian => "zipfian (theta 0.99, scrambled)",
             }
         );
+        if let Some(ops) = self.ops {
+            text.push_str(&format!(
+                "{ops} operations per workload but the fills and readseq\n"
+            ));
+        }
         for engine in &self.engines {
             text.push_str(&format!(
                 "{engine}: {}\n",
@@ -191,7 +200,7 @@ pub fn run(args: &Args) -> Result<Report> {
     let mut settled = Vec::new();
     for name in &args.engines {
         let dir = root.join(name);
-        let data = Dataset::new(
+        let mut data = Dataset::new(
             args.num,
             args.key_size,
             args.value_size,
@@ -199,6 +208,7 @@ pub fn run(args: &Args) -> Result<Report> {
             args.sync_every,
             args.dist,
         )?;
+        data.ops = args.ops.unwrap_or(args.num);
         // Start every engine from an empty directory.
         remove_dir(&dir)?;
         let mut engine = engines::open(name, &dir, &config)?;

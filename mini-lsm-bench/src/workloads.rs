@@ -37,6 +37,8 @@ const MIXED_READ_PERCENT: u32 = 90;
 /// What the workloads share: the key space, the values, and which keys are live.
 pub struct Dataset {
     pub num: usize,
+    /// Operations of each workload that is not a fill or `readseq` (`--ops`; `num` by default).
+    pub ops: usize,
     pub key_size: usize,
     pub value_size: usize,
     pub seed: u64,
@@ -70,6 +72,7 @@ impl Dataset {
         let value_source = (0..(1 << 20) + value_size).map(|_| rng.u8(..)).collect();
         Ok(Dataset {
             num,
+            ops: num,
             key_size,
             value_size,
             seed,
@@ -311,7 +314,9 @@ pub fn run(
 ) -> Result<Outcome> {
     ensure!(threads > 0, "--threads must be positive");
     let num = data.num;
-    let shape = (num, threads);
+    let ops = if is_fill(workload) { num } else { data.ops };
+    ensure!(ops > 0, "--ops must be positive");
+    let shape = (ops, threads);
     let run = |op: &(dyn Fn(&mut Worker, usize) -> Result<()> + Sync)| {
         run_threads(workload, engine, data, label, shape, op)
     };
@@ -374,7 +379,7 @@ pub fn run(
                 tally.found,
                 tally.expected
             );
-            (0, format!("{} of {num} found", tally.found))
+            (0, format!("{} of {ops} found", tally.found))
         }
         "seekrandom" => (0, format!("{} entries read", tally.entries)),
         "mixed" => (

@@ -96,3 +96,27 @@ fn zipfian_reads_on_several_threads_find_every_live_key() {
     let found: usize = after_deletes.split(' ').next().unwrap().parse().unwrap();
     assert!(found < 3000, "{after_deletes}");
 }
+
+/// `--ops` sets how many operations the workloads after the fill run, and the fill still writes
+/// every key: the reads then find each key they pick.
+#[test]
+fn ops_limits_the_workloads_after_the_fill_but_not_the_fill() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = Args::parse_from([
+        "mini-lsm-bench",
+        "--num",
+        "3000",
+        "--ops",
+        "500",
+        "--engines",
+        "mini-lsm",
+        "--workloads",
+        "fillrandom,readrandom,overwrite,readseq",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    let records = run(&args).unwrap().records;
+    let ops: Vec<usize> = records.iter().map(|record| record.ops).collect();
+    assert_eq!(ops, [3000, 500, 500, 3000], "{records:?}");
+    assert_eq!(records[1].note, "500 of 500 found");
+}
