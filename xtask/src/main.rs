@@ -28,6 +28,7 @@ mod book;
 mod book_gen;
 mod bugs;
 mod check;
+mod course;
 mod crash;
 mod diff;
 mod grade;

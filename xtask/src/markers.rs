@@ -360,8 +360,13 @@ fn parse_begin(rest: &str) -> Result<Marker, String> {
     let day = number
         .parse::<u8>()
         .ok()
-        .filter(|day| (1..=7).contains(day))
-        .ok_or_else(|| format!("`{number}` is not a day from 1 to 7"))?;
+        .filter(|day| crate::course::DAYS.contains(day))
+        .ok_or_else(|| {
+            format!(
+                "`{number}` is not a day from 1 to {}",
+                crate::course::LAST_DAY
+            )
+        })?;
     let (path, hint) = description.split_once(" — ").ok_or_else(|| {
         format!("missing ` — hint` (an em dash) after `Type::method`; expected {DAY_MARKER_SHAPE}")
     })?;
@@ -806,13 +811,13 @@ impl T {
     }
 
     #[test]
-    fn a_day_outside_one_to_seven_is_an_error() {
-        for day in ["0", "8", "x"] {
+    fn a_day_outside_the_course_is_an_error() {
+        for day in ["0", "11", "x"] {
             let source =
                 format!("fn f() {{\n// BEGIN SOLUTION day {day}: T::f — x\n// END SOLUTION\n}}\n");
             let message = error_of(&source);
             assert!(message.starts_with("f.rs:2: "), "{message}");
-            assert!(message.contains("not a day from 1 to 7"), "{message}");
+            assert!(message.contains("not a day from 1 to 10"), "{message}");
         }
     }
 
