@@ -3,9 +3,6 @@
 
 use std::ops::RangeInclusive;
 
-/// The last day of Part 1: the seven-day course, whose grade is out of 100 points on its own.
-pub const PART_1_LAST_DAY: u8 = 7;
-
 /// The last day of the course (Part 2 ends here).
 pub const LAST_DAY: u8 = 10;
 
