@@ -30,6 +30,7 @@ use crate::iterators::sst_concat_iterator::SstConcatIterator;
 use crate::iterators::two_merge_iterator::TwoMergeIterator;
 use crate::lsm_storage::{LsmStorageInner, LsmStorageState};
 use crate::manifest::ManifestRecord;
+use crate::mvcc::iterator::Retention;
 use crate::options::CompactionOptions;
 use crate::table::{SsTable, SsTableBuilder, SsTableIterator};
 
@@ -80,24 +81,43 @@ impl LsmStorageInner {
             level_iters.push(Box::new(SstConcatIterator::create_and_seek_to_first(run)?));
         }
         // L0 is newer than every level, so it is the first (winning) side of the merge.
-        let mut iter = TwoMergeIterator::create(
+        let merged = TwoMergeIterator::create(
             MergeIterator::create(l0_iters),
             MergeIterator::create(level_iters),
         )?;
         let mut outputs = Vec::new();
         let mut builder = self.sst_builder();
+        // LATER DAY 8: Retention picks the versions to keep, and an SST is cut only between keys
+        let watermark = self.options.mvcc.then(|| self.versions.watermark());
+        let mut iter = Retention::new(merged, watermark, task.output_is_bottom_level)?;
         while iter.is_valid() {
-            if iter.value().is_some() || !task.output_is_bottom_level {
-                builder.add(iter.key(), iter.value());
-            }
-            // The merge yields each key once, so the output may be cut after any entry. Never
-            // cut an empty builder (a skipped tombstone adds nothing, and even an empty builder
-            // estimates a few bytes): an SST needs at least one entry.
-            if !builder.is_empty() && builder.estimated_size() >= self.options.target_sst_size {
+            // All versions of a key go to one SST: a later compaction into the bottom level must
+            // see every one of them to drop a tombstone safely. Never cut an empty builder (even
+            // an empty builder estimates a few bytes): an SST needs at least one entry.
+            if iter.starts_new_key()
+                && !builder.is_empty()
+                && builder.estimated_size() >= self.options.target_sst_size
+            {
                 outputs.push(self.write_sst(std::mem::replace(&mut builder, self.sst_builder()))?);
             }
+            builder.add(iter.key(), iter.value());
             iter.next()?;
         }
+        // BEFORE DAY 8: bottom-level tombstones are skipped here, and any entry may end an SST
+        // let mut iter = merged;
+        // while iter.is_valid() {
+        //     if iter.value().is_some() || !task.output_is_bottom_level {
+        //         builder.add(iter.key(), iter.value());
+        //     }
+        //     // The merge yields each key once, so the output may be cut after any entry. Never
+        //     // cut an empty builder (a skipped tombstone adds nothing, and even an empty builder
+        //     // estimates a few bytes): an SST needs at least one entry.
+        //     if !builder.is_empty() && builder.estimated_size() >= self.options.target_sst_size {
+        //         outputs.push(self.write_sst(std::mem::replace(&mut builder, self.sst_builder()))?);
+        //     }
+        //     iter.next()?;
+        // }
+        // END DAY 8
         // All-tombstone input at the bottom level leaves nothing to write: no SST at all.
         if !builder.is_empty() {
             outputs.push(self.write_sst(builder)?);

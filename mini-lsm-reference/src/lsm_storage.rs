@@ -34,9 +34,14 @@ use crate::iterators::fused_storage_iterator::FusedStorageIterator;
 use crate::iterators::merge_iterator::MergeIterator;
 use crate::iterators::sst_concat_iterator::SstConcatIterator;
 use crate::iterators::two_merge_iterator::TwoMergeIterator;
-use crate::lsm_iterator::{LsmIterator, Scan};
+use crate::lsm_iterator::{LsmIterator, LsmIteratorInner, Scan, ScanCursor};
 use crate::manifest::{Manifest, ManifestRecord, TreeSnapshot};
 use crate::mem_table::{MemTable, own_bound};
+use crate::mvcc::iterator::MvccIterator;
+use crate::mvcc::{
+    MAX_SEQ, MAX_VERSIONED_USER_KEY_LEN, Seq, Versions, as_slice_bound, user_key_part,
+    versioned_bounds, versioned_key,
+};
 use crate::options::{CompactionOptions, LsmOptions};
 use crate::recovery::{Recovered, recover};
 use crate::table::{SsTable, SsTableBuilder, SsTableIterator};
@@ -135,6 +140,8 @@ pub struct LsmStorageInner {
     pub(crate) manifest: Option<Manifest>,
     /// What recovery found when the engine was opened.
     recovery_report: RecoveryReport,
+    /// The seq counter and the live snapshots (day 8; unused unless `options.mvcc`).
+    pub(crate) versions: Versions,
     /// The directory lock ([`crate::dir_lock`]): held as long as the engine exists.
     _lock: DirLock,
     /// Wakes the background flush thread after a freeze; `None` until the thread is started.
@@ -186,6 +193,11 @@ impl LsmStorageInner {
                 report: RecoveryReport::default(),
             }
         };
+        let versions = if options.mvcc {
+            Versions::new(first_seq_of_session(recovered.state.memtable.id())?)
+        } else {
+            Versions::default()
+        };
         Ok(LsmStorageInner {
             state: RwLock::new(Arc::new(recovered.state)),
             state_lock: Mutex::new(()),
@@ -196,6 +208,7 @@ impl LsmStorageInner {
             next_id: AtomicUsize::new(recovered.next_id),
             manifest: recovered.manifest,
             recovery_report: recovered.report,
+            versions,
             _lock: lock,
             options,
             counters: Counters::default(),
@@ -214,6 +227,7 @@ impl LsmStorageInner {
     pub(crate) fn sst_builder(&self) -> SsTableBuilder {
         SsTableBuilder::new(self.options.block_size)
             .with_bloom_filter(self.options.bloom_bits_per_key)
+            .with_versioned_keys(self.options.mvcc)
     }
 
     /// The path of SST `id`.
@@ -284,6 +298,10 @@ impl LsmStorageInner {
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
         self.check_open()?;
         check_key(key)?;
+        if self.options.mvcc {
+            // Part 2 (day 8): the newest version at the newest visible seq.
+            return self.get_at(key, self.versions.visible());
+        }
         // BEGIN SOLUTION day 4: LsmStorageInner::get — look in the memtable, then the frozen memtables and L0 SSTs newest first; a tombstone ends the search
         let snapshot = self.snapshot();
         let memtables = std::iter::once(&snapshot.memtable).chain(&snapshot.imm_memtables);
@@ -312,6 +330,59 @@ impl LsmStorageInner {
     }
     // ANCHOR_END: lsm_storage-get
 
+    // ANCHOR: lsm_storage-get_at
+    /// The value of `key` as a read at seq `seq` sees it (day 8): its newest version with a seq
+    /// at or below `seq`, `None` when that is a tombstone or there is none.
+    pub fn get_at(&self, key: &[u8], seq: Seq) -> Result<Option<Bytes>> {
+        self.check_open()?;
+        self.check_user_key(key)?;
+        // BEGIN SOLUTION day 8: LsmStorageInner::get_at — the versions of key at or below seq lie between versioned_key(key, seq) and versioned_key(key, 0): in each source, newest first, take the first entry in that range
+        let (from, to) = (versioned_key(key, seq), versioned_key(key, 0));
+        let snapshot = self.snapshot();
+        let memtables = std::iter::once(&snapshot.memtable).chain(&snapshot.imm_memtables);
+        for memtable in memtables {
+            let iter = memtable.scan(Bound::Included(&from), Bound::Included(&to));
+            if iter.is_valid() {
+                return Ok(iter.value().map(Bytes::copy_from_slice));
+            }
+        }
+        // Sources are newer than the ones after them, so the first version found is the newest.
+        for id in &snapshot.l0_sstables {
+            if let Some(entry) =
+                get_version_from_sst(&snapshot.sstables[id], &from, &to, &self.counters)?
+            {
+                return Ok(entry);
+            }
+        }
+        for (_, ids) in &snapshot.levels {
+            let idx = ids
+                .partition_point(|id| snapshot.sstables[id].last_key().as_ref() < from.as_slice());
+            if let Some(id) = ids.get(idx)
+                && let Some(entry) =
+                    get_version_from_sst(&snapshot.sstables[id], &from, &to, &self.counters)?
+            {
+                return Ok(entry);
+            }
+        }
+        Ok(None)
+        // END SOLUTION
+    }
+    // ANCHOR_END: lsm_storage-get_at
+
+    /// Checks a user key: [`check_key`], and with versioned keys (day 8) the shorter limit
+    /// [`MAX_VERSIONED_USER_KEY_LEN`].
+    pub(crate) fn check_user_key(&self, key: &[u8]) -> Result<()> {
+        check_key(key)?;
+        if self.options.mvcc && key.len() > MAX_VERSIONED_USER_KEY_LEN {
+            return Err(Error::InvalidArgument(format!(
+                "key of {} bytes is over the limit of {MAX_VERSIONED_USER_KEY_LEN} bytes that \
+                 versioned keys leave",
+                key.len()
+            )));
+        }
+        Ok(())
+    }
+
     // ANCHOR: lsm_storage-write_batch
     /// Applies `batch` in order. Every key and value is checked first, so an invalid record
     /// rejects the whole batch before anything is written. An empty batch is a no-op that
@@ -335,7 +406,22 @@ impl LsmStorageInner {
             }
         }
         self.retry_failed_freeze()?;
-        // BEGIN SOLUTION day 4: LsmStorageInner::write_batch — insert every record into the memtable under the state read lock, then freeze if it reached memtable_size
+        if self.options.mvcc {
+            // Part 2 (day 8): number the batch and store it under versioned keys.
+            return self.write_versioned(batch);
+        }
+        self.write_records(batch)
+    }
+    // ANCHOR_END: lsm_storage-write_batch
+
+    // ANCHOR: lsm_storage-write_records
+    /// Inserts the checked records of a batch into the memtable, then freezes it if it reached
+    /// `memtable_size`.
+    fn write_records<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        batch: &[WriteBatchRecord<K, V>],
+    ) -> Result<()> {
+        // BEGIN SOLUTION day 4: LsmStorageInner::write_records — insert every record into the memtable under the state read lock, then freeze if it reached memtable_size
         let entries: Vec<(&[u8], Option<&[u8]>)> = batch
             .iter()
             .map(|record| match record {
@@ -355,7 +441,42 @@ impl LsmStorageInner {
         Ok(())
         // END SOLUTION
     }
-    // ANCHOR_END: lsm_storage-write_batch
+    // ANCHOR_END: lsm_storage-write_records
+
+    // ANCHOR: lsm_storage-write_versioned
+    /// Writes a checked batch under versioned keys (day 8): numbered after the last visible seq
+    /// under the commit lock, inserted with [`Self::write_records`], then made visible at once.
+    fn write_versioned<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        batch: &[WriteBatchRecord<K, V>],
+    ) -> Result<()> {
+        let commit = self.versions.commit();
+        let first = commit.last_visible() + 1;
+        let last = first + batch.len() as Seq - 1;
+        if last > MAX_SEQ {
+            return Err(Error::InvalidArgument(format!(
+                "the engine has used up its sequence numbers (the last is {MAX_SEQ})"
+            )));
+        }
+        // BEGIN SOLUTION day 8: LsmStorageInner::write_versioned — give the i-th record the seq first + i and its versioned key, write the records, then publish last
+        let versioned: Vec<WriteBatchRecord<Vec<u8>, &[u8]>> = batch
+            .iter()
+            .zip(first..)
+            .map(|(record, seq)| match record {
+                WriteBatchRecord::Put(key, value) => {
+                    WriteBatchRecord::Put(versioned_key(key.as_ref(), seq), value.as_ref())
+                }
+                WriteBatchRecord::Delete(key) => {
+                    WriteBatchRecord::Delete(versioned_key(key.as_ref(), seq))
+                }
+            })
+            .collect();
+        self.write_records(&versioned)?;
+        commit.publish(last);
+        Ok(())
+        // END SOLUTION
+    }
+    // ANCHOR_END: lsm_storage-write_versioned
 
     /// Freezes the memtable if it has reached `memtable_size` and no other writer froze it since
     /// this one looked. Returns whether it froze.
@@ -550,7 +671,22 @@ impl LsmStorageInner {
     /// gives an empty scan.
     pub fn scan(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Scan> {
         self.check_open()?;
-        // BEGIN SOLUTION day 4: LsmStorageInner::scan — merge memtable scans with iterators over the L0 SSTs whose key range overlaps the bounds
+        if self.options.mvcc {
+            // Part 2 (day 8): a point-in-time view, at the newest visible seq.
+            return self.scan_at(lower, upper, self.versions.visible());
+        }
+        let sources = self.scan_sources(lower, upper)?;
+        let cursor = LsmIterator::new(sources, own_bound(upper))?;
+        Ok(FusedStorageIterator::new(ScanCursor::Latest(cursor)))
+    }
+    // ANCHOR_END: lsm_storage-scan
+
+    // ANCHOR: lsm_storage-scan_sources
+    /// Every part of the tree that may hold keys inside `(lower, upper)`, each positioned at its
+    /// first key inside `lower`, merged so that newer parts win: the memtables, the L0 SSTs
+    /// whose key range overlaps the bounds, and one lazy cursor per level.
+    fn scan_sources(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<LsmIteratorInner> {
+        // BEGIN SOLUTION day 4: LsmStorageInner::scan_sources — merge memtable scans with iterators over the L0 SSTs whose key range overlaps the bounds
         let snapshot = self.snapshot();
         let memtables = std::iter::once(&snapshot.memtable).chain(&snapshot.imm_memtables);
         let memtable_iters = memtables
@@ -583,14 +719,23 @@ impl LsmStorageInner {
             MergeIterator::create(memtable_iters),
             MergeIterator::create(sst_iters),
         )?;
-        let inner = TwoMergeIterator::create(memtables_and_l0, MergeIterator::create(level_iters))?;
-        Ok(FusedStorageIterator::new(LsmIterator::new(
-            inner,
-            own_bound(upper),
-        )?))
+        TwoMergeIterator::create(memtables_and_l0, MergeIterator::create(level_iters))
         // END SOLUTION
     }
-    // ANCHOR_END: lsm_storage-scan
+    // ANCHOR_END: lsm_storage-scan_sources
+
+    // ANCHOR: lsm_storage-scan_at
+    /// A cursor over the keys in `(lower, upper)` as a read at seq `seq` sees them (day 8).
+    pub fn scan_at(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>, seq: Seq) -> Result<Scan> {
+        self.check_open()?;
+        // BEGIN SOLUTION day 8: LsmStorageInner::scan_at — translate the bounds with versioned_bounds, merge the sources inside them, and read them through an MvccIterator at seq
+        let (from, to) = versioned_bounds(lower, upper);
+        let sources = self.scan_sources(as_slice_bound(&from), as_slice_bound(&to))?;
+        let cursor = MvccIterator::new(sources, seq, to)?;
+        Ok(FusedStorageIterator::new(ScanCursor::Versioned(cursor)))
+        // END SOLUTION
+    }
+    // ANCHOR_END: lsm_storage-scan_at
 
     // ANCHOR: lsm_storage-sync
     // ANCHOR: d6-lsm_storage-sync
@@ -678,6 +823,25 @@ impl LsmStorageInner {
     }
 }
 
+/// The last seq before the first write of a session whose first memtable has id `memtable_id`
+/// (day 8): the id in the upper 32 bits, 0 below.
+///
+/// Seqs must keep growing across restarts, or a write after recovery could sort behind an old
+/// version of its key. Rather than logging the counter in the manifest (as LevelDB does), the
+/// engine borrows a counter that is already durable and growing: memtable ids, which recovery
+/// never hands out twice. A session numbers its writes upward from its first memtable's id
+/// times 2^32; it cannot reach the next session's start, because every memtable it fills takes
+/// an id of its own and holds far fewer than 2^32 versions (it is frozen at 1 GiB at most).
+fn first_seq_of_session(memtable_id: usize) -> Result<Seq> {
+    let id = u32::try_from(memtable_id).map_err(|_| {
+        Error::InvalidArgument(format!(
+            "memtable id {memtable_id} leaves no room for sequence numbers (ids must stay below \
+             2^32 with versioned keys)"
+        ))
+    })?;
+    Ok(Seq::from(id) << 32)
+}
+
 /// The path of SST `id` in `dir`.
 pub(crate) fn sst_path(dir: &Path, id: usize) -> PathBuf {
     dir.join(format!("{id:05}.sst"))
@@ -763,6 +927,30 @@ fn get_from_sst(table: &SsTable, key: &[u8], counters: &Counters) -> Result<Opti
     if iter.is_valid() && iter.key() == key {
         // A slice of the cached block: no copy of the value.
         Ok(Some(iter.value_bytes()))
+    } else {
+        Ok(None)
+    }
+}
+
+/// The newest entry of one SST with a versioned key in `from..=to` (the versions of one user
+/// key, newest first, day 8): `None` when the table has none. Its bloom filter covers user-key
+/// parts, so it can rule the whole range out.
+fn get_version_from_sst(
+    table: &Arc<SsTable>,
+    from: &[u8],
+    to: &[u8],
+    counters: &Counters,
+) -> Result<Option<Option<Bytes>>> {
+    if to < table.first_key().as_ref() || from > table.last_key().as_ref() {
+        return Ok(None);
+    }
+    if !table.may_contain(user_key_part(from)?) {
+        counters.bloom_skips.fetch_add(1, Ordering::Relaxed);
+        return Ok(None);
+    }
+    let iter = SsTableIterator::create_and_seek_to_key(Arc::clone(table), from)?;
+    if iter.is_valid() && iter.key() <= to {
+        Ok(Some(iter.value().map(Bytes::copy_from_slice)))
     } else {
         Ok(None)
     }

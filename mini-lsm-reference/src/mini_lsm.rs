@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::inspect::{EngineStats, RecoveryReport, TreeShape};
 use crate::lsm_iterator::Scan;
 use crate::lsm_storage::{LsmStorageInner, WorkerSignal, WriteBatchRecord};
+use crate::mvcc::Seq;
 use crate::options::{CompactionOptions, LsmOptions};
 
 /// Frozen memtables allowed beyond `max_immutable_memtables` before a writer flushes one itself.
@@ -124,6 +125,24 @@ impl MiniLsm {
         self.inner.scan(lower, upper)
     }
 
+    /// A point-in-time view of the database (day 8, with [`LsmOptions::mvcc`]): its reads see
+    /// exactly the writes that completed before this call, however many writes, flushes and
+    /// compactions follow. Compaction keeps the versions it reads until it is dropped.
+    ///
+    /// Without `mvcc` there are no versions to read: [`Error::InvalidArgument`].
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        self.inner.check_open()?;
+        if !self.inner.options.mvcc {
+            return Err(Error::InvalidArgument(
+                "snapshots need versioned keys: open the engine with LsmOptions::mvcc".into(),
+            ));
+        }
+        Ok(Snapshot {
+            seq: self.inner.versions.register(),
+            inner: Arc::clone(&self.inner),
+        })
+    }
+
     /// Makes every earlier write durable.
     pub fn sync(&self) -> Result<()> {
         self.inner.sync()
@@ -209,6 +228,36 @@ impl MiniLsm {
             &self.compaction_thread,
         );
         synced.and(flushed).and(compacted)
+    }
+}
+
+/// A point-in-time view of a [`MiniLsm`] (see [`MiniLsm::snapshot`]). `Send + Sync`; it keeps
+/// the versions it can read from compaction until it is dropped, so drop it when done.
+pub struct Snapshot {
+    inner: Arc<LsmStorageInner>,
+    seq: Seq,
+}
+
+impl Snapshot {
+    /// The seq the snapshot reads at: every write numbered up to it, and none after.
+    pub fn seq(&self) -> Seq {
+        self.seq
+    }
+
+    /// The value `key` had when the snapshot was taken.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        self.inner.get_at(key, self.seq)
+    }
+
+    /// The entries in `(lower, upper)` as they were when the snapshot was taken.
+    pub fn scan(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Result<Scan> {
+        self.inner.scan_at(lower, upper, self.seq)
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        self.inner.versions.release(self.seq);
     }
 }
 

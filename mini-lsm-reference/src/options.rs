@@ -116,6 +116,10 @@ pub struct LsmOptions {
     /// Bits of bloom filter per key in each SST, 0 for no filter (day 7). Range:
     /// [`BLOOM_BITS_PER_KEY_RANGE`], 0 to 64.
     pub bloom_bits_per_key: usize,
+    /// Whether every write gets a sequence number and the tree keeps versions of keys, so that
+    /// snapshots and scans read the tree as of one moment (day 8, Part 2). Off, the tree keeps
+    /// only the newest version of each key, as days 1–7 build it.
+    pub mvcc: bool,
     /// The manifest is replaced by a snapshot of the tree once it grows past this many bytes
     /// (day 6), so it never grows without bound. Range: [`MAX_MANIFEST_BYTES_RANGE`], 1 B to
     /// 1 GiB.
@@ -140,13 +144,16 @@ impl LsmOptions {
             background_compaction: day >= 5,
             enable_wal: day >= 6,
             bloom_bits_per_key: if day >= 7 { 10 } else { 0 },
+            mvcc: day >= 8,
             max_manifest_bytes: 1 << 20,
         }
     }
 
     /// The days whose features these options need.
     pub fn required_day(&self) -> u8 {
-        if self.bloom_bits_per_key > 0 {
+        if self.mvcc {
+            8
+        } else if self.bloom_bits_per_key > 0 {
             7
         } else if self.enable_wal {
             6

@@ -40,6 +40,7 @@ use crate::iterators::sst_concat_iterator::SstConcatIterator;
 use crate::iterators::two_merge_iterator::TwoMergeIterator;
 use crate::lsm_storage::{LsmStorageInner, LsmStorageState};
 use crate::manifest::ManifestRecord;
+use crate::mvcc::iterator::Retention;
 use crate::options::CompactionOptions;
 use crate::table::{SsTable, SsTableBuilder, SsTableIterator};
 

@@ -21,6 +21,7 @@ use crate::iterators::merge_iterator::MergeIterator;
 use crate::iterators::sst_concat_iterator::SstConcatIterator;
 use crate::iterators::two_merge_iterator::TwoMergeIterator;
 use crate::mem_table::MemTableIterator;
+use crate::mvcc::iterator::MvccIterator;
 use crate::table::SsTableIterator;
 
 /// Memtables (newest first) merged with the L0 SSTs (newest first), merged with one concat
@@ -81,7 +82,53 @@ impl StorageIterator for LsmIterator {
 
 /// The result of [`crate::MiniLsm::scan`]: a [`StorageIterator`] cursor, and also, through
 /// `IntoIterator`, a plain Rust iterator of `Result<(key, value)>` for `for` loops.
-pub type Scan = FusedStorageIterator<LsmIterator>;
+pub type Scan = FusedStorageIterator<ScanCursor>;
+
+/// The cursor under a [`Scan`]: over the newest version of each key (days 1–7), or over the
+/// versions a read at one seq sees (day 8, with [`crate::LsmOptions::mvcc`]).
+pub enum ScanCursor {
+    /// Keys without versions: [`LsmIterator`].
+    Latest(LsmIterator),
+    /// Versioned keys read at one seq: [`MvccIterator`].
+    Versioned(MvccIterator<LsmIteratorInner>),
+}
+
+impl StorageIterator for ScanCursor {
+    fn key(&self) -> &[u8] {
+        match self {
+            ScanCursor::Latest(iter) => iter.key(),
+            ScanCursor::Versioned(iter) => iter.key(),
+        }
+    }
+
+    fn value(&self) -> Option<&[u8]> {
+        match self {
+            ScanCursor::Latest(iter) => iter.value(),
+            ScanCursor::Versioned(iter) => iter.value(),
+        }
+    }
+
+    fn is_valid(&self) -> bool {
+        match self {
+            ScanCursor::Latest(iter) => iter.is_valid(),
+            ScanCursor::Versioned(iter) => iter.is_valid(),
+        }
+    }
+
+    fn next(&mut self) -> Result<()> {
+        match self {
+            ScanCursor::Latest(iter) => iter.next(),
+            ScanCursor::Versioned(iter) => iter.next(),
+        }
+    }
+
+    fn num_active_iterators(&self) -> usize {
+        match self {
+            ScanCursor::Latest(iter) => iter.num_active_iterators(),
+            ScanCursor::Versioned(iter) => iter.num_active_iterators(),
+        }
+    }
+}
 
 /// A std [`Iterator`] over a scan, made by `for entry in db.scan(..)?`.
 pub struct ScanEntries {

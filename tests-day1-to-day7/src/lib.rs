@@ -449,6 +449,35 @@ pub fn watchdog_limit() -> std::time::Duration {
     std::time::Duration::from_secs(secs)
 }
 
+/// Runs `work` on its own thread and fails if it has not finished within [`watchdog_limit`]
+/// (a timeout, not a sleep: a healthy run returns as soon as the work is done; under
+/// `cargo x grade` it fires before the grader's own timeout), citing `book`. A panic in `work`
+/// is re-raised.
+pub fn with_watchdog(book: &str, work: impl FnOnce() + Send + 'static) {
+    use std::sync::mpsc::{RecvTimeoutError, channel};
+    let (done, finished) = channel();
+    let worker = std::thread::spawn(move || {
+        work();
+        let _ = done.send(());
+    });
+    let limit = watchdog_limit();
+    if let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(limit) {
+        fail(
+            "deadlock: the concurrent workload did not finish",
+            format!("the workload to finish within {} s", limit.as_secs()),
+            format!(
+                "still running after {} s: look for a lock held while taking another one in \
+                 another order, or a thread waiting for work no thread will do",
+                limit.as_secs()
+            ),
+            book,
+        );
+    }
+    if let Err(panic) = worker.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 /// A temporary directory, removed when dropped.
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("create a temporary directory")

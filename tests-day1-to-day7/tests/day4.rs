@@ -21,7 +21,6 @@ use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{RecvTimeoutError, channel};
 
 use rstest::rstest;
 use tests_day1_to_day7::lsm::block::{MAX_KEY_LEN, MAX_VALUE_LEN};
@@ -1290,31 +1289,9 @@ fn keys_of_max_len_round_trip_through_memtable_and_sst() {
 // Concurrency, background flush, close, open
 // ---------------------------------------------------------------------------------------------
 
-/// Runs `work` on its own thread and fails if it has not finished within [`watchdog_limit`]
-/// (a timeout, not a sleep: a healthy run returns as soon as the work is done; under
-/// `cargo x grade` it fires before the grader's own timeout). A panic in `work` is re-raised.
+/// [`tests_day1_to_day7::with_watchdog`], citing this day's concurrency section.
 fn with_watchdog(work: impl FnOnce() + Send + 'static) {
-    let (done, finished) = channel();
-    let worker = std::thread::spawn(move || {
-        work();
-        let _ = done.send(());
-    });
-    let limit = watchdog_limit();
-    if let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(limit) {
-        fail(
-            "deadlock: the concurrent workload did not finish",
-            format!("the workload to finish within {} s", limit.as_secs()),
-            format!(
-                "still running after {} s: look for a lock held while taking another one in \
-                 another order, or a thread waiting for work no thread will do",
-                limit.as_secs()
-            ),
-            BOOK_CONCURRENCY,
-        );
-    }
-    if let Err(panic) = worker.join() {
-        std::panic::resume_unwind(panic);
-    }
+    tests_day1_to_day7::with_watchdog(BOOK_CONCURRENCY, work);
 }
 
 /// Counts a writer as finished when dropped, even when it panics, so the freezer stops.

@@ -29,6 +29,8 @@ pub struct SsTableBuilder {
     bloom_bits_per_key: usize,
     /// The [`key_hash`] of every key added, for the bloom filter.
     key_hashes: Vec<u64>,
+    /// Whether keys are versioned (day 8): the filter then covers their user-key parts.
+    versioned_keys: bool,
 }
 // ANCHOR_END: table_builder-struct
 
@@ -44,7 +46,16 @@ impl SsTableBuilder {
             block_size,
             bloom_bits_per_key: 0,
             key_hashes: Vec::new(),
+            versioned_keys: false,
         }
+    }
+
+    /// Makes the bloom filter cover the user-key part of each key (see
+    /// [`crate::mvcc::user_key_part`]) rather than the whole key: with versioned keys (day 8) a
+    /// read probes for a user key, not for one of its versions.
+    pub fn with_versioned_keys(mut self, versioned: bool) -> Self {
+        self.versioned_keys = versioned;
+        self
     }
 
     /// Makes the SST carry a bloom filter with `bits_per_key` bits per key (day 7); 0 means none.
@@ -71,6 +82,11 @@ impl SsTableBuilder {
         self.last_key.extend_from_slice(key);
         // END SOLUTION
         if self.bloom_bits_per_key > 0 {
+            // The part of the key a read probes the filter with (given; all of it before day 8).
+            let key = match self.versioned_keys {
+                true => crate::mvcc::user_key_part(key).unwrap_or(key),
+                false => key,
+            };
             // BEGIN SOLUTION day 7: SsTableBuilder::add — remember the key's hash for the bloom filter
             self.key_hashes.push(key_hash(key));
             // END SOLUTION
