@@ -13,8 +13,12 @@ use std::ops::RangeInclusive;
 
 use crate::error::{Error, Result};
 
-/// The last day of the course: [`LsmOptions::default`] is [`LsmOptions::for_day`] of it.
+/// The last day of the seven-day course (Part 1): [`LsmOptions::default`] is
+/// [`LsmOptions::for_day`] of it.
 pub const LAST_DAY: u8 = 7;
+
+/// The last day of Part 2 (optional): [`LsmOptions::for_day`] takes any day up to it.
+pub const LAST_COURSE_DAY: u8 = 10;
 
 /// How the engine compacts SSTs (day 5).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,6 +22,7 @@ mod command;
 mod draw;
 pub(crate) mod stub;
 
+use std::collections::BTreeMap;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,8 +31,11 @@ use std::sync::Arc;
 use clap::{Parser, ValueEnum};
 use tempfile::TempDir;
 
-use crate::engine::options::{CompactionOptions, LAST_DAY, LeveledCompactionOptions, LsmOptions};
-use crate::engine::{Error, MiniLsm};
+use crate::engine::lsm_iterator::Scan;
+use crate::engine::options::{
+    CompactionOptions, LAST_COURSE_DAY, LAST_DAY, LeveledCompactionOptions, LsmOptions,
+};
+use crate::engine::{Error, MiniLsm, Snapshot};
 use command::{Command, KeyRange};
 
 /// The command line of `mini-lsm-cli`.
@@ -50,9 +54,10 @@ pub struct Args {
     pub dir: Option<PathBuf>,
 
     /// Start from the options of this day of the course, so that the engine never reaches a
-    /// later day's stub (days 1-4 all get the day-4 engine: no compaction, WAL or bloom filter)
+    /// later day's stub (days 1-4 all get the day-4 engine: no compaction, WAL or bloom filter;
+    /// day 8 and later, Part 2, add versioned keys and snapshots)
     #[arg(long, value_name = "N", default_value_t = LAST_DAY,
-          value_parser = clap::value_parser!(u8).range(1..=LAST_DAY as i64))]
+          value_parser = clap::value_parser!(u8).range(1..=LAST_COURSE_DAY as i64))]
     pub day: u8,
 
     /// Leveled compaction with its background thread (day 5)
@@ -62,6 +67,10 @@ pub struct Args {
     /// The write-ahead log and recovery on open (day 6)
     #[arg(long, value_name = "on|off", hide_possible_values = true)]
     pub wal: Option<Switch>,
+
+    /// Versioned keys and snapshots (day 8, Part 2)
+    #[arg(long, value_name = "on|off", hide_possible_values = true)]
+    pub mvcc: Option<Switch>,
 
     /// Bloom filters in new SSTs, 10 bits per key when on (day 7)
     #[arg(long, value_name = "on|off", hide_possible_values = true)]
@@ -111,6 +120,9 @@ impl Args {
         }
         if let Some(switch) = self.wal {
             options.enable_wal = switch == Switch::On;
+        }
+        if let Some(switch) = self.mvcc {
+            options.mvcc = switch == Switch::On;
         }
         if let Some(switch) = self.bloom {
             options.bloom_bits_per_key = match switch {
@@ -240,6 +252,10 @@ impl From<Error> for Failure {
 /// An open engine and what the shell knows about it.
 struct Session {
     engine: Arc<MiniLsm>,
+    /// The snapshots taken with `snapshot` (day 8), by number; dropped with the engine.
+    snapshots: BTreeMap<u64, Snapshot>,
+    /// The number the next snapshot gets.
+    next_snapshot: u64,
     options: LsmOptions,
     /// The fresh directory made when `--dir` was not given; removed when the session ends.
     temp_dir: Option<TempDir>,
@@ -271,6 +287,8 @@ impl Session {
         }
         Ok(Session {
             engine,
+            snapshots: BTreeMap::new(),
+            next_snapshot: 1,
             options,
             temp_dir,
             interactive,
@@ -391,10 +409,37 @@ impl Session {
             Command::Stats => out.line(draw::stats(&engine.stats()).trim_end()),
             Command::Dump(key) => dump(&engine, &key, out)?,
             Command::Open(dir) => self.reopen(&dir, out)?,
+            Command::Snapshot => {
+                let snapshot = engine.snapshot()?;
+                let number = self.next_snapshot;
+                self.next_snapshot += 1;
+                out.line(format_args!("snapshot {number} at seq {}", snapshot.seq()));
+                self.snapshots.insert(number, snapshot);
+            }
+            Command::SnapshotGet(number, key) => match self.snapshot(number)?.get(&key)? {
+                Some(value) => out.line(command::show(&value)),
+                None => out.line("(not found)"),
+            },
+            Command::SnapshotScan(number, range) => {
+                let lower = range.lower.as_ref().map(Vec::as_slice);
+                let upper = range.upper.as_ref().map(Vec::as_slice);
+                print_scan(self.snapshot(number)?.scan(lower, upper)?, out)?;
+            }
+            Command::Release(number) => match self.snapshots.remove(&number) {
+                Some(_) => out.line("ok"),
+                None => return Err(no_snapshot(number)),
+            },
             Command::Help => out.line(command::help().trim_end()),
             Command::Quit => return Ok(Flow::Quit),
         }
         Ok(Flow::Continue)
+    }
+
+    /// Snapshot `number`, or the line saying there is none.
+    fn snapshot(&self, number: u64) -> Result<&Snapshot, Failure> {
+        self.snapshots
+            .get(&number)
+            .ok_or_else(|| no_snapshot(number))
     }
 
     /// `open DIR`: opens DIR and switches to it; on any failure the current engine stays.
@@ -407,6 +452,8 @@ impl Session {
         for line in engine.recovery_report().to_string().lines() {
             out.line(line);
         }
+        // Snapshots belong to the engine they were taken of.
+        self.snapshots.clear();
         let previous = std::mem::replace(&mut self.engine, engine);
         if let Err(error) = previous.close() {
             out.line(format_args!("error: closing the previous engine: {error}"));
@@ -442,6 +489,13 @@ impl Session {
             Err(message) => out.line(message),
         }
     }
+}
+
+/// The line for a snapshot number the shell does not hold.
+fn no_snapshot(number: u64) -> Failure {
+    Failure::Message(format!(
+        "error: no snapshot {number} (take one with `snapshot`; `release` drops it)"
+    ))
 }
 
 /// Opens the engine, turning an error or a stub it reaches into the line that explains it.
@@ -488,8 +542,13 @@ fn describe_options(options: &LsmOptions) -> String {
 fn scan(engine: &MiniLsm, range: &KeyRange, out: &mut Printer<impl Write>) -> Result<(), Failure> {
     let lower = range.lower.as_ref().map(Vec::as_slice);
     let upper = range.upper.as_ref().map(Vec::as_slice);
+    print_scan(engine.scan(lower, upper)?, out)
+}
+
+/// Prints every entry of `scan`, then how many there were.
+fn print_scan(scan: Scan, out: &mut Printer<impl Write>) -> Result<(), Failure> {
     let mut count = 0usize;
-    for entry in engine.scan(lower, upper)? {
+    for entry in scan {
         let (key, value) = entry?;
         out.line(format_args!(
             "{} = {}",

@@ -208,7 +208,7 @@ fn day_4_options_have_no_later_feature_and_flags_change_them() {
     assert_eq!(off.required_day(), 4);
     assert!(!off.background_compaction);
     for bad in [
-        &["--day", "8"][..],
+        &["--day", "11"][..],
         &["--wal", "maybe"],
         &["--block-size", "big"],
     ] {
@@ -299,4 +299,46 @@ fn help_lists_every_command() {
     ] {
         assert!(out.contains(command), "{command} missing from:\n{out}");
     }
+}
+
+#[test]
+fn snapshots_read_the_database_as_it_was_until_released() {
+    let script = "put a 1\nsnapshot\nput a 2\ndel b\nput b 3\nflush\ncompact\n\
+                  get a\nsget 1 a\nsscan 1\nscan\nrelease 1\nsget 1 a\nsnapshot\n";
+    let out = stdout_of(&["--day", "8"], script);
+    let lines = lines(&out);
+    assert_eq!(lines[0], "ok", "{out}");
+    assert!(lines[1].starts_with("snapshot 1 at seq "), "{out}");
+    assert_eq!(
+        lines[2..15],
+        [
+            "ok",
+            "ok",
+            "ok",
+            "ok",
+            "ok",
+            "2",
+            "1",
+            "a = 1",
+            "(1 entry)",
+            "a = 2",
+            "b = 3",
+            "(2 entries)",
+            "ok",
+        ],
+        "{out}"
+    );
+    assert!(lines[15].starts_with("error: no snapshot 1"), "{out}");
+    assert!(lines[16].starts_with("snapshot 2 at seq "), "{out}");
+}
+
+#[test]
+fn a_snapshot_without_versioned_keys_is_an_error_line() {
+    let out = stdout_of(&["--day", "7"], "snapshot\nput a 1\nget a\n");
+    let lines = lines(&out);
+    assert!(
+        lines[0].starts_with("error: invalid argument: snapshots need versioned keys"),
+        "{out}"
+    );
+    assert_eq!(lines[1..], ["ok", "1"], "{out}");
 }

@@ -15,7 +15,10 @@ pub(crate) enum Command {
     Get(Vec<u8>),
     Delete(Vec<u8>),
     Scan(KeyRange),
-    Fill { from: u64, to: u64 },
+    Fill {
+        from: u64,
+        to: u64,
+    },
     Flush,
     Compact,
     Sync,
@@ -23,6 +26,14 @@ pub(crate) enum Command {
     Stats,
     Dump(Vec<u8>),
     Open(PathBuf),
+    /// Takes a snapshot (day 8).
+    Snapshot,
+    /// `get` at a snapshot: its number and the key.
+    SnapshotGet(u64, Vec<u8>),
+    /// `scan` at a snapshot.
+    SnapshotScan(u64, KeyRange),
+    /// Drops a snapshot.
+    Release(u64),
     Help,
     Quit,
 }
@@ -86,6 +97,22 @@ const COMMANDS: &[(&str, &str, &str)] = &[
         "open",
         "open DIR",
         "switch to the engine in DIR (the current one stays if DIR cannot be opened)",
+    ),
+    (
+        "snapshot",
+        "snapshot",
+        "take a snapshot (day 8, --mvcc on): prints its number and seq",
+    ),
+    ("sget", "sget N KEY", "get KEY as snapshot N sees it"),
+    (
+        "sscan",
+        "sscan N [FROM [TO]]",
+        "scan as snapshot N sees it (bounds as for scan)",
+    ),
+    (
+        "release",
+        "release N",
+        "drop snapshot N, so compaction may drop the versions only it read",
     ),
     ("help", "help", "this list"),
     (
@@ -158,6 +185,18 @@ pub(crate) fn parse(line: &[u8]) -> Result<Option<Command>, String> {
             Command::Fill { from, to }
         }
         "dump" => Command::Dump(one(&name, args)?),
+        "sget" => {
+            let [snapshot, key] = exactly(&name, args)?;
+            Command::SnapshotGet(number(&snapshot)?, key)
+        }
+        "sscan" => {
+            let mut args = args.into_iter();
+            let snapshot = args
+                .next()
+                .ok_or_else(|| format!("sscan: missing argument (usage: {})", usage(&name)))?;
+            Command::SnapshotScan(number(&snapshot.bytes)?, key_range(args.collect())?)
+        }
+        "release" => Command::Release(number(&one(&name, args)?)?),
         "open" => {
             let dir = one(&name, args)?;
             let dir = String::from_utf8(dir).map_err(|_| "open: DIR must be UTF-8".to_string())?;
@@ -180,6 +219,7 @@ fn no_arguments(name: &str) -> Result<Command, String> {
         "sync" => Command::Sync,
         "shape" => Command::Shape,
         "stats" => Command::Stats,
+        "snapshot" => Command::Snapshot,
         "help" | "?" => Command::Help,
         "quit" | "exit" => Command::Quit,
         _ => {
