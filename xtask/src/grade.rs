@@ -378,7 +378,10 @@ pub fn explain(message: &str, info: Option<&TestInfo>) -> String {
 fn selected_days(root: &Path, args: &GradeArgs) -> Result<Vec<u8>> {
     let days: Vec<u8> = match (args.day, args.days) {
         (Some(day), _) => vec![day],
-        (None, Some((first, last))) => (first..=last).collect(),
+        // A range grades the days in it that have tests (Part 2's days arrive one at a time).
+        (None, Some((first, last))) => (first..=last)
+            .filter(|day| workspace::day_test_file(root, *day).is_file())
+            .collect(),
         (None, None) => workspace::graded_days(root)
             .into_iter()
             .filter(|day| crate::course::PART_1.contains(day))
