@@ -7,6 +7,10 @@
 //! must hold disjoint, sorted key ranges. The sizes are tiny, so that freezes, flushes and
 //! compactions happen every few dozen operations.
 //!
+//! From day 8 the sequences also take, read and release snapshots: the model keeps a copy of
+//! itself for each, and every read at a snapshot must agree with that copy, through flushes,
+//! compactions (which must keep what live snapshots read) and overwrites. A reopen drops them.
+//!
 //! Two variants: background threads off (the shape changes only through the explicit hooks) and
 //! on (a flush thread, and from day 5 a compaction thread, race with the operations; `shape()`
 //! is a snapshot, so the invariant is checked on consistent states).
@@ -81,6 +85,14 @@ pub enum Op {
     FullCompaction,
     Reopen,
     Sync,
+    /// Day 8: take a snapshot (the model keeps a copy of itself).
+    TakeSnapshot,
+    /// Day 8: `get` at the live snapshot `n % live` (none live: nothing happens).
+    SnapshotGet(usize, B),
+    /// Day 8: `scan` at the live snapshot `n % live`.
+    SnapshotScan(usize, Bnd, Bnd),
+    /// Day 8: drop the live snapshot `n % live`.
+    Release(usize),
 }
 
 /// Number of distinct key stems.
@@ -153,6 +165,13 @@ pub fn gen_ops(seed: u64, count: usize, day: u8) -> Vec<Op> {
                 }
                 Op::Batch(records)
             }
+            53..=54 if day >= 8 => Op::TakeSnapshot,
+            55..=59 if day >= 8 => Op::SnapshotGet(rng.below(1000), gen_read_key(&mut rng)),
+            60..=61 if day >= 8 => {
+                let (lower, upper) = (gen_bound(&mut rng), gen_bound(&mut rng));
+                Op::SnapshotScan(rng.below(1000), lower, upper)
+            }
+            62 if day >= 8 => Op::Release(rng.below(1000)),
             53..=72 => Op::Get(gen_read_key(&mut rng)),
             73..=84 => {
                 let (lower, upper) = (gen_bound(&mut rng), gen_bound(&mut rng));
@@ -314,6 +333,11 @@ fn check_shape(shape: &TreeShape, max_levels: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// The live snapshot `n` names (`n % live`), if any is live.
+fn pick<T>(snapshots: &[T], n: usize) -> Option<&T> {
+    (!snapshots.is_empty()).then(|| &snapshots[n % snapshots.len()])
+}
+
 /// Runs `ops` on a fresh engine and the model; the first disagreement, error or panic fails.
 pub fn run(ops: &[Op], options: &LsmOptions) -> Result<Activity, Failure> {
     run_with(ops, options, false)
@@ -354,6 +378,8 @@ fn run_steps(
     let open = || MiniLsm::open(dir.path(), options.clone()).map_err(|e| format!("open: {e}"));
     let mut db: Arc<MiniLsm> = open()?;
     let mut model = Model::new();
+    // Live snapshots (day 8), oldest first, each with the model as it was when it was taken.
+    let mut snapshots: Vec<(crate::lsm::Snapshot, Model)> = Vec::new();
     let mut activity = Activity {
         ops: ops.len() as u64,
         ..Activity::default()
@@ -416,7 +442,55 @@ fn run_steps(
             }
             Op::FullCompaction => db.force_full_compaction().map_err(engine_error)?,
             Op::Sync => db.sync().map_err(engine_error)?,
+            Op::TakeSnapshot => {
+                let snapshot = db.snapshot().map_err(engine_error)?;
+                snapshots.push((snapshot, model.clone()));
+            }
+            Op::SnapshotGet(n, key) => {
+                if let Some((snapshot, then)) = pick(&snapshots, *n) {
+                    let got = snapshot.get(&key.0).map_err(engine_error)?;
+                    let want = then.get(&key.0);
+                    if got.as_deref() != want.map(Vec::as_slice) {
+                        return Err(format!(
+                            "{op:?} (the snapshot at seq {}): got {:?}, expected {:?}",
+                            snapshot.seq(),
+                            got.map(|v| B(v.to_vec())),
+                            want.map(|v| B(v.clone()))
+                        ));
+                    }
+                }
+            }
+            Op::SnapshotScan(n, lower, upper) => {
+                if let Some((snapshot, then)) = pick(&snapshots, *n) {
+                    let got: Vec<(Vec<u8>, Vec<u8>)> = snapshot
+                        .scan(lower.as_bound(), upper.as_bound())
+                        .and_then(|scan| {
+                            scan.into_iter()
+                                .map(|entry| entry.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                                .collect()
+                        })
+                        .map_err(engine_error)?;
+                    let want: Vec<_> = then
+                        .iter()
+                        .filter(|(key, _)| in_range(key, lower, upper))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    if let Some(diff) = diff_entries(&got, &want) {
+                        return Err(format!(
+                            "{op:?} (the snapshot at seq {}): {diff}",
+                            snapshot.seq()
+                        ));
+                    }
+                }
+            }
+            Op::Release(n) => {
+                if !snapshots.is_empty() {
+                    snapshots.remove(n % snapshots.len());
+                }
+            }
             Op::Reopen => {
+                // Snapshots belong to the engine that is closing.
+                snapshots.clear();
                 db.close().map_err(engine_error)?;
                 activity.count_engine(&db);
                 activity.reopens += 1;
@@ -436,6 +510,7 @@ fn run_steps(
         }
     }
     step.set(ops.len());
+    snapshots.clear();
     let got = scan(&db, &full.0, &full.1).map_err(|e| format!("final scan: {e}"))?;
     let want: Vec<_> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     if let Some(diff) = diff_entries(&got, &want) {
