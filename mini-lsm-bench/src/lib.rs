@@ -95,6 +95,10 @@ pub struct Args {
     /// Background (leveled) compaction.
     #[arg(long, value_enum, default_value_t = Switch::On)]
     pub compaction: Switch,
+    /// mini-lsm's versioned keys and snapshots (Part 2, day 8): `on` measures what sequence
+    /// numbers cost.
+    #[arg(long, value_enum, default_value_t = Switch::Off)]
+    pub mvcc: Switch,
     /// Directory for the databases (default: a temporary directory, deleted at the end).
     #[arg(long)]
     pub dir: Option<PathBuf>,
@@ -115,6 +119,7 @@ impl Args {
             cache_size: self.cache_size,
             bloom_bits: self.bloom_bits,
             compaction: self.compaction == Switch::On,
+            mvcc: self.mvcc == Switch::On,
         }
     }
 

@@ -30,6 +30,7 @@ impl MiniLsmEngine {
             },
             background_compaction: config.compaction,
             enable_wal: true,
+            mvcc: config.mvcc,
             ..LsmOptions::default()
         };
         Ok(MiniLsmEngine {

@@ -25,6 +25,9 @@ pub struct EngineConfig {
     pub bloom_bits: usize,
     /// Whether background compaction runs (LSM engines).
     pub compaction: bool,
+    /// Whether mini-lsm keeps versioned keys (Part 2, day 8: `LsmOptions::mvcc`); the other
+    /// engines always keep their own sequence numbers.
+    pub mvcc: bool,
 }
 
 /// What a workload needs from an engine. Every method may be called from several threads.
@@ -102,7 +105,14 @@ pub fn describe(name: &str, config: &EngineConfig) -> String {
         if config.compaction { "leveled" } else { "off" },
     );
     match name {
-        "mini-lsm" => format!("{lsm}; WAL on (buffered, fsync only on sync)"),
+        "mini-lsm" => format!(
+            "{lsm}; WAL on (buffered, fsync only on sync){}",
+            if config.mvcc {
+                "; versioned keys (mvcc)"
+            } else {
+                ""
+            }
+        ),
         "fjall" => format!(
             "{lsm}; no compression; journal buffered in-process (manual_journal_persist), \
              fsync only on sync"
