@@ -222,10 +222,10 @@ const LEVELED_COLOUR: &str = "#2563eb";
 const TIERED_COLOUR: &str = "#d97706";
 
 /// Height of the comparison figure, and of each of its three panels.
-const COMPARE_HEIGHT: f64 = 700.0;
+const COMPARE_HEIGHT: f64 = 730.0;
 const PANEL_HEIGHT: f64 = 150.0;
 const PANEL_GAP: f64 = 55.0;
-const FIRST_PANEL_TOP: f64 = 95.0;
+const FIRST_PANEL_TOP: f64 = 105.0;
 
 /// The `--compare --plot` figure: write, space and read amplification per step, one panel each,
 /// a line per controller.
@@ -251,26 +251,39 @@ pub(super) fn compare_svg(args: &Args, leveled: &[StepReport], tiered: &[StepRep
         r#"  <text x="{}" y="26" text-anchor="middle" font-size="16" font-weight="bold" fill="{TEXT_COLOUR}">Leveled vs tiered compaction: {workload}</text>"#,
         WIDTH / 2.0
     );
-    let mut parameters = format!(
-        "leveled: L0 trigger {}, multiplier {}, base level {}; tiered: max runs {}, size amp {}%, \
-         size ratio {}%; {} levels",
-        args.level0_trigger,
-        args.multiplier,
-        format_size(args.base_level_size),
-        args.max_runs,
-        args.max_size_amp,
-        args.size_ratio,
+    let mut shared = format!(
+        "{} flushes of {}, SSTs of {}, {} levels",
+        args.steps,
+        format_size(args.flush_size),
+        format_size(args.sst_size),
         args.max_levels
     );
     if args.overwrite > 0.0 {
-        let _ = write!(parameters, ", overwrite {}", args.overwrite);
+        let _ = write!(shared, ", overwrite {}", args.overwrite);
     }
-    let _ = writeln!(
-        w,
-        r##"  <text x="{}" y="48" text-anchor="middle" fill="#374151">{}</text>"##,
-        WIDTH / 2.0,
-        escape(&parameters)
-    );
+    let lines = [
+        shared,
+        format!(
+            "leveled: L0 trigger {}, multiplier {}, base level {}; tiered: max runs {}, size amp \
+             {}%, size ratio {}%, merge width {}",
+            args.level0_trigger,
+            args.multiplier,
+            format_size(args.base_level_size),
+            args.max_runs,
+            args.max_size_amp,
+            args.size_ratio,
+            args.min_merge_width
+        ),
+    ];
+    for (i, line) in lines.iter().enumerate() {
+        let _ = writeln!(
+            w,
+            r##"  <text x="{}" y="{}" text-anchor="middle" fill="#374151">{}</text>"##,
+            WIDTH / 2.0,
+            48 + 18 * i,
+            escape(line)
+        );
+    }
     let steps = leveled
         .last()
         .into_iter()
@@ -293,7 +306,7 @@ pub(super) fn compare_svg(args: &Args, leveled: &[StepReport], tiered: &[StepRep
         ];
         panel(w, top, name, steps, &series);
     }
-    let y = COMPARE_HEIGHT - 22.0;
+    let y = COMPARE_HEIGHT - 12.0;
     let mut x = LEFT;
     for (name, colour) in [("leveled", LEVELED_COLOUR), ("tiered", TIERED_COLOUR)] {
         let _ = writeln!(
