@@ -8,8 +8,8 @@
 //! - the engine under tiered compaction: values correct after every compaction of a seeded
 //!   workload, a scan opened before a compaction, tombstones kept until a merge takes every run,
 //!   reopening, read amplification at most `max_runs` and space amplification within its bound
-//!   once the tree is idle, the options' ranges at their edges, and switching between the
-//!   leveled and the tiered controller across reopens.
+//!   once the tree is idle, the options' ranges at their edges, switching between the leveled
+//!   and the tiered controller across reopens, and the background compaction thread.
 
 use std::ops::Bound;
 use std::path::Path;
@@ -838,4 +838,62 @@ fn switching_between_leveled_and_tiered_across_reopen_keeps_every_key() {
             BOOK_SWITCH,
         ),
     }
+}
+
+/// The background compaction thread asks the tiered controller too: writes that freeze and flush
+/// memtables on their own, then `close` (which lets the thread finish its work); the reopened
+/// tree holds at most `max_runs` runs and every key.
+#[test]
+fn the_background_thread_compacts_a_tiered_tree_until_idle_by_close() {
+    let dir = temp_dir();
+    let options = LsmOptions {
+        memtable_size: 1024,
+        max_immutable_memtables: 0,
+        background_compaction: true,
+        ..small_options(tiered(2, 200, 1, 4))
+    };
+    let mut model = Model::new();
+    {
+        let db = open(dir.path(), options.clone());
+        for generation in 0..3 {
+            for i in 0..300 {
+                put(&db, &mut model, key(i), long_value(i, generation, 24));
+            }
+        }
+        ok(
+            db.close(),
+            "close with the background threads on",
+            BOOK_ENGINE,
+        );
+    }
+    let db = open(
+        dir.path(),
+        LsmOptions {
+            background_compaction: false,
+            ..options
+        },
+    );
+    let shape = db.shape();
+    let s = "900 writes with memtable_size 1024 and background compaction (max_runs 2), closed and \
+             reopened";
+    if shape.l0.is_empty() && shape.levels.iter().all(|l| l.ssts.is_empty()) {
+        fail(
+            s,
+            "SSTs written by the background threads",
+            format!("{shape}"),
+            BOOK_ENGINE,
+        );
+    }
+    // The memtable replayed from the WAL is not a run; the SSTs are.
+    let runs = shape.sorted_run_count();
+    if runs > 2 {
+        fail(
+            s,
+            "at most 2 sorted runs",
+            format!("{runs}\n{shape}"),
+            BOOK_TRIGGERS,
+        );
+    }
+    check_levels_do_not_overlap(&shape, s, BOOK_RUNS);
+    check_model(&db, &model, 300, s, BOOK_ENGINE);
 }
