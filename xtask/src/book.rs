@@ -798,11 +798,11 @@ fn grade_day_arguments(text: &str) -> Vec<(usize, String)> {
     found
 }
 
-/// Whether a `--day` argument is valid in the book: a day `1..=7`, or a placeholder such as
+/// Whether a `--day` argument is valid in the book: a day of the course, or a placeholder such as
 /// `N`, `K` or `<day>` in a general description.
 fn valid_day_argument(argument: &str) -> bool {
     match argument.parse::<u8>() {
-        Ok(day) => (1..=7).contains(&day),
+        Ok(day) => crate::course::DAYS.contains(&day),
         Err(_) => {
             let placeholder =
                 argument.len() == 1 && argument.chars().all(|c| c.is_ascii_uppercase());
@@ -818,8 +818,9 @@ fn grade_day_problems(book: &Book) -> Vec<String> {
         for (offset, argument) in grade_day_arguments(text) {
             if !valid_day_argument(&argument) {
                 problems.push(format!(
-                    "  book/src/{name}:{}: `cargo x grade --day {argument}`: the days are 1 to 7",
-                    line_of(text, offset)
+                    "  book/src/{name}:{}: `cargo x grade --day {argument}`: the days are 1 to {}",
+                    line_of(text, offset),
+                    crate::course::LAST_DAY
                 ));
             }
         }
@@ -1102,7 +1103,10 @@ mod tests {
             .collect();
         assert_eq!(found, ["3", "8", "N"]);
         assert!(valid_day_argument("7") && valid_day_argument("N") && valid_day_argument("<day>"));
-        assert!(!valid_day_argument("0") && !valid_day_argument("8") && !valid_day_argument("one"));
+        assert!(valid_day_argument("8") && valid_day_argument("10"));
+        assert!(
+            !valid_day_argument("0") && !valid_day_argument("11") && !valid_day_argument("one")
+        );
     }
 
     #[test]
@@ -1168,7 +1172,7 @@ mod tests {
     fn an_inconsistent_scratch_book_reports_every_problem() {
         let chapter = "# Day 1\n\n## Blocks\n\nSee [x](appendix-formats.md#sst), [y](nope.md) and \
                        ![f](figures/missing.svg).\n\n{{#include ../../mini-lsm-reference/src/block.rs:block-decode}}\n\
-                       {{#include ../missing.rs}}\n\nRun `cargo x grade --day 9`. Details TBD.\n";
+                       {{#include ../missing.rs}}\n\nRun `cargo x grade --day 11`. Details TBD.\n";
         let root = scratch_workspace("inconsistent", chapter);
         let problems = book_problems(&root).unwrap();
         std::fs::remove_dir_all(&root).unwrap();
@@ -1181,7 +1185,7 @@ mod tests {
             "no `// ANCHOR_END: block-decode` line",
             "includes `../missing.rs`",
             "stub `Block::encode` (day 1) is not named",
-            "`cargo x grade --day 9`",
+            "`cargo x grade --day 11`",
             "placeholder text `TBD`",
         ];
         for fragment in expected {

@@ -369,10 +369,7 @@ impl<'a> Sources<'a> {
 /// The day named by the first of `args`.
 fn day_arg(args: &[&str]) -> Result<u8> {
     let day = args.first().context("no day given")?;
-    day.parse()
-        .ok()
-        .filter(|day| (1..=7).contains(day))
-        .with_context(|| format!("`{day}` is not a day (1 to 7)"))
+    crate::course::parse_day(day).map_err(anyhow::Error::msg)
 }
 
 /// Lists every graded test target's tests, built for the starter. (Listing runs no test, so the

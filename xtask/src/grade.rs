@@ -21,7 +21,7 @@ use crate::workspace::{self, REFERENCE_DIR, STARTER_DIR, TESTS_PACKAGE};
 use crate::{gradescope, report, roster, sandbox, stress, watch};
 
 /// The title of each day, index 0 for day 1.
-pub const DAY_TITLES: [&str; 7] = [
+pub const DAY_TITLES: [&str; crate::course::DAY_COUNT] = [
     "Blocks",
     "SSTs",
     "MemTable + merging",
@@ -29,6 +29,9 @@ pub const DAY_TITLES: [&str; 7] = [
     "Leveled compaction",
     "Recovery",
     "Bloom filters + key compression",
+    "Snapshots",
+    "Transactions",
+    "Tiered compaction",
 ];
 
 /// The seconds a test may run before the grader kills it, unless `--timeout` says otherwise.
@@ -51,9 +54,10 @@ pub struct GradeArgs {
     #[arg(long, value_name = "DIR", conflicts_with = "watch")]
     roster: Option<PathBuf>,
     /// Grade only this day.
-    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=7), conflicts_with = "days")]
+    #[arg(long, value_parser = crate::course::parse_day, conflicts_with = "days")]
     day: Option<u8>,
-    /// Grade a range of days, e.g. `1-4` (or one day, `3`).
+    /// Grade a range of days, e.g. `1-4` (or one day, `3`). Without `--day` or `--days`, Part 1
+    /// (days 1-7) is graded; Part 2 (optional) with `--days 8-10`.
     #[arg(long, value_name = "N-M", value_parser = parse_days)]
     days: Option<(u8, u8)>,
     /// Kill a test that runs longer than this, in seconds.
@@ -88,16 +92,10 @@ pub enum Format {
     Json,
 }
 
-/// A `--days` value: `N` or `N-M` with 1 <= N <= M <= 7.
+/// A `--days` value: `N` or `N-M` with 1 <= N <= M <= [`crate::course::LAST_DAY`].
 fn parse_days(text: &str) -> Result<(u8, u8), String> {
     let (first, last) = text.split_once('-').unwrap_or((text, text));
-    let day = |text: &str| {
-        text.trim()
-            .parse::<u8>()
-            .ok()
-            .filter(|day| (1..=7).contains(day))
-            .ok_or_else(|| format!("`{text}` is not a day (1 to 7)"))
-    };
+    let day = crate::course::parse_day;
     let (first, last) = (day(first)?, day(last)?);
     if first > last {
         return Err(format!("{first}-{last} is an empty range"));
@@ -375,12 +373,16 @@ pub fn explain(message: &str, info: Option<&TestInfo>) -> String {
     explained.join("\n")
 }
 
-/// The days selected by `--day`/`--days` (every day with a test file when neither is given).
+/// The days selected by `--day`/`--days`; when neither is given, every day of Part 1 with a
+/// test file (Part 2 is optional: a student who stops at day 7 is graded as before it existed).
 fn selected_days(root: &Path, args: &GradeArgs) -> Result<Vec<u8>> {
     let days: Vec<u8> = match (args.day, args.days) {
         (Some(day), _) => vec![day],
         (None, Some((first, last))) => (first..=last).collect(),
-        (None, None) => workspace::graded_days(root),
+        (None, None) => workspace::graded_days(root)
+            .into_iter()
+            .filter(|day| crate::course::PART_1.contains(day))
+            .collect(),
     };
     if let Some(missing) = days
         .iter()
@@ -675,6 +677,7 @@ mod tests {
         assert_eq!(parse_days("1-4"), Ok((1, 4)));
         assert!(parse_days("4-1").is_err());
         assert!(parse_days("0-2").is_err());
-        assert!(parse_days("8").is_err());
+        assert_eq!(parse_days("8-10"), Ok((8, 10)));
+        assert!(parse_days("11").is_err());
     }
 }

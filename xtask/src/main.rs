@@ -76,7 +76,7 @@ enum Task {
         check: bool,
         /// Start at day N: days before N are solved (the reference's code), days N to 7 are
         /// todo!() (a class that starts at day N, or a student redoing it).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=7))]
+        #[arg(long, value_name = "N", value_parser = crate::course::parse_day)]
         from_day: Option<u8>,
         /// Write the starter crate into DIR instead of mini-lsm-starter/ (grade it with
         /// `cargo x grade --submission DIR`).

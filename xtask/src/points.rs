@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, bail, ensure};
 
+use crate::course::{DAY_COUNT, DAYS, LAST_DAY};
+
 /// The checked-in table, compiled into xtask so that grading a submission in a temporary
 /// workspace uses this repository's table.
 const TABLE: &str = include_str!("../points.toml");
@@ -30,13 +32,14 @@ impl Weights {
     }
 }
 
-/// The points of days 1 ..= 7 (index 0 for day 1) and the weights of their test functions.
+/// The points of every day of the course (index 0 for day 1) and the weights of their test
+/// functions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Points {
-    days: [f64; 7],
-    weights: [BTreeMap<String, f64>; 7],
+    days: [f64; DAY_COUNT],
+    weights: [BTreeMap<String, f64>; DAY_COUNT],
     all_cases_share: f64,
-    broad: [Vec<String>; 7],
+    broad: [Vec<String>; DAY_COUNT],
 }
 
 impl Points {
@@ -45,14 +48,14 @@ impl Points {
         Self::parse(TABLE).context("xtask/points.toml")
     }
 
-    /// Parses `dayN = POINTS` for every day 1 ..= 7, and optional `[weights.dayN]` tables of
+    /// Parses `dayN = POINTS` for every day of the course, and optional `[weights.dayN]` tables of
     /// `test_function = WEIGHT` (a weight of 0.25 ..= 4 times the default 1, so that no function
     /// weighs more than [`MAX_WEIGHT_RATIO`] times another).
     pub fn parse(text: &str) -> Result<Self> {
         let table: toml::Table = toml::from_str(text)?;
-        let mut days = [None; 7];
-        let mut weights: [BTreeMap<String, f64>; 7] = Default::default();
-        let mut broad: [Vec<String>; 7] = Default::default();
+        let mut days = [None; DAY_COUNT];
+        let mut weights: [BTreeMap<String, f64>; DAY_COUNT] = Default::default();
+        let mut broad: [Vec<String>; DAY_COUNT] = Default::default();
         let mut all_cases_share = 0.0;
         for (key, value) in &table {
             if key == "all_cases_share" {
@@ -105,8 +108,9 @@ impl Points {
                 }
                 continue;
             }
-            let day = day_number(key)
-                .with_context(|| format!("`{key}`: expected `dayN = POINTS` (N in 1..=7)"))?;
+            let day = day_number(key).with_context(|| {
+                format!("`{key}`: expected `dayN = POINTS` (N in 1..={LAST_DAY})")
+            })?;
             let points = number(value)
                 .filter(|points| *points >= 0.0)
                 .with_context(|| format!("`{key}`: the points must be a number >= 0"))?;
@@ -122,7 +126,7 @@ impl Points {
                 day + 1
             );
         }
-        let mut table = [0.0; 7];
+        let mut table = [0.0; DAY_COUNT];
         for (day, value) in days.iter().enumerate() {
             table[day] = value.with_context(|| format!("no points for day{}", day + 1))?;
         }
@@ -134,7 +138,7 @@ impl Points {
         })
     }
 
-    /// The points of `day` (1 ..= 7).
+    /// The points of `day`.
     pub fn day(&self, day: u8) -> f64 {
         self.days[usize::from(day - 1)]
     }
@@ -154,10 +158,10 @@ impl Points {
     }
 }
 
-/// N of `dayN`, N in 1 ..= 7.
+/// N of `dayN`, N a day of the course.
 fn day_number(key: &str) -> Option<usize> {
-    let day: usize = key.strip_prefix("day")?.parse().ok()?;
-    (1..=7).contains(&day).then_some(day)
+    let day: u8 = key.strip_prefix("day")?.parse().ok()?;
+    DAYS.contains(&day).then_some(usize::from(day))
 }
 
 /// An integer or float TOML value as a float.
@@ -233,15 +237,19 @@ pub fn function_of(name: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::course::PARTS;
     use crate::workspace;
 
-    const DAYS: &str = "day1=1\nday2=1\nday3=1\nday4=1\nday5=1\nday6=1\nday7=1.5\n";
+    const TABLE: &str = "day1=1\nday2=1\nday3=1\nday4=1\nday5=1\nday6=1\nday7=1.5\n\
+                         day8=1\nday9=1\nday10=1\n";
 
     #[test]
-    fn the_checked_in_table_adds_up_to_100() {
+    fn each_part_of_the_checked_in_table_adds_up_to_100() {
         let points = Points::table().unwrap();
-        let total: f64 = (1..=7).map(|day| points.day(day)).sum();
-        assert_eq!(total, 100.0);
+        for part in PARTS {
+            let total: f64 = part.clone().map(|day| points.day(day)).sum();
+            assert_eq!(total, 100.0, "days {part:?}");
+        }
     }
 
     /// A weight for a test function that was renamed or removed would silently weigh nothing.
@@ -249,7 +257,7 @@ mod tests {
     fn every_weighted_function_is_a_test_of_its_day() {
         let points = Points::table().unwrap();
         let root = workspace::root();
-        for day in 1..=7 {
+        for day in DAYS {
             let path = workspace::day_test_file(&root, day);
             let source = std::fs::read_to_string(&path).unwrap_or_default();
             for function in points
@@ -270,22 +278,22 @@ mod tests {
     #[test]
     fn a_bad_table_is_refused() {
         assert!(Points::parse("day1 = 10").is_err(), "missing days");
-        assert!(Points::parse(&format!("{DAYS}day8 = 1")).is_err());
-        assert!(Points::parse(&format!("{DAYS}day1 = 1")).is_err(), "twice");
-        let commented = format!("# c\n{DAYS}# x\n");
+        assert!(Points::parse(&format!("{TABLE}day11 = 1")).is_err());
+        assert!(Points::parse(&format!("{TABLE}day1 = 1")).is_err(), "twice");
+        let commented = format!("# c\n{TABLE}# x\n");
         assert_eq!(Points::parse(&commented).unwrap().day(7), 1.5);
-        let weights = |table: &str| Points::parse(&format!("{DAYS}[weights.day2]\n{table}"));
+        let weights = |table: &str| Points::parse(&format!("{TABLE}[weights.day2]\n{table}"));
         assert_eq!(weights("a = 4\nb = 2").unwrap().weights(2).of("a"), 4.0);
         assert!(weights("a = 4.5").is_err(), "more than 4 times the default");
         assert!(weights("a = 4\nb = 0.5").is_err(), "8 times b");
         assert!(weights("a = \"x\"").is_err());
-        assert!(Points::parse(&format!("{DAYS}[weights.day9]\na = 2")).is_err());
-        let broad = Points::parse(&format!("{DAYS}[broad]\nday3 = [\"a\", \"b\"]")).unwrap();
+        assert!(Points::parse(&format!("{TABLE}[weights.day11]\na = 2")).is_err());
+        let broad = Points::parse(&format!("{TABLE}[broad]\nday3 = [\"a\", \"b\"]")).unwrap();
         assert_eq!(broad.broad(3), ["a", "b"]);
-        assert!(Points::parse(&format!("{DAYS}[broad]\nday3 = \"a\"")).is_err());
-        let share = Points::parse(&format!("all_cases_share = 0.5\n{DAYS}")).unwrap();
+        assert!(Points::parse(&format!("{TABLE}[broad]\nday3 = \"a\"")).is_err());
+        let share = Points::parse(&format!("all_cases_share = 0.5\n{TABLE}")).unwrap();
         assert_eq!(share.weights(1).all_cases_share, 0.5);
-        assert!(Points::parse(&format!("all_cases_share = 2\n{DAYS}")).is_err());
+        assert!(Points::parse(&format!("all_cases_share = 2\n{TABLE}")).is_err());
     }
 
     #[test]

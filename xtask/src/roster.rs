@@ -19,7 +19,7 @@ pub struct Row {
     /// The sub-folder's name.
     pub submission: String,
     /// The points of each graded day, `None` for a day not graded.
-    pub days: [Option<f64>; 7],
+    pub days: [Option<f64>; crate::course::DAY_COUNT],
     /// The total points.
     pub total: f64,
     /// `passed`, `partial`, `failed` (no points), `does not compile`, or `error: …`.
@@ -29,7 +29,7 @@ pub struct Row {
 impl Row {
     /// The row of a graded submission.
     fn graded(submission: &str, grade: &Grade) -> Self {
-        let mut days = [None; 7];
+        let mut days = [None; crate::course::DAY_COUNT];
         for day in &grade.days {
             days[usize::from(day.day - 1)] = Some(day.points());
         }
@@ -54,7 +54,7 @@ impl Row {
     fn error(submission: &str, error: &anyhow::Error) -> Self {
         Row {
             submission: submission.to_string(),
-            days: [None; 7],
+            days: [None; crate::course::DAY_COUNT],
             total: 0.0,
             status: format!("error: {error:#}"),
         }
@@ -91,21 +91,26 @@ pub fn grade_roster(
         println!("      {} points, {}", number(row.total), row.status);
         rows.push(row);
     }
-    fs::write(output, csv(&rows))
+    fs::write(output, csv(&rows, days))
         .with_context(|| format!("could not write {}", output.display()))?;
     println!("\n{}", summary(&rows));
     println!("wrote {}", output.display());
     Ok(!rows.is_empty() && rows.iter().all(|row| row.status == "passed"))
 }
 
-/// The CSV: `submission,day1,…,day7,total,status`, one row per submission.
-pub fn csv(rows: &[Row]) -> String {
-    let mut text = String::from("submission,day1,day2,day3,day4,day5,day6,day7,total,status\n");
+/// The CSV: `submission,dayN,…,total,status` with a column per graded day (`day1` to `day7` for
+/// Part 1), one row per submission.
+pub fn csv(rows: &[Row], graded_days: &[u8]) -> String {
+    let columns: Vec<String> = graded_days.iter().map(|day| format!("day{day}")).collect();
+    let mut text = format!("submission,{},total,status\n", columns.join(","));
     for row in rows {
-        let days: Vec<String> = row
-            .days
+        let days: Vec<String> = graded_days
             .iter()
-            .map(|points| points.map(number).unwrap_or_default())
+            .map(|&day| {
+                row.days[usize::from(day - 1)]
+                    .map(number)
+                    .unwrap_or_default()
+            })
             .collect();
         let _ = writeln!(
             text,
@@ -170,14 +175,25 @@ mod tests {
         let rows = [
             Row {
                 submission: "alice".into(),
-                days: [Some(10.0), Some(2.5), None, None, None, None, None],
+                days: [
+                    Some(10.0),
+                    Some(2.5),
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                ],
                 total: 12.5,
                 status: "partial".into(),
             },
             Row::error("bob, jr", &anyhow::anyhow!("not a \"crate\"")),
         ];
         assert_eq!(
-            csv(&rows),
+            csv(&rows, &[1, 2, 3, 4, 5, 6, 7]),
             "submission,day1,day2,day3,day4,day5,day6,day7,total,status\n\
              alice,10,2.5,,,,,,12.5,partial\n\
              \"bob, jr\",,,,,,,,0,\"error: not a \"\"crate\"\"\"\n"

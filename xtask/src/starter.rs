@@ -86,13 +86,18 @@ pub fn generate_from_day(
     };
     write_tree(&starter_tree(root, first_day)?, &target)?;
     println!(
-        "{}: days 1 to {} solved, days {first_day} to 7 left as todo!(); grade it with `cargo x \
+        "{}: days 1 to {} solved, days {first_day} to {} left as todo!(); grade it with `cargo x \
          grade{}`",
         target.display(),
         first_day.saturating_sub(1),
+        crate::course::LAST_DAY,
         match out {
             Some(out) => format!(" --submission {}", out.display()),
             None => String::new(),
+        } + &if crate::course::PART_2.contains(&first_day) {
+            format!(" --days {first_day}-{}", crate::course::LAST_DAY)
+        } else {
+            String::new()
         }
     );
     Ok(())
