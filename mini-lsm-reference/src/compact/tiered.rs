@@ -53,6 +53,7 @@ pub enum SortedRun {
     Level(usize),
 }
 
+// ANCHOR: tiered-sorted_runs
 /// The sorted runs of `shape`, newest first, each with its size in bytes: every L0 SST, then
 /// every non-empty level from L1 down. A point read probes them in this order.
 pub fn sorted_runs(shape: &TreeShape) -> Vec<(SortedRun, u64)> {
@@ -70,6 +71,7 @@ pub fn sorted_runs(shape: &TreeShape) -> Vec<(SortedRun, u64)> {
         });
     l0.chain(levels).collect()
 }
+// ANCHOR_END: tiered-sorted_runs
 
 impl TieredCompactionController {
     /// A controller with the given parameters.
