@@ -1,7 +1,8 @@
 //! Day 5 (compaction): running a compaction job and installing its result.
 //!
 //! A compaction merges some SSTs into new ones and swaps them into the tree atomically. The
-//! controller in [`leveled`] decides *what* to compact; this module does the work:
+//! controller in [`leveled`] (or, from day 10, [`tiered`]) decides *what* to compact; this module
+//! does the work:
 //!
 //! 1. merge the input SSTs into one sorted stream (newest version of each key only);
 //! 2. write it out, cut into SSTs of about `target_sst_size` bytes; tombstones are dropped only
@@ -15,6 +16,7 @@
 //! snapshots taken before a compaction keep their full, correct view.
 
 pub mod leveled;
+pub mod tiered;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -170,34 +172,50 @@ impl LsmStorageInner {
     /// critical section over 1 ms, as a compaction is, and on average every 0.5 ms otherwise;
     /// `unlock_fair` makes it a promise of this code rather than a heuristic of the library.)
     fn compact_once(&self, _held: &MutexGuard<'_, ()>, newest_l0_id: usize) -> Result<bool> {
-        let CompactionOptions::Leveled(options) = &self.options.compaction else {
+        if self.options.compaction == CompactionOptions::NoCompaction {
             return Ok(false);
-        };
-        let controller = leveled::LeveledCompactionController::new(options.clone());
+        }
         // The controller needs only ids, key ranges and sizes: the shape, not the tables.
         let mut shape = self.shape();
         shape.l0.retain(|sst| sst.id <= newest_l0_id);
-        let Some(task) = controller.generate_task(&shape) else {
+        let Some(task) = self.generate_task(&shape) else {
             return Ok(false);
         };
         self.run_compaction(&task)?;
         Ok(true)
     }
 
+    /// The next task of the controller the options choose: leveled (day 5) or tiered (day 10).
+    fn generate_task(&self, shape: &crate::inspect::TreeShape) -> Option<CompactionTask> {
+        match &self.options.compaction {
+            CompactionOptions::NoCompaction => None,
+            CompactionOptions::Leveled(options) => {
+                leveled::LeveledCompactionController::new(options.clone()).generate_task(shape)
+            }
+            CompactionOptions::Tiered(options) => {
+                tiered::TieredCompactionController::new(options.clone()).generate_task(shape)
+            }
+        }
+    }
+
     /// Compacts every SST, L0 and all levels, into the bottom level (dropping every tombstone).
     pub fn force_full_compaction(&self) -> Result<()> {
         self.check_open()?;
-        let CompactionOptions::Leveled(options) = &self.options.compaction else {
-            return Err(crate::Error::InvalidArgument(
-                "force_full_compaction needs leveled compaction (day 5) in the options".into(),
-            ));
+        let max_levels = match &self.options.compaction {
+            CompactionOptions::Leveled(options) => options.max_levels,
+            CompactionOptions::Tiered(options) => options.max_levels,
+            CompactionOptions::NoCompaction => {
+                return Err(crate::Error::InvalidArgument(
+                    "force_full_compaction needs leveled compaction (day 5) in the options".into(),
+                ));
+            }
         };
         let held = self.compaction_lock.lock();
         let snapshot = self.snapshot();
         let task = CompactionTask {
             l0_sst_ids: snapshot.l0_sstables.clone(),
             level_sst_ids: snapshot.levels.clone(),
-            output_level: options.max_levels,
+            output_level: max_levels,
             output_is_bottom_level: true,
         };
         if !task.input_ids().is_empty() {

@@ -56,6 +56,13 @@ impl TreeShape {
     pub fn l0_ids(&self) -> Vec<usize> {
         self.l0.iter().map(|sst| sst.id).collect()
     }
+
+    /// The number of sorted runs a point read may probe: one per L0 SST (their key ranges may
+    /// overlap) and one per non-empty level (day 10's read amplification).
+    pub fn sorted_run_count(&self) -> usize {
+        let levels = self.levels.iter().filter(|level| !level.ssts.is_empty());
+        self.l0.len() + levels.count()
+    }
 }
 
 fn escaped(bytes: &[u8]) -> String {

@@ -10,6 +10,7 @@
 //! | 6   | recovery                       | [`wal`], [`manifest`], [`record_file`]                       |
 //! | 7   | bloom filters, key compression | [`table::bloom`], [`block`] (prefix-compressed keys)         |
 //! | 8   | snapshots (Part 2)             | [`mvcc`], [`Snapshot`]                                      |
+//! | 10  | tiered compaction (Part 2)     | [`compact::tiered`]                                          |
 //!
 //! Shared by all days: [`error`] (the one error type), [`options`], [`inspect`] (the tree's
 //! shape and counters, for tests and tools) and [`failpoint`] (test-only crash and I/O-error
@@ -41,6 +42,7 @@
 //! | `iterators/sst_concat_iterator.rs`     | 5    | one cursor over a sorted run of SSTs             |
 //! | `compact.rs`                           | 5, 6 | running a compaction; 6: recording it            |
 //! | `compact/leveled.rs`                   | 5    | the leveled controller                           |
+//! | `compact/tiered.rs`                    | 10   | the tiered (universal) controller                |
 //! | `record_file.rs`                       | 6    | the framing of log records                       |
 //! | `wal.rs`                               | 6    | the write-ahead log                              |
 //! | `manifest.rs`                          | 6    | the manifest's records and its replay            |
@@ -96,4 +98,6 @@ pub use error::{Error, Result};
 pub use inspect::{EngineStats, LevelInfo, MemTableInfo, RecoveryReport, SstInfo, TreeShape};
 pub use lsm_storage::WriteBatchRecord;
 pub use mini_lsm::{MiniLsm, Snapshot};
-pub use options::{CompactionOptions, LeveledCompactionOptions, LsmOptions};
+pub use options::{
+    CompactionOptions, LeveledCompactionOptions, LsmOptions, TieredCompactionOptions,
+};

@@ -79,6 +79,7 @@ pub struct LsmStorageState {
 pub(crate) fn num_levels(options: &LsmOptions) -> usize {
     match &options.compaction {
         CompactionOptions::Leveled(leveled) => leveled.max_levels,
+        CompactionOptions::Tiered(tiered) => tiered.max_levels,
         CompactionOptions::NoCompaction => 0,
     }
 }

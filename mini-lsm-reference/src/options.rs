@@ -20,13 +20,15 @@ pub const LAST_DAY: u8 = 7;
 /// The last day of Part 2 (optional): [`LsmOptions::for_day`] takes any day up to it.
 pub const LAST_COURSE_DAY: u8 = 10;
 
-/// How the engine compacts SSTs (day 5).
+/// How the engine compacts SSTs (day 5; tiered: day 10).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CompactionOptions {
     /// No compaction: flushed SSTs stay in L0 forever. Days 1–4.
     NoCompaction,
     /// Leveled compaction (day 5).
     Leveled(LeveledCompactionOptions),
+    /// Tiered ("universal") compaction (day 10, Part 2). Never a default: chosen explicitly.
+    Tiered(TieredCompactionOptions),
 }
 
 /// The range of [`LsmOptions::block_size`]: 64 B to 256 MiB. A block's entry offsets are `u32`
@@ -57,6 +59,19 @@ pub const BASE_LEVEL_SIZE_RANGE: RangeInclusive<u64> = 1..=u64::MAX;
 /// from the base level to the bottom (RocksDB's default is 7 levels below L0).
 pub const MAX_LEVELS_RANGE: RangeInclusive<usize> = 1..=16;
 
+/// The range of [`TieredCompactionOptions::max_runs`]: 1 to 1000 (every `get` may probe each
+/// sorted run, so even 1000 is far past useful).
+pub const MAX_RUNS_RANGE: RangeInclusive<usize> = 1..=1000;
+/// The range of [`TieredCompactionOptions::max_size_amplification_percent`]: 1 % to 100 000 %
+/// (a thousand times the live data). 0 would merge everything after every flush.
+pub const MAX_SIZE_AMPLIFICATION_PERCENT_RANGE: RangeInclusive<u64> = 1..=100_000;
+/// The range of [`TieredCompactionOptions::size_ratio_percent`]: 0 % (the next run may be at
+/// most as large as the runs picked so far) to 100 000 %.
+pub const SIZE_RATIO_PERCENT_RANGE: RangeInclusive<u64> = 0..=100_000;
+/// The range of [`TieredCompactionOptions::min_merge_width`]: 2 (merging one run with nothing
+/// rewrites it for no gain) to 1000.
+pub const MIN_MERGE_WIDTH_RANGE: RangeInclusive<usize> = 2..=1000;
+
 /// [`LsmOptions::max_manifest_bytes`]: at least one byte (a rewrite after every change), at
 /// most 1 GiB.
 pub const MAX_MANIFEST_BYTES_RANGE: RangeInclusive<u64> = 1..=(1 << 30);
@@ -84,6 +99,43 @@ impl Default for LeveledCompactionOptions {
             level_size_multiplier: 10,
             base_level_size_bytes: 64 << 20,
             max_levels: 4,
+        }
+    }
+}
+
+/// The tiered compaction controller's parameters (day 10). A *sorted run* is one L0 SST or one
+/// non-empty level; see [`crate::compact::tiered`]. The defaults follow RocksDB's universal
+/// compaction (size ratio 1 %, merge width at least 2, size amplification 200 %, compaction
+/// once 4 runs pile up, 7 level slots).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TieredCompactionOptions {
+    /// Merge runs when the tree holds more sorted runs than this: a point read probes at most
+    /// this many runs once compaction has caught up. Range: [`MAX_RUNS_RANGE`], 1 to 1000.
+    pub max_runs: usize,
+    /// Merge every run when the runs newer than the oldest hold more than this percent of the
+    /// oldest run's bytes (an estimate of the space taken by versions not yet merged away).
+    /// Range: [`MAX_SIZE_AMPLIFICATION_PERCENT_RANGE`], 1 to 100 000.
+    pub max_size_amplification_percent: u64,
+    /// Starting from the newest run, keep adding the next older run while it holds at most
+    /// `(100 + size_ratio_percent)%` of the bytes picked so far. Range:
+    /// [`SIZE_RATIO_PERCENT_RANGE`], 0 to 100 000.
+    pub size_ratio_percent: u64,
+    /// The size-ratio rule merges only when it picked at least this many runs. Range:
+    /// [`MIN_MERGE_WIDTH_RANGE`], 2 to 1000.
+    pub min_merge_width: usize,
+    /// Number of level slots below L0, each holding at most one sorted run. Range:
+    /// [`MAX_LEVELS_RANGE`], 1 to 16.
+    pub max_levels: usize,
+}
+
+impl Default for TieredCompactionOptions {
+    fn default() -> Self {
+        TieredCompactionOptions {
+            max_runs: 4,
+            max_size_amplification_percent: 200,
+            size_ratio_percent: 1,
+            min_merge_width: 2,
+            max_levels: 7,
         }
     }
 }
@@ -155,7 +207,9 @@ impl LsmOptions {
 
     /// The days whose features these options need.
     pub fn required_day(&self) -> u8 {
-        if self.mvcc {
+        if matches!(self.compaction, CompactionOptions::Tiered(_)) {
+            10
+        } else if self.mvcc {
             8
         } else if self.bloom_bits_per_key > 0 {
             7
@@ -206,6 +260,25 @@ impl LsmOptions {
                 BASE_LEVEL_SIZE_RANGE,
             )?;
             check_range("max_levels", leveled.max_levels, MAX_LEVELS_RANGE)?;
+        }
+        if let CompactionOptions::Tiered(tiered) = &self.compaction {
+            check_range("max_runs", tiered.max_runs, MAX_RUNS_RANGE)?;
+            check_range(
+                "max_size_amplification_percent",
+                tiered.max_size_amplification_percent,
+                MAX_SIZE_AMPLIFICATION_PERCENT_RANGE,
+            )?;
+            check_range(
+                "size_ratio_percent",
+                tiered.size_ratio_percent,
+                SIZE_RATIO_PERCENT_RANGE,
+            )?;
+            check_range(
+                "min_merge_width",
+                tiered.min_merge_width,
+                MIN_MERGE_WIDTH_RANGE,
+            )?;
+            check_range("max_levels", tiered.max_levels, MAX_LEVELS_RANGE)?;
         }
         Ok(())
     }

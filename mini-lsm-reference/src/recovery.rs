@@ -338,20 +338,24 @@ fn record_ids(record: &ManifestRecord) -> Vec<usize> {
     }
 }
 
-/// Checks the options' number of levels against the tree's. Leveled compaction with a different
-/// number is refused once any level holds an SST (the levels' data would not be where the
-/// controller looks); with every level empty the tree takes the new number. Without compaction
-/// the tree keeps its levels: they are read, never compacted.
+/// Checks the options' number of levels against the tree's. Compaction (leveled or tiered) with
+/// a different number is refused once any level holds an SST (the levels' data would not be
+/// where the controller looks); with every level empty the tree takes the new number. Without
+/// compaction the tree keeps its levels: they are read, never compacted. The controller may
+/// change across a reopen: both keep every level one sorted run, newer above older, so either
+/// can take over the other's tree.
 fn fit_levels(tree: &mut ReplayedTree, options: &LsmOptions, dir: &Path) -> Result<()> {
-    let CompactionOptions::Leveled(leveled) = &options.compaction else {
-        return Ok(());
+    let max_levels = match &options.compaction {
+        CompactionOptions::Leveled(leveled) => leveled.max_levels,
+        CompactionOptions::Tiered(tiered) => tiered.max_levels,
+        CompactionOptions::NoCompaction => return Ok(()),
     };
     let recorded = tree.levels.len();
-    if leveled.max_levels == recorded {
+    if max_levels == recorded {
         return Ok(());
     }
     if tree.levels.iter().all(Vec::is_empty) {
-        tree.levels = vec![Vec::new(); leveled.max_levels];
+        tree.levels = vec![Vec::new(); max_levels];
         return Ok(());
     }
     Err(Error::InvalidArgument(format!(
@@ -359,7 +363,7 @@ fn fit_levels(tree: &mut ReplayedTree, options: &LsmOptions, dir: &Path) -> Resu
          levels hold SSTs, but the options ask for max_levels {}: open it with max_levels \
          {recorded}",
         dir.display(),
-        leveled.max_levels
+        max_levels
     )))
 }
 

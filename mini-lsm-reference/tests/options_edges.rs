@@ -45,7 +45,9 @@ fn base_options() -> LsmOptions {
 fn leveled(options: &mut LsmOptions) -> &mut LeveledCompactionOptions {
     match &mut options.compaction {
         CompactionOptions::Leveled(leveled) => leveled,
-        CompactionOptions::NoCompaction => unreachable!("the base options are leveled"),
+        CompactionOptions::NoCompaction | CompactionOptions::Tiered(_) => {
+            unreachable!("the base options are leveled")
+        }
     }
 }
 

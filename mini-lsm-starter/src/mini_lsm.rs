@@ -104,14 +104,19 @@ impl MiniLsm {
         if inner.num_imm_memtables() > memtable_limit {
             inner.force_flush_next_imm_memtable()?;
         }
-        if let CompactionOptions::Leveled(leveled) = &inner.options.compaction
+        // The number of L0 SSTs at which the compaction thread is deemed behind: the leveled L0
+        // trigger, or tiered's most runs (day 10: every L0 SST is a run).
+        let l0_trigger = match &inner.options.compaction {
+            CompactionOptions::Leveled(leveled) => Some(leveled.level0_file_num_compaction_trigger),
+            CompactionOptions::Tiered(tiered) => Some(tiered.max_runs),
+            CompactionOptions::NoCompaction => None,
+        };
+        if let Some(l0_trigger) = l0_trigger
             && inner.options.background_compaction
         {
             // `validate` bounds the trigger; saturating all the same, since a limit past
             // `usize::MAX` means "no limit", never a wrap to a small one.
-            let l0_limit = leveled
-                .level0_file_num_compaction_trigger
-                .saturating_mul(L0_BACKLOG_FACTOR);
+            let l0_limit = l0_trigger.saturating_mul(L0_BACKLOG_FACTOR);
             if inner.snapshot().l0_sstables.len() >= l0_limit {
                 inner.trigger_compaction()?;
             }

@@ -1,9 +1,11 @@
-//! `compaction-simulator`: the leveled controller of day 5 driven over a tree that exists only as
-//! sizes, to watch level sizes and write amplification grow without writing a byte of data.
+//! `compaction-simulator`: the leveled controller of day 5 (or, with `--controller tiered`, the
+//! tiered one of day 10) driven over a tree that exists only as sizes, to watch level sizes and
+//! write amplification grow without writing a byte of data.
 //!
 //! ```text
 //! cargo run -p mini-lsm-tools --bin compaction-simulator -- --steps 200
 //! cargo run -p mini-lsm-tools --bin compaction-simulator -- --plot sim.svg
+//! cargo run -p mini-lsm-tools --bin compaction-simulator -- --compare --plot compare.svg
 //! cargo x sim -- --steps 200          # your controller (the starter)
 //! ```
 //!
@@ -19,6 +21,12 @@
 //! ranges (8-byte big-endian numbers) and sizes. With the starter, the first call reaches a
 //! `todo!()`; the binary prints `not implemented yet: day 5 (LeveledCompactionController::…)`
 //! and exits with status 1.
+//!
+//! `--compare` runs the same workload under both controllers and prints, for each, the last row
+//! and three amplifications: write (bytes written per byte flushed), space (bytes stored per
+//! live byte: what a merge of every run would keep, under the overwrite model) and read (the
+//! sorted runs a point read may probe: each L0 SST and each non-empty level); with `--plot`, it
+//! draws the three per step for both.
 
 mod plot;
 
@@ -34,15 +42,17 @@ use clap::{Parser, ValueEnum};
 use crate::cli::{parse_size, stub};
 use crate::engine::compact::CompactionTask;
 use crate::engine::compact::leveled::LeveledCompactionController;
+use crate::engine::compact::tiered::TieredCompactionController;
 use crate::engine::inspect::{LevelInfo, MemTableInfo, SstInfo, TreeShape};
-use crate::engine::options::LeveledCompactionOptions;
+use crate::engine::options::{LeveledCompactionOptions, TieredCompactionOptions};
 
 /// The command line of `compaction-simulator`.
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "compaction-simulator",
-    about = "Drives the leveled compaction controller over simulated flushes (sizes only, no \
-             data) and prints the level sizes and the write amplification after each one.",
+    about = "Drives the leveled (or tiered) compaction controller over simulated flushes (sizes \
+             only, no data) and prints the level sizes and the write amplification after each \
+             one.",
     after_help = "Sizes take a suffix K, M or G (x1024, x1024², x1024³). Example:\n  \
                   compaction-simulator --steps 400 --base-level-size 8M --plot sim.svg"
 )]
@@ -61,7 +71,7 @@ pub struct Args {
     #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_positive_size)]
     pub base_level_size: u64,
 
-    /// Number of levels below L0 (max_levels)
+    /// Number of levels below L0 (max_levels; tiered: the level slots, one sorted run each)
     #[arg(long, value_name = "N", default_value_t = 4,
           value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_LEVELS as u64))]
     pub max_levels: usize,
@@ -93,8 +103,49 @@ pub struct Args {
     pub overwrite: f64,
 
     /// Also draw the level sizes and the write amplification over the steps into this SVG file
+    /// (with --compare: the write, space and read amplification of both controllers)
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+
+    /// The controller: `leveled` (day 5) or `tiered` (day 10, universal compaction)
+    #[arg(long, value_enum, default_value_t = ControllerKind::Leveled)]
+    pub controller: ControllerKind,
+
+    /// Tiered: merge runs when there are more sorted runs than this (max_runs)
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=1000))]
+    pub max_runs: usize,
+
+    /// Tiered: merge every run when the runs newer than the oldest hold more than this percent
+    /// of its bytes (max_size_amplification_percent)
+    #[arg(long, value_name = "PERCENT", default_value_t = 200,
+          value_parser = RangedU64ValueParser::<u64>::new().range(1..=100_000))]
+    pub max_size_amp: u64,
+
+    /// Tiered: the next older run joins a merge while it holds at most (100 + this)% of the
+    /// bytes picked so far (size_ratio_percent)
+    #[arg(long, value_name = "PERCENT", default_value_t = 1,
+          value_parser = RangedU64ValueParser::<u64>::new().range(0..=100_000))]
+    pub size_ratio: u64,
+
+    /// Tiered: the size-ratio rule merges at least this many runs (min_merge_width)
+    #[arg(long, value_name = "N", default_value_t = 2,
+          value_parser = RangedU64ValueParser::<usize>::new().range(2..=1000))]
+    pub min_merge_width: usize,
+
+    /// Run the workload under both controllers; print each one's last row and its write, space
+    /// and read amplification
+    #[arg(long)]
+    pub compare: bool,
+}
+
+/// Which controller decides the compactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ControllerKind {
+    /// Leveled compaction (day 5).
+    Leveled,
+    /// Tiered (universal) compaction (day 10).
+    Tiered,
 }
 
 /// How the keys of successive flushes relate, which decides how much compactions overlap.
@@ -141,7 +192,18 @@ fn parse_fraction(text: &str) -> Result<f64, String> {
 }
 
 impl Args {
-    /// The controller's parameters.
+    /// The tiered controller's parameters.
+    pub fn tiered_options(&self) -> TieredCompactionOptions {
+        TieredCompactionOptions {
+            max_runs: self.max_runs,
+            max_size_amplification_percent: self.max_size_amp,
+            size_ratio_percent: self.size_ratio,
+            min_merge_width: self.min_merge_width,
+            max_levels: self.max_levels,
+        }
+    }
+
+    /// The leveled controller's parameters.
     pub fn controller_options(&self) -> LeveledCompactionOptions {
         LeveledCompactionOptions {
             level0_file_num_compaction_trigger: self.level0_trigger,
@@ -181,6 +243,10 @@ pub struct StepReport {
     pub compacted: u64,
     /// Compactions run so far.
     pub compactions: u64,
+    /// Sorted runs a point read may probe: each L0 SST and each non-empty level.
+    pub sorted_runs: usize,
+    /// Bytes a merge of every run would keep: the live data, under the overwrite model.
+    pub live_bytes: u64,
 }
 
 impl StepReport {
@@ -188,13 +254,44 @@ impl StepReport {
     pub fn write_amplification(&self) -> f64 {
         (self.flushed + self.compacted) as f64 / self.flushed as f64
     }
+
+    /// Bytes stored per live byte: 1.0 when nothing overwritten is kept.
+    pub fn space_amplification(&self) -> f64 {
+        let stored: u64 = self.level_sizes.iter().sum();
+        if self.live_bytes == 0 {
+            1.0
+        } else {
+            stored as f64 / self.live_bytes as f64
+        }
+    }
+
+    /// The sorted runs a point read may probe.
+    pub fn read_amplification(&self) -> usize {
+        self.sorted_runs
+    }
+}
+
+/// A controller of either kind, asked for tasks the same way.
+#[derive(Debug, Clone)]
+enum Controller {
+    Leveled(LeveledCompactionController),
+    Tiered(TieredCompactionController),
+}
+
+impl Controller {
+    fn generate_task(&self, shape: &TreeShape) -> Option<CompactionTask> {
+        match self {
+            Controller::Leveled(controller) => controller.generate_task(shape),
+            Controller::Tiered(controller) => controller.generate_task(shape),
+        }
+    }
 }
 
 /// A tree of sizes and the controller that compacts it.
 #[derive(Debug, Clone)]
 pub struct Simulation {
-    controller: LeveledCompactionController,
-    options: LeveledCompactionOptions,
+    controller: Controller,
+    max_levels: usize,
     flush_size: u64,
     sst_size: u64,
     workload: Workload,
@@ -215,21 +312,34 @@ pub struct Simulation {
 impl Simulation {
     /// An empty tree with the parameters of `args`.
     pub fn new(args: &Args) -> Simulation {
-        let options = args.controller_options();
+        Simulation::with_controller(args, args.controller)
+    }
+
+    /// An empty tree with the parameters of `args`, compacted by the controller `kind`.
+    pub fn with_controller(args: &Args, kind: ControllerKind) -> Simulation {
+        let max_levels = args.max_levels;
+        let controller = match kind {
+            ControllerKind::Leveled => {
+                Controller::Leveled(LeveledCompactionController::new(args.controller_options()))
+            }
+            ControllerKind::Tiered => {
+                Controller::Tiered(TieredCompactionController::new(args.tiered_options()))
+            }
+        };
         let empty_memtable = MemTableInfo {
             id: 0,
             approximate_size: 0,
             num_entries: 0,
         };
-        let levels = (1..=options.max_levels)
+        let levels = (1..=max_levels)
             .map(|level| LevelInfo {
                 level,
                 ssts: Vec::new(),
             })
             .collect();
         Simulation {
-            controller: LeveledCompactionController::new(options.clone()),
-            options,
+            controller,
+            max_levels,
             flush_size: args.flush_size,
             sst_size: args.sst_size,
             workload: args.workload,
@@ -321,16 +431,52 @@ impl Simulation {
             flushed: self.flushed,
             compacted: self.compacted,
             compactions: self.compactions,
+            sorted_runs: self.shape.sorted_run_count(),
+            live_bytes: self.live_bytes(),
         }
+    }
+
+    /// What a merge of every run would keep: the runs, oldest first (the bottom level up, then
+    /// L0 from its oldest SST), through [`merge`], without changing the tree.
+    fn live_bytes(&self) -> u64 {
+        let as_run = |ssts: &[SstInfo]| {
+            ssts.iter()
+                .map(|sst| Run {
+                    first: key_number(&sst.first_key),
+                    last: key_number(&sst.last_key),
+                    size: sst.size_bytes,
+                    hides: self.hides.get(&sst.id).copied().unwrap_or(0),
+                })
+                .reduce(|a, b| Run {
+                    first: a.first.min(b.first),
+                    last: a.last.max(b.last),
+                    size: a.size + b.size,
+                    hides: a.hides + b.hides,
+                })
+        };
+        let levels = self
+            .shape
+            .levels
+            .iter()
+            .rev()
+            .filter_map(|l| as_run(&l.ssts));
+        let l0 = self
+            .shape
+            .l0
+            .iter()
+            .rev()
+            .filter_map(|sst| as_run(std::slice::from_ref(sst)));
+        let runs: Vec<Run> = levels.chain(l0).collect();
+        merge(&runs).size
     }
 
     /// Runs `task` on sizes: removes its inputs, merges them into new SSTs in the output level
     /// (kept in key order), and counts the bytes written.
     fn apply(&mut self, task: &CompactionTask) -> Result<(), String> {
-        if !(1..=self.options.max_levels).contains(&task.output_level) {
+        if !(1..=self.max_levels).contains(&task.output_level) {
             return Err(format!(
                 "error: the controller chose output level {}, but the levels are 1 to {}",
-                task.output_level, self.options.max_levels
+                task.output_level, self.max_levels
             ));
         }
         // Inputs from the oldest run to the newest: the lower level, the upper one, then L0 from
@@ -557,8 +703,83 @@ pub fn table_row(report: &StepReport) -> String {
     )
 }
 
-/// Runs every step of `args`, printing the table to `out`, and returns the reports.
+/// Runs every step of `args` under the controller `kind`, printing only the table's heading and
+/// its last row to `out`, and returns the reports.
+fn run_quietly(
+    args: &Args,
+    kind: ControllerKind,
+    out: &mut impl Write,
+) -> Result<Vec<StepReport>, String> {
+    let write_error = |e: io::Error| format!("error: writing the table: {e}");
+    let mut simulation = Simulation::with_controller(args, kind);
+    let mut reports = Vec::with_capacity(args.steps);
+    for _ in 0..args.steps {
+        reports.push(simulation.step()?);
+    }
+    let name = match kind {
+        ControllerKind::Leveled => "leveled",
+        ControllerKind::Tiered => "tiered",
+    };
+    writeln!(out, "{name}:").map_err(write_error)?;
+    writeln!(out, "{}", table_header(args.max_levels)).map_err(write_error)?;
+    if let Some(last) = reports.last() {
+        writeln!(out, "{}", table_row(last)).map_err(write_error)?;
+    }
+    Ok(reports)
+}
+
+/// The comparison of both controllers on the workload of `args`: both last rows, then one line
+/// per controller with its write, space and read amplification (last step, and the most over
+/// the steps). Returns the leveled and the tiered reports.
+pub fn compare(
+    args: &Args,
+    out: &mut impl Write,
+) -> Result<(Vec<StepReport>, Vec<StepReport>), String> {
+    args.validate()?;
+    let write_error = |e: io::Error| format!("error: writing the table: {e}");
+    let leveled = run_quietly(args, ControllerKind::Leveled, out)?;
+    let tiered = run_quietly(args, ControllerKind::Tiered, out)?;
+    writeln!(
+        out,
+        "\n{:<10}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}",
+        "controller", "write amp", "space amp", "max space", "read amp", "max read"
+    )
+    .map_err(write_error)?;
+    for (name, reports) in [("leveled", &leveled), ("tiered", &tiered)] {
+        let Some(last) = reports.last() else {
+            continue;
+        };
+        let most_space = reports
+            .iter()
+            .map(StepReport::space_amplification)
+            .fold(1.0, f64::max);
+        let most_read = reports.iter().map(|r| r.sorted_runs).max().unwrap_or(0);
+        writeln!(
+            out,
+            "{name:<10}  {:>9.2}  {:>9.2}  {:>9.2}  {:>9}  {:>9}",
+            last.write_amplification(),
+            last.space_amplification(),
+            most_space,
+            last.sorted_runs,
+            most_read
+        )
+        .map_err(write_error)?;
+    }
+    if let Some(path) = &args.plot {
+        let svg = plot::compare_svg(args, &leveled, &tiered);
+        std::fs::write(path, svg)
+            .map_err(|e| format!("error: cannot write the plot {}: {e}", path.display()))?;
+        writeln!(out, "plot written to {}", path.display()).map_err(write_error)?;
+    }
+    Ok((leveled, tiered))
+}
+
+/// Runs every step of `args`, printing the table to `out`, and returns the reports (with
+/// `--compare`, the tiered ones, after [`compare`]'s output).
 pub fn run(args: &Args, out: &mut impl Write) -> Result<Vec<StepReport>, String> {
+    if args.compare {
+        return compare(args, out).map(|(_, tiered)| tiered);
+    }
     args.validate()?;
     let write_error = |e: io::Error| format!("error: writing the table: {e}");
     writeln!(out, "{}", table_header(args.max_levels)).map_err(write_error)?;
@@ -718,6 +939,11 @@ mod tests {
             &["--overwrite", "1.5"],
             &["--workload", "zipf"],
             &["--steps", "0"],
+            &["--controller", "spiral"],
+            &["--max-runs", "0"],
+            &["--max-size-amp", "0"],
+            &["--size-ratio", "100001"],
+            &["--min-merge-width", "1"],
         ] {
             let error = parse(bad).expect_err("out of range");
             let first = error.render().to_string();

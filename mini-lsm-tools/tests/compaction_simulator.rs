@@ -436,8 +436,153 @@ fn help_names_every_parameter_and_the_overwrite_model() {
         "--workload",
         "--overwrite",
         "--plot",
+        "--controller",
+        "--max-runs",
+        "--max-size-amp",
+        "--size-ratio",
+        "--min-merge-width",
+        "--compare",
         "rough model",
     ] {
         assert!(help.contains(option), "no {option} in\n{help}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tiered controller (day 10) and --compare
+// ---------------------------------------------------------------------------------------------
+
+/// The sizes of the sorted runs of `shape`, newest first: each L0 SST, then each non-empty level.
+fn run_sizes(shape: &TreeShape) -> Vec<u64> {
+    let l0 = shape.l0.iter().map(|sst| sst.size_bytes);
+    let levels = shape
+        .levels
+        .iter()
+        .filter(|level| !level.ssts.is_empty())
+        .map(|level| level.ssts.iter().map(|sst| sst.size_bytes).sum());
+    l0.chain(levels).collect()
+}
+
+/// After every step of a tiered run: at most `max_runs` sorted runs, the runs newer than the
+/// oldest within `max_size_amp` percent of it, and no byte lost.
+#[test]
+fn tiered_runs_stay_within_max_runs_and_the_size_amplification_bound() {
+    for setup in [
+        &["--controller", "tiered"][..],
+        &["--controller", "tiered", "--workload", "sequential"],
+        &[
+            "--controller",
+            "tiered",
+            "--overwrite",
+            "0.5",
+            "--max-runs",
+            "3",
+        ],
+        &[
+            "--controller",
+            "tiered",
+            "--max-size-amp",
+            "50",
+            "--max-levels",
+            "6",
+        ],
+    ] {
+        let args = args(setup);
+        let mut simulation = Simulation::new(&args);
+        for step in 1..=300 {
+            let report = simulation
+                .step()
+                .expect("the tiered controller makes progress");
+            let shape = simulation.shape();
+            let runs = run_sizes(shape);
+            assert!(
+                runs.len() <= args.max_runs,
+                "{setup:?}, step {step}: {} runs, max {}\n{shape}",
+                runs.len(),
+                args.max_runs
+            );
+            assert_eq!(report.sorted_runs, runs.len(), "{setup:?}, step {step}");
+            let (oldest, newer) = runs.split_last().expect("a run");
+            let newer: u64 = newer.iter().sum();
+            assert!(
+                newer * 100 <= args.max_size_amp * oldest,
+                "{setup:?}, step {step}: newer runs {newer} B, oldest {oldest} B\n{shape}"
+            );
+            assert_eq!(
+                tree_bytes(shape) + simulation.dropped(),
+                report.flushed,
+                "{setup:?}, step {step}: bytes in the tree and dropped"
+            );
+            assert!(
+                report.space_amplification() >= 1.0,
+                "{setup:?}, step {step}"
+            );
+        }
+    }
+}
+
+/// The trade the two controllers make, on the same uniform workload with overwrites: tiered
+/// writes less, and lets its runs pile up to `max_runs` (what a point read may probe).
+#[test]
+fn tiered_writes_less_than_leveled_on_uniform_keys() {
+    let args = args(&[
+        "--steps",
+        "400",
+        "--base-level-size",
+        "8M",
+        "--multiplier",
+        "4",
+        "--overwrite",
+        "0.5",
+        "--compare",
+    ]);
+    let mut out = Vec::new();
+    let (leveled, tiered) = simulator::compare(&args, &mut out).expect("both controllers run");
+    let (l, t) = (leveled.last().unwrap(), tiered.last().unwrap());
+    assert!(
+        t.write_amplification() < l.write_amplification(),
+        "tiered {} vs leveled {}",
+        t.write_amplification(),
+        l.write_amplification()
+    );
+    let most_runs = |reports: &[StepReport]| reports.iter().map(|r| r.sorted_runs).max();
+    assert_eq!(most_runs(&tiered), Some(args.max_runs));
+    let text = String::from_utf8(out).expect("UTF-8");
+    for expected in ["leveled:", "tiered:", "write amp", "space amp", "read amp"] {
+        assert!(text.contains(expected), "no {expected:?} in\n{text}");
+    }
+}
+
+#[test]
+fn the_binary_compares_both_controllers_into_one_well_formed_svg() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let plot = dir.path().join("compare.svg");
+    let plot_arg = plot.to_str().expect("a UTF-8 path");
+    let output = simulator_binary(&["--steps", "50", "--compare", "--plot", plot_arg]);
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.starts_with("leveled ") || line.starts_with("tiered "))
+        .collect();
+    assert_eq!(
+        rows.len(),
+        2,
+        "one summary line per controller in\n{stdout}"
+    );
+    let svg = std::fs::read_to_string(&plot).expect("the plot was written");
+    is_well_formed_svg(&svg).unwrap_or_else(|e| panic!("{e}:\n{svg}"));
+    for label in [
+        "write amplification",
+        "space amplification",
+        "read amplification",
+        "leveled",
+        "tiered",
+    ] {
+        assert!(svg.contains(label), "no {label:?} in the SVG");
+    }
+    let single = simulator_binary(&["--steps", "30", "--controller", "tiered"]);
+    assert!(single.status.success(), "{single:?}");
+    let lines = String::from_utf8_lossy(&single.stdout).lines().count();
+    assert_eq!(lines, 31, "a heading and one line per step");
 }

@@ -21,6 +21,12 @@
 //!   simulator is run (it is deterministic); with `plot=PATH`, the SVG it draws must be the
 //!   committed file PATH (`--update` rewrites that file too);
 //! - `simulator-write-amp KEY=VALUE…`: the write amplification of that run's last row;
+//! - `simulator compare KEY=VALUE…`: with the bare word `compare` (the simulator's `--compare`
+//!   flag), the command and the simulator's whole output (both controllers' last rows and their
+//!   amplification table); `plot=PATH` is checked as above;
+//! - `simulator-amp CONTROLLER COLUMN KEY=VALUE…`: one cell of the amplification table that
+//!   `--compare` prints for that run: CONTROLLER `leveled` or `tiered`, COLUMN one of
+//!   [`COMPARE_COLUMNS`];
 //! - `starter-simulator KEY=VALUE…`: in a code span, the line the *starter's* simulator ends
 //!   with, which on the pristine starter is the stub it reached (`not implemented yet: …`).
 //!
@@ -57,6 +63,19 @@ pub const SIMULATOR_HEAD_ROWS: usize = 5;
 
 /// The binary behind `simulator` regions.
 const SIMULATOR_BIN: &str = "compaction-simulator";
+
+/// The simulator's flags that take no value, written as bare words in a region (`compare`).
+const SIMULATOR_FLAGS: [&str; 1] = ["compare"];
+
+/// The columns of the amplification table `--compare` prints, after the controller's name, as
+/// `simulator-amp` names them.
+pub const COMPARE_COLUMNS: [&str; 5] = [
+    "write-amp",
+    "space-amp",
+    "max-space",
+    "read-amp",
+    "max-read",
+];
 
 /// What fixes a stale region.
 const UPDATE_COMMAND: &str = "cargo x book --update";
@@ -219,12 +238,20 @@ impl<'a> Sources<'a> {
                     .context("the simulator's last row is empty")?
                     .to_string()
             }
+            "simulator-amp" => {
+                let [controller, column, rest @ ..] = args else {
+                    bail!("`simulator-amp` needs a controller, a column and the run's arguments");
+                };
+                let mut cli = vec!["--compare".to_string()];
+                cli.extend(simulator_args(rest)?);
+                compare_cell(&self.simulator_output(&cli)?, controller, column)?
+            }
             "starter-simulator" => {
                 format!("`{}`", self.starter_simulator_line(&simulator_args(args)?)?)
             }
             other => bail!(
                 "unknown source `{other}` (tests, passed, cases, grade, grade-line, simulator, \
-                 simulator-write-amp, starter-simulator)"
+                 simulator-write-amp, simulator-amp, starter-simulator)"
             ),
         };
         Ok(Some(body))
@@ -289,6 +316,19 @@ impl<'a> Sources<'a> {
             }
         }
         let output = self.simulator_output(&run)?;
+        if cli.iter().any(|arg| arg == "--compare") {
+            let shown: Vec<String> = output
+                .trim_end()
+                .lines()
+                .filter(|line| !line.starts_with("plot written to"))
+                .map(str::to_string)
+                .collect();
+            return Ok(format!(
+                "```sh\n{}\n```\n\n{}",
+                simulator_command(&cli),
+                text_block(&shown)
+            ));
+        }
         let rows = table_rows(&output);
         let header = output
             .lines()
@@ -424,13 +464,18 @@ fn text_block(lines: &[String]) -> String {
     format!("```text\n{}\n```\n", lines.join("\n"))
 }
 
-/// `key=value` words as the simulator's `--key value` arguments.
+/// `key=value` words as the simulator's `--key value` arguments, and the bare words of
+/// [`SIMULATOR_FLAGS`] as `--word`.
 fn simulator_args(words: &[&str]) -> Result<Vec<String>> {
     let mut args = Vec::new();
     for word in words {
-        let (key, value) = word
-            .split_once('=')
-            .with_context(|| format!("`{word}` is not `key=value`"))?;
+        if SIMULATOR_FLAGS.contains(word) {
+            args.push(format!("--{word}"));
+            continue;
+        }
+        let (key, value) = word.split_once('=').with_context(|| {
+            format!("`{word}` is neither `key=value` nor a flag ({SIMULATOR_FLAGS:?})")
+        })?;
         args.push(format!("--{key}"));
         args.push(value.to_string());
     }
@@ -441,7 +486,17 @@ fn simulator_args(words: &[&str]) -> Result<Vec<String>> {
 /// own.
 fn simulator_command(args: &[String]) -> String {
     let mut lines = vec!["cargo x sim --reference --".to_string()];
-    let pairs: Vec<String> = args.chunks(2).map(|pair| pair.join(" ")).collect();
+    // `--key value` pairs and lone flags, in the order given.
+    let mut pairs: Vec<String> = Vec::new();
+    for arg in args {
+        match pairs.last_mut() {
+            Some(last) if !arg.starts_with("--") => {
+                last.push(' ');
+                last.push_str(arg);
+            }
+            _ => pairs.push(arg.clone()),
+        }
+    }
     let (plot, options): (Vec<String>, Vec<String>) = pairs
         .into_iter()
         .partition(|pair| pair.starts_with("--plot "));
@@ -460,6 +515,26 @@ fn table_rows(output: &str) -> Vec<&str> {
         .skip(1)
         .filter(|line| !line.starts_with("plot written to"))
         .collect()
+}
+
+/// The cell of `column` (one of [`COMPARE_COLUMNS`]) in `controller`'s line of the amplification
+/// table that the simulator prints with `--compare`.
+fn compare_cell(output: &str, controller: &str, column: &str) -> Result<String> {
+    let index = COMPARE_COLUMNS
+        .iter()
+        .position(|name| *name == column)
+        .with_context(|| format!("unknown column `{column}` (one of {COMPARE_COLUMNS:?})"))?;
+    let line = output
+        .lines()
+        .find(|line| line.split_whitespace().next() == Some(controller))
+        .with_context(|| {
+            format!("the simulator's comparison has no line for the controller `{controller}`")
+        })?;
+    let cells: Vec<&str> = line.split_whitespace().skip(1).collect();
+    if cells.len() != COMPARE_COLUMNS.len() {
+        bail!("the comparison line `{line}` does not have the columns {COMPARE_COLUMNS:?}");
+    }
+    Ok(cells[index].to_string())
 }
 
 /// The body of a `measured` region: its first line is a caption naming the date and the
@@ -602,6 +677,29 @@ mod tests {
              --steps 600 --multiplier 4 \\\n    --plot a/b.svg"
         );
         assert!(simulator_args(&["--steps"]).is_err());
+    }
+
+    #[test]
+    fn compare_is_a_flag_and_its_table_cells_are_found_by_name() {
+        let args = simulator_args(&["compare", "steps=600", "plot=c.svg"]).unwrap();
+        assert_eq!(args, ["--compare", "--steps", "600", "--plot", "c.svg"]);
+        assert_eq!(
+            simulator_command(&args),
+            "cargo x sim --reference -- \\\n    --compare --steps 600 \\\n    --plot c.svg"
+        );
+        assert!(simulator_args(&["verbose"]).is_err());
+        let output = "leveled:\n  step  L0\n   600  0 B\n\n\
+                      controller  write amp  space amp  max space   read amp   max read\n\
+                      leveled         23.43       1.00       1.50          4          7\n\
+                      tiered          13.38       1.04       1.25          4          4\n";
+        assert_eq!(
+            compare_cell(output, "tiered", "write-amp").unwrap(),
+            "13.38"
+        );
+        assert_eq!(compare_cell(output, "leveled", "max-read").unwrap(), "7");
+        assert_eq!(compare_cell(output, "tiered", "space-amp").unwrap(), "1.04");
+        assert!(compare_cell(output, "tiered", "speed").is_err());
+        assert!(compare_cell(output, "universal", "write-amp").is_err());
     }
 
     #[test]

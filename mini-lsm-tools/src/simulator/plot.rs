@@ -1,10 +1,11 @@
 //! The `--plot` figure, as hand-written SVG: the level sizes after each step as stacked areas
 //! (the bottom level at the bottom, L0 on top) on the left axis, and the write amplification as
-//! a line on the right axis.
+//! a line on the right axis. With `--compare`, [`compare_svg`] instead: three panels (write,
+//! space and read amplification per step), a line for each controller.
 
 use std::fmt::Write;
 
-use super::{Args, StepReport, Workload, format_size};
+use super::{Args, ControllerKind, StepReport, Workload, format_size};
 
 /// The figure's size.
 const WIDTH: f64 = 800.0;
@@ -161,22 +162,20 @@ fn title(w: &mut String, args: &Args) {
         Workload::Uniform => "uniform keys (every flush spans the key space)",
         Workload::Sequential => "sequential keys (every flush a new range)",
     };
+    let name = match args.controller {
+        ControllerKind::Leveled => "Leveled",
+        ControllerKind::Tiered => "Tiered",
+    };
     let _ = writeln!(
         w,
-        r#"  <text x="{}" y="26" text-anchor="middle" font-size="16" font-weight="bold" fill="{TEXT_COLOUR}">Leveled compaction: {}</text>"#,
+        r#"  <text x="{}" y="26" text-anchor="middle" font-size="16" font-weight="bold" fill="{TEXT_COLOUR}">{name} compaction: {}</text>"#,
         WIDTH / 2.0,
         escape(workload)
     );
-    let mut parameters = format!(
-        "{} flushes of {}, SSTs of {}; L0 trigger {}, multiplier {}, base level {}, {} levels",
-        args.steps,
-        format_size(args.flush_size),
-        format_size(args.sst_size),
-        args.level0_trigger,
-        args.multiplier,
-        format_size(args.base_level_size),
-        args.max_levels
-    );
+    let mut parameters = match args.controller {
+        ControllerKind::Leveled => leveled_parameters(args),
+        ControllerKind::Tiered => tiered_parameters(args),
+    };
     if args.overwrite > 0.0 {
         let _ = write!(parameters, ", overwrite {}", args.overwrite);
     }
@@ -185,6 +184,215 @@ fn title(w: &mut String, args: &Args) {
         r##"  <text x="{}" y="48" text-anchor="middle" fill="#374151">{}</text>"##,
         WIDTH / 2.0,
         escape(&parameters)
+    );
+}
+
+/// The leveled run's parameters, for a title.
+fn leveled_parameters(args: &Args) -> String {
+    format!(
+        "{} flushes of {}, SSTs of {}; L0 trigger {}, multiplier {}, base level {}, {} levels",
+        args.steps,
+        format_size(args.flush_size),
+        format_size(args.sst_size),
+        args.level0_trigger,
+        args.multiplier,
+        format_size(args.base_level_size),
+        args.max_levels
+    )
+}
+
+/// The tiered run's parameters, for a title.
+fn tiered_parameters(args: &Args) -> String {
+    format!(
+        "{} flushes of {}, SSTs of {}; max runs {}, size amp {}%, size ratio {}%, \
+         merge width {}, {} level slots",
+        args.steps,
+        format_size(args.flush_size),
+        format_size(args.sst_size),
+        args.max_runs,
+        args.max_size_amp,
+        args.size_ratio,
+        args.min_merge_width,
+        args.max_levels
+    )
+}
+
+/// Colours of the two controllers' lines in [`compare_svg`].
+const LEVELED_COLOUR: &str = "#2563eb";
+const TIERED_COLOUR: &str = "#d97706";
+
+/// Height of the comparison figure, and of each of its three panels.
+const COMPARE_HEIGHT: f64 = 730.0;
+const PANEL_HEIGHT: f64 = 150.0;
+const PANEL_GAP: f64 = 55.0;
+const FIRST_PANEL_TOP: f64 = 105.0;
+
+/// The `--compare --plot` figure: write, space and read amplification per step, one panel each,
+/// a line per controller.
+pub(super) fn compare_svg(args: &Args, leveled: &[StepReport], tiered: &[StepReport]) -> String {
+    let leveled = sample(leveled);
+    let tiered = sample(tiered);
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(
+        w,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {COMPARE_HEIGHT}" width="{WIDTH}" height="{COMPARE_HEIGHT}" font-family="sans-serif" font-size="13">"#
+    );
+    let _ = writeln!(
+        w,
+        r##"  <rect x="0" y="0" width="{WIDTH}" height="{COMPARE_HEIGHT}" fill="#ffffff"/>"##
+    );
+    let workload = match args.workload {
+        Workload::Uniform => "uniform keys",
+        Workload::Sequential => "sequential keys",
+    };
+    let _ = writeln!(
+        w,
+        r#"  <text x="{}" y="26" text-anchor="middle" font-size="16" font-weight="bold" fill="{TEXT_COLOUR}">Leveled vs tiered compaction: {workload}</text>"#,
+        WIDTH / 2.0
+    );
+    let mut shared = format!(
+        "{} flushes of {}, SSTs of {}, {} levels",
+        args.steps,
+        format_size(args.flush_size),
+        format_size(args.sst_size),
+        args.max_levels
+    );
+    if args.overwrite > 0.0 {
+        let _ = write!(shared, ", overwrite {}", args.overwrite);
+    }
+    let lines = [
+        shared,
+        format!(
+            "leveled: L0 trigger {}, multiplier {}, base level {}; tiered: max runs {}, size amp \
+             {}%, size ratio {}%, merge width {}",
+            args.level0_trigger,
+            args.multiplier,
+            format_size(args.base_level_size),
+            args.max_runs,
+            args.max_size_amp,
+            args.size_ratio,
+            args.min_merge_width
+        ),
+    ];
+    for (i, line) in lines.iter().enumerate() {
+        let _ = writeln!(
+            w,
+            r##"  <text x="{}" y="{}" text-anchor="middle" fill="#374151">{}</text>"##,
+            WIDTH / 2.0,
+            48 + 18 * i,
+            escape(line)
+        );
+    }
+    let steps = leveled
+        .last()
+        .into_iter()
+        .chain(tiered.last())
+        .map(|r| r.step)
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    type Measure = fn(&StepReport) -> f64;
+    let panels: [(&str, Measure); 3] = [
+        ("write amplification", StepReport::write_amplification),
+        ("space amplification", StepReport::space_amplification),
+        ("read amplification (sorted runs)", |r| r.sorted_runs as f64),
+    ];
+    for (i, (name, measure)) in panels.into_iter().enumerate() {
+        let top = FIRST_PANEL_TOP + i as f64 * (PANEL_HEIGHT + PANEL_GAP);
+        let series = [
+            (LEVELED_COLOUR, series(&leveled, measure)),
+            (TIERED_COLOUR, series(&tiered, measure)),
+        ];
+        panel(w, top, name, steps, &series);
+    }
+    let y = COMPARE_HEIGHT - 12.0;
+    let mut x = LEFT;
+    for (name, colour) in [("leveled", LEVELED_COLOUR), ("tiered", TIERED_COLOUR)] {
+        let _ = writeln!(
+            w,
+            r#"  <line x1="{x:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{colour}" stroke-width="2"/>"#,
+            y - 4.0,
+            x + 24.0,
+            y - 4.0
+        );
+        let _ = writeln!(
+            w,
+            r#"  <text x="{:.1}" y="{y:.1}" fill="{TEXT_COLOUR}">{name}</text>"#,
+            x + 30.0
+        );
+        x += 120.0;
+    }
+    let _ = writeln!(w, "</svg>");
+    out
+}
+
+/// `(step, value)` of each report.
+fn series(reports: &[&StepReport], measure: fn(&StepReport) -> f64) -> Vec<(usize, f64)> {
+    reports.iter().map(|r| (r.step, measure(r))).collect()
+}
+
+/// One panel of [`compare_svg`] from `top` down: its name, a frame, value ticks on the left,
+/// step ticks below, and one line per `(colour, points)`.
+fn panel(w: &mut String, top: f64, name: &str, steps: usize, lines: &[(&str, Vec<(usize, f64)>)]) {
+    let bottom = top + PANEL_HEIGHT;
+    let max = lines
+        .iter()
+        .flat_map(|(_, points)| points.iter().map(|&(_, v)| v))
+        .fold(1.0, f64::max);
+    let value_ticks = ticks(max);
+    let value_top = *value_ticks.last().unwrap_or(&1.0);
+    let x = |step: usize| LEFT + (RIGHT - LEFT) * step as f64 / steps as f64;
+    let y = |value: f64| bottom - (bottom - top) * value / value_top;
+    let _ = writeln!(
+        w,
+        r#"  <text x="{LEFT}" y="{:.1}" font-weight="bold" fill="{TEXT_COLOUR}">{}</text>"#,
+        top - 8.0,
+        escape(name)
+    );
+    for &tick in &value_ticks {
+        let yt = y(tick);
+        let _ = writeln!(
+            w,
+            r#"  <line x1="{LEFT}" y1="{yt:.1}" x2="{RIGHT}" y2="{yt:.1}" stroke="{GRID_COLOUR}"/>"#
+        );
+        let _ = writeln!(
+            w,
+            r#"  <text x="{:.1}" y="{:.1}" text-anchor="end" fill="{TEXT_COLOUR}">{}</text>"#,
+            LEFT - 6.0,
+            yt + 4.0,
+            number(tick)
+        );
+    }
+    for tick in ticks(steps as f64) {
+        let xt = x(tick as usize);
+        if xt > RIGHT + 0.5 {
+            continue;
+        }
+        let _ = writeln!(
+            w,
+            r#"  <text x="{xt:.1}" y="{:.1}" text-anchor="middle" fill="{TEXT_COLOUR}">{}</text>"#,
+            bottom + 16.0,
+            number(tick)
+        );
+    }
+    for (colour, points) in lines {
+        let mut path = String::new();
+        for &(step, value) in points {
+            let command = if path.is_empty() { 'M' } else { 'L' };
+            let _ = write!(path, "{command} {:.1} {:.1} ", x(step), y(value));
+        }
+        if !path.is_empty() {
+            let _ = writeln!(
+                w,
+                r#"  <path d="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#,
+                path.trim_end()
+            );
+        }
+    }
+    let _ = writeln!(
+        w,
+        r#"  <path d="M {LEFT} {top:.1} L {LEFT} {bottom:.1} L {RIGHT} {bottom:.1}" fill="none" stroke="{TEXT_COLOUR}"/>"#
     );
 }
 
@@ -329,6 +537,8 @@ mod tests {
             flushed: 1,
             compacted: 0,
             compactions: 0,
+            sorted_runs: 0,
+            live_bytes: 0,
         };
         let reports: Vec<StepReport> = (1..=1234).map(report).collect();
         let points = sample(&reports);
@@ -348,6 +558,8 @@ mod tests {
                 flushed: 2 << 20,
                 compacted: 0,
                 compactions: 0,
+                sorted_runs: 1,
+                live_bytes: 2 << 20,
             },
             StepReport {
                 step: 2,
@@ -355,6 +567,8 @@ mod tests {
                 flushed: 4 << 20,
                 compacted: 4 << 20,
                 compactions: 1,
+                sorted_runs: 1,
+                live_bytes: 4 << 20,
             },
         ];
         let svg = svg(&args, &reports);

@@ -372,6 +372,7 @@ fn run_steps(
 ) -> Result<Activity, String> {
     let max_levels = match &options.compaction {
         CompactionOptions::Leveled(leveled) => leveled.max_levels,
+        CompactionOptions::Tiered(tiered) => tiered.max_levels,
         CompactionOptions::NoCompaction => 0,
     };
     let dir = scratch_dir("mini-lsm-model");
