@@ -1,7 +1,8 @@
 //! The process `cargo x crash` kills, and the checker it runs afterwards (see xtask/src/crash.rs).
 //!
 //! `crash_child run DIR SEED` opens the engine in DIR with tiny memtables and SSTs (so that
-//! flushes and compactions run all the time, in the background) and applies the workload of
+//! flushes and compactions run all the time, in the background; odd seeds with versioned keys,
+//! Part 2's day 8) and applies the workload of
 //! SEED: puts, deletes and write batches over a small key space, with a `sync` now and then.
 //! After each `sync` returns it prints `ACK <ops> <wal> <len>`: the first `<ops>` operations are
 //! acknowledged as durable, and the active memtable's WAL file `<wal>` was `<len>` bytes long.
@@ -112,8 +113,11 @@ fn main() -> ExitCode {
 }
 
 /// The options of every run: everything on, everything tiny.
-fn options() -> LsmOptions {
+/// The engine's options for the trial of `seed`: tiny sizes, and versioned keys (Part 2, day 8)
+/// for every odd seed, so the crash and power-loss trials cover both key formats.
+fn options(seed: u64) -> LsmOptions {
     LsmOptions {
+        mvcc: seed % 2 == 1,
         block_size: 256,
         target_sst_size: 4096,
         memtable_size: 4096,
@@ -263,7 +267,7 @@ fn run(dir: &Path, seed: u64) -> AnyResult<ExitCode> {
         let then = power_loss::AfterPowerLoss::Abort;
         power_loss::arm(at.parse()?, Path::new(image), seed.parse()?, then);
     }
-    let db = MiniLsm::open(dir, options())?;
+    let db = MiniLsm::open(dir, options(seed))?;
     for (done, (op, sync)) in workload(seed).iter().enumerate() {
         match op {
             Op::Put(key, value) => db.put(key, value)?,
@@ -320,8 +324,8 @@ fn check(
         }
     }
     let ops = workload(seed);
-    let first = read_back(dir)?;
-    let second = read_back(dir)?;
+    let first = read_back(dir, seed)?;
+    let second = read_back(dir, seed)?;
     let unstable = usize::from(first.unstable || second.unstable || first.state != second.state);
     let found = first.state;
 
@@ -405,8 +409,8 @@ struct ReadBack {
 }
 
 /// Opens `dir`, reads every key with `get` and with a full `scan`, and closes it.
-fn read_back(dir: &Path) -> AnyResult<ReadBack> {
-    let db = MiniLsm::open(dir, options())?;
+fn read_back(dir: &Path, seed: u64) -> AnyResult<ReadBack> {
+    let db = MiniLsm::open(dir, options(seed))?;
     let mut by_get = State::new();
     for key in (0..KEYS).map(|k| Bytes::from(format!("key{k:03}"))) {
         if let Some(value) = db.get(&key)? {

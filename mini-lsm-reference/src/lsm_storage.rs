@@ -788,10 +788,14 @@ impl LsmStorageInner {
         };
         let sst_info = |id: &usize| {
             let table = &snapshot.sstables[id];
+            let (first_key, last_key) = match self.options.mvcc {
+                true => whole_user_keys(table.first_key(), table.last_key()),
+                false => (table.first_key().clone(), table.last_key().clone()),
+            };
             SstInfo {
                 id: *id,
-                first_key: table.first_key().clone(),
-                last_key: table.last_key().clone(),
+                first_key,
+                last_key,
                 size_bytes: table.table_size(),
             }
         };
@@ -822,6 +826,29 @@ impl LsmStorageInner {
             ssts_skipped_by_bloom: self.counters.bloom_skips.load(Ordering::Relaxed),
         }
     }
+}
+
+/// With versioned keys (day 8), the key range of an SST holding `first..=last` as the shape
+/// reports it, and so as the compaction controllers see it: widened to every version of its
+/// first and last user keys (from the `Seq::MAX` version of the first to the seq-0 version of
+/// the last).
+///
+/// Compaction must treat a user key as a unit. An SST ending at `k@90` and one of the level below
+/// starting at `k@40` do not overlap as byte ranges, yet both hold `k`: a compaction into the
+/// bottom level that took the first without the second would drop `k`'s tombstone at 90 and
+/// bring back its value at 40. Widened, the two ranges overlap, and the controller takes both.
+fn whole_user_keys(first: &Bytes, last: &Bytes) -> (Bytes, Bytes) {
+    let widen = |key: &Bytes, seq_bytes: u8| match user_key_part(key) {
+        Ok(part) => {
+            let mut widened = part.to_vec();
+            widened.extend_from_slice(&[seq_bytes; crate::mvcc::SEQ_LEN]);
+            Bytes::from(widened)
+        }
+        // Not a versioned key (a damaged file is caught when it is read): leave it as it is.
+        Err(_) => key.clone(),
+    };
+    // The inverted seq of `Seq::MAX` is all zero bytes, that of seq 0 all 0xFF.
+    (widen(first, 0x00), widen(last, 0xFF))
 }
 
 /// The last seq before the first write of a session whose first memtable has id `memtable_id`

@@ -1034,3 +1034,53 @@ fn a_snapshot_needs_nothing_after_the_engine_is_reopened() {
         BOOK_WATERMARK,
     );
 }
+
+#[test]
+fn a_compaction_takes_every_sst_holding_a_version_of_its_keys() {
+    // L1 (the only level, so the bottom one) holds one SST per key. Deleting `k` puts a single
+    // L0 SST holding `k@new` (a tombstone) above the L1 SST holding `k@old`. As byte ranges the two
+    // do not overlap (`k@new` sorts before `k@old`), but they hold the same user key: the
+    // controller's L0 compaction must take both, or it drops the tombstone at the bottom and the
+    // old value comes back.
+    let dir = temp_dir();
+    let scenario = "L1 holds one SST per key; delete k, flush, compact_until_idle";
+    let options = LsmOptions {
+        target_sst_size: 1024,
+        compaction: tests_day1_to_day7::lsm::CompactionOptions::Leveled(
+            tests_day1_to_day7::lsm::LeveledCompactionOptions {
+                level0_file_num_compaction_trigger: 1,
+                max_levels: 1,
+                ..Default::default()
+            },
+        ),
+        ..options()
+    };
+    let db = ok(MiniLsm::open(dir.path(), options), scenario, BOOK_RETENTION);
+    let big = vec![b'v'; 1100];
+    for key in ["a", "c", "e", "k", "m", "p"] {
+        ok(db.put(key.as_bytes(), &big), scenario, BOOK_RETENTION);
+    }
+    ok(db.force_flush(), scenario, BOOK_RETENTION);
+    ok(db.compact_until_idle(), scenario, BOOK_RETENTION);
+    check_eq(
+        db.shape().levels[0].ssts.len(),
+        6,
+        &format!("{scenario}: L1 SSTs after the first compaction (one per 1.1 KiB key)"),
+        BOOK_RETENTION,
+    );
+    ok(db.delete(b"k"), scenario, BOOK_RETENTION);
+    ok(db.force_flush(), scenario, BOOK_RETENTION);
+    ok(db.compact_until_idle(), scenario, BOOK_RETENTION);
+    check_get(
+        ok(db.get(b"k"), scenario, BOOK_RETENTION),
+        None,
+        &format!("{scenario}: get(k) after the tombstone was compacted into the bottom level"),
+        BOOK_RETENTION,
+    );
+    check_eq(
+        versions_of(&db, b"k"),
+        0,
+        &format!("{scenario}: versions of k left"),
+        BOOK_RETENTION,
+    );
+}
