@@ -154,8 +154,11 @@ impl Drop for Transaction {
 #[derive(Debug, Default)]
 pub struct ReadSet {
     keys: BTreeSet<Vec<u8>>,
-    ranges: Vec<(Bound<Vec<u8>>, Bound<Vec<u8>>)>,
+    ranges: Vec<KeyRange>,
 }
+
+/// A scanned range: its lower and upper bound over user keys.
+type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 
 impl ReadSet {
     /// Records a key read with `get`.
