@@ -544,7 +544,14 @@ impl LsmStorageInner {
     /// snapshot and lets the commit log drop what only it needed.
     pub(crate) fn end_transaction(&self, start_seq: Seq) {
         self.versions.release(start_seq);
-        self.commit_log.lock().finish(start_seq);
+        let mut log = self.commit_log.lock();
+        log.finish(start_seq);
+        // This runs from `Transaction`'s `drop`, also while a panic unwinds (a failed
+        // assertion, an unfinished stub): a second panic there would abort the process. Only
+        // the bookkeeping above runs then; the next transaction to end trims the log.
+        if !std::thread::panicking() {
+            log.trim();
+        }
     }
 
     /// How many committed batches the commit log holds (day 9): 0 whenever no transaction is

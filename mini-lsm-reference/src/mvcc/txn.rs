@@ -219,8 +219,8 @@ impl CommitLog {
         *self.active.entry(start_seq).or_default() += 1;
     }
 
-    /// Lets go of a transaction that began at `start_seq` (committed or aborted), then drops
-    /// the entries no live transaction needs any more.
+    /// Lets go of a transaction that began at `start_seq` (committed or aborted). The caller
+    /// then calls [`CommitLog::trim`].
     pub fn finish(&mut self, start_seq: Seq) {
         if let Some(count) = self.active.get_mut(&start_seq) {
             *count -= 1;
@@ -228,7 +228,6 @@ impl CommitLog {
                 self.active.remove(&start_seq);
             }
         }
-        self.trim();
     }
 
     /// Logs a committed batch, whose last seq is `last_seq`, that wrote `keys`. Nothing is
