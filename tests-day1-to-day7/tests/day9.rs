@@ -657,11 +657,13 @@ fn read_only_transactions_never_conflict() {
 #[test]
 fn transactions_that_touch_nothing_the_other_read_both_commit() {
     let dir = temp_dir();
-    let scenario = "T1 reads and writes a, T2 reads and writes b, T3 and T4 write c blindly, \
-                    T5 reads e written just before it began";
+    let scenario = "while a reader T0 stays live: T1 reads and writes a, T2 reads and writes b, \
+                    T3 and T4 write c blindly, T5 reads and writes e written just before it began";
     let db = open(dir.path(), scenario, BOOK_VALIDATION);
     ok(db.put(b"a", b"0"), scenario, BOOK_VALIDATION);
     ok(db.put(b"b", b"0"), scenario, BOOK_VALIDATION);
+    // T0 keeps every later write in the commit log, so T5's check has the write of e to see.
+    let t0 = begin(&db, scenario, BOOK_VALIDATION);
     let mut t1 = begin(&db, scenario, BOOK_VALIDATION);
     let mut t2 = begin(&db, scenario, BOOK_VALIDATION);
     let mut t3 = begin(&db, scenario, BOOK_VALIDATION);
@@ -696,6 +698,7 @@ fn transactions_that_touch_nothing_the_other_read_both_commit() {
     ] {
         check_db_get(&db, key, Some(expected), scenario, BOOK_VALIDATION);
     }
+    drop(t0);
 }
 
 // ---------------------------------------------------------------------------------------------
