@@ -13,7 +13,8 @@
 //!   the start never conflict; concurrent increments with retries add up exactly.
 //! - A failed commit writes nothing; dropping a transaction aborts it; both release its
 //!   snapshot (compaction may then drop what it held).
-//! - A commit is one batch: one WAL record, recovered whole after a reopen.
+//! - A commit is one batch: one WAL record, recovered whole after a reopen; a WAL cut anywhere
+//!   inside that record (a crash mid-write) recovers all of the commit or none of it.
 //! - The commit log is empty while no transaction is live, and keeps what a live one needs.
 
 use std::ops::Bound;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use rstest::rstest;
 use tests_day1_to_day7::lsm::iterators::StorageIterator;
 use tests_day1_to_day7::lsm::mvcc::user_key_of;
+use tests_day1_to_day7::lsm::record_file::{RECORD_HEADER_SIZE, decode_records, read_file};
 use tests_day1_to_day7::lsm::table::{FileObject, SsTable, SsTableIterator};
 use tests_day1_to_day7::lsm::wal::Wal;
 use tests_day1_to_day7::lsm::{Error, LsmOptions, MiniLsm, Transaction, WriteBatchRecord};
@@ -955,4 +957,88 @@ fn a_transaction_can_move_to_another_thread() {
     );
     ok(committed, scenario, BOOK_TXN);
     check_db_get(&db, b"k", Some(b"2"), scenario, BOOK_TXN);
+}
+
+#[test]
+fn a_commit_cut_anywhere_in_its_wal_record_recovers_whole_or_not_at_all() {
+    let dir = temp_dir();
+    let scenario = "10 plain puts, a txn of 10 puts and 3 deletes commits, close; the WAL is then \
+                    cut inside the commit's record, as a crash would";
+    let (before, after) = {
+        let db = open(dir.path(), scenario, BOOK_ATOMIC);
+        for i in 0..10 {
+            ok(db.put(&key(i), &value(i, 0)), scenario, BOOK_ATOMIC);
+        }
+        let before = db_scan(&db, scenario, BOOK_ATOMIC);
+        let mut txn = begin(&db, scenario, BOOK_ATOMIC);
+        for i in 5..15 {
+            ok(txn.put(&key(i), &value(i, 1)), scenario, BOOK_ATOMIC);
+        }
+        for i in [0, 2, 4] {
+            ok(txn.delete(&key(i)), scenario, BOOK_ATOMIC);
+        }
+        ok(txn.commit(), scenario, BOOK_ATOMIC);
+        let after = db_scan(&db, scenario, BOOK_ATOMIC);
+        ok(db.close(), scenario, BOOK_ATOMIC);
+        (before, after)
+    };
+    let wal = only_wal(dir.path(), scenario);
+    let raw = ok(read_file(&wal), scenario, BOOK_ATOMIC);
+    let records = ok(decode_records(&raw, 0, &wal), scenario, BOOK_ATOMIC);
+    // The commit's record is the last one with a payload (what `close` appends has none).
+    let Some(last) = records
+        .payloads
+        .iter()
+        .rposition(|payload| !payload.is_empty())
+    else {
+        fail(scenario, "records in the WAL", "none", BOOK_ATOMIC)
+    };
+    let start = records.payload_offsets[last] - RECORD_HEADER_SIZE as u64;
+    let end = records.payload_offsets[last] + records.payloads[last].len() as u64;
+    // Every byte of the header and near the ends, every 5th in the middle (to stay fast).
+    let cuts = (start..=end).filter(|&cut| cut < start + 40 || cut + 40 > end || cut % 5 == 0);
+    for cut in cuts {
+        let copy = temp_dir();
+        for entry in std::fs::read_dir(dir.path()).expect("list the db directory") {
+            let path = entry.expect("a directory entry").path();
+            let target = copy.path().join(path.file_name().expect("a file name"));
+            std::fs::copy(&path, &target).expect("copy a db file");
+            if path == wal {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&target)
+                    .expect("open the WAL copy");
+                file.set_len(cut).expect("cut the WAL copy");
+            }
+        }
+        let scenario = format!(
+            "{scenario}: WAL cut {} bytes into the commit's record of {} (reopened)",
+            cut - start,
+            end - start
+        );
+        let db = open(copy.path(), &scenario, BOOK_ATOMIC);
+        let now = db_scan(&db, &scenario, BOOK_ATOMIC);
+        let expected = if cut == end { &after } else { &before };
+        if now != *expected {
+            fail_entries(&scenario, expected, &now, BOOK_ATOMIC);
+        }
+    }
+}
+
+/// The one WAL file in `dir`.
+fn only_wal(dir: &Path, scenario: &str) -> std::path::PathBuf {
+    let wals: Vec<_> = std::fs::read_dir(dir)
+        .expect("list the db directory")
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "wal"))
+        .collect();
+    match <[_; 1]>::try_from(wals) {
+        Ok([wal]) => wal,
+        Err(wals) => fail(
+            &format!("{scenario}: WAL files in the directory"),
+            "exactly one (nothing was frozen)",
+            wals.len(),
+            BOOK_ATOMIC,
+        ),
+    }
 }
