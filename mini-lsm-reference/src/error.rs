@@ -49,6 +49,12 @@ pub enum Error {
     /// The engine was closed; no further reads or writes are accepted.
     #[error("the engine is closed")]
     Closed,
+
+    /// A transaction could not commit (day 9): a write committed after it began changed
+    /// something it read (a key it got, or a range it scanned). Nothing of the transaction was
+    /// written: begin a new one and retry its reads and writes.
+    #[error("transaction conflict: {0}; nothing was written, retry the transaction")]
+    TransactionConflict(String),
 }
 
 fn file_name(file: &Option<PathBuf>) -> String {

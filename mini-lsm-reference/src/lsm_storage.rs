@@ -38,8 +38,9 @@ use crate::lsm_iterator::{LsmIterator, LsmIteratorInner, Scan, ScanCursor};
 use crate::manifest::{Manifest, ManifestRecord, TreeSnapshot};
 use crate::mem_table::{MemTable, own_bound};
 use crate::mvcc::iterator::MvccIterator;
+use crate::mvcc::txn::{CommitLog, LocalWrites, ReadSet, conflict_error};
 use crate::mvcc::{
-    MAX_SEQ, MAX_VERSIONED_USER_KEY_LEN, Seq, Versions, as_slice_bound, user_key_part,
+    Commit, MAX_SEQ, MAX_VERSIONED_USER_KEY_LEN, Seq, Versions, as_slice_bound, user_key_part,
     versioned_bounds, versioned_key,
 };
 use crate::options::{CompactionOptions, LsmOptions};
@@ -143,6 +144,10 @@ pub struct LsmStorageInner {
     recovery_report: RecoveryReport,
     /// The seq counter and the live snapshots (day 8; unused unless `options.mvcc`).
     pub(crate) versions: Versions,
+    /// The live transactions and the writes committed since the oldest of them began (day 9;
+    /// empty unless a transaction is live). Changed under the commit lock, except when a
+    /// transaction ends.
+    pub(crate) commit_log: Mutex<CommitLog>,
     /// The directory lock ([`crate::dir_lock`]): held as long as the engine exists.
     _lock: DirLock,
     /// Wakes the background flush thread after a freeze; `None` until the thread is started.
@@ -210,6 +215,7 @@ impl LsmStorageInner {
             manifest: recovered.manifest,
             recovery_report: recovered.report,
             versions,
+            commit_log: Mutex::new(CommitLog::default()),
             _lock: lock,
             options,
             counters: Counters::default(),
@@ -409,7 +415,7 @@ impl LsmStorageInner {
         self.retry_failed_freeze()?;
         if self.options.mvcc {
             // Part 2 (day 8): number the batch and store it under versioned keys.
-            return self.write_versioned(batch);
+            return self.write_versioned(self.versions.commit(), batch);
         }
         self.write_records(batch)
     }
@@ -446,12 +452,14 @@ impl LsmStorageInner {
 
     // ANCHOR: lsm_storage-write_versioned
     /// Writes a checked batch under versioned keys (day 8): numbered after the last visible seq
-    /// under the commit lock, inserted with [`Self::write_records`], then made visible at once.
+    /// under the commit lock `commit` (the caller took it: a plain write just before, a
+    /// transaction's commit before validating, day 9), inserted with [`Self::write_records`],
+    /// then made visible at once.
     fn write_versioned<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &self,
+        commit: Commit<'_>,
         batch: &[WriteBatchRecord<K, V>],
     ) -> Result<()> {
-        let commit = self.versions.commit();
         let first = commit.last_visible() + 1;
         let last = first + batch.len() as Seq - 1;
         if last > MAX_SEQ {
@@ -459,6 +467,14 @@ impl LsmStorageInner {
                 "the engine has used up its sequence numbers (the last is {MAX_SEQ})"
             )));
         }
+        // Day 9: the batch's keys go into the commit log (only while a transaction is live)
+        // before the write, while the commit lock is held, so a transaction validating after
+        // this batch is visible finds it. A write that then fails leaves its entry behind: that
+        // can only make a transaction fail a check it would have passed (it retries), never
+        // pass one it should fail.
+        self.commit_log
+            .lock()
+            .record(last, batch.iter().map(record_key));
         // BEGIN SOLUTION day 8: LsmStorageInner::write_versioned — give the i-th record the seq first + i and its versioned key, write the records, then publish last
         let versioned: Vec<WriteBatchRecord<Vec<u8>, &[u8]>> = batch
             .iter()
@@ -478,6 +494,72 @@ impl LsmStorageInner {
         // END SOLUTION
     }
     // ANCHOR_END: lsm_storage-write_versioned
+
+    /// Begins a transaction (day 9): registers a snapshot at the newest visible seq, counts the
+    /// transaction as live in the commit log, and returns the seq.
+    pub(crate) fn begin_transaction(&self) -> Result<Seq> {
+        self.check_open()?;
+        // Under the commit lock, no batch is between its numbering and its publication: each
+        // one is either visible at the start seq, or comes after it and, finding this
+        // transaction live, is logged. Without the lock, a batch could check for live
+        // transactions, find none, and publish after this transaction read the visible seq:
+        // a write after the start seq that validation would never see.
+        let _commit = self.versions.commit();
+        let start_seq = self.versions.register();
+        self.commit_log.lock().begin(start_seq);
+        Ok(start_seq)
+    }
+
+    /// Commits a transaction that began at `start_seq`, read `reads` and wrote `writes`
+    /// (day 9): see [`crate::mvcc::txn`].
+    pub(crate) fn commit_transaction(
+        &self,
+        start_seq: Seq,
+        reads: &ReadSet,
+        writes: &LocalWrites,
+    ) -> Result<()> {
+        self.check_open()?;
+        if writes.is_empty() {
+            // Read-only: it read one snapshot and changes nothing, so it is serializable at its
+            // start seq whatever committed since. Nothing to check, nothing to write.
+            return Ok(());
+        }
+        let batch: Vec<WriteBatchRecord<&[u8], &[u8]>> = writes
+            .iter()
+            .map(|(key, value)| match value {
+                Some(value) => WriteBatchRecord::Put(key.as_slice(), value.as_slice()),
+                None => WriteBatchRecord::Delete(key.as_slice()),
+            })
+            .collect();
+        self.retry_failed_freeze()?;
+        // Validation and the write under one hold of the commit lock: no batch can commit in
+        // between and change what was just checked. That is what makes the check this simple.
+        let commit = self.versions.commit();
+        if let Some((key, seq)) = self.commit_log.lock().find_conflict(start_seq, reads) {
+            return Err(conflict_error(key, seq, start_seq));
+        }
+        self.write_versioned(commit, &batch)
+    }
+
+    /// Ends a transaction that began at `start_seq`, committed or not (day 9): releases its
+    /// snapshot and lets the commit log drop what only it needed.
+    pub(crate) fn end_transaction(&self, start_seq: Seq) {
+        self.versions.release(start_seq);
+        let mut log = self.commit_log.lock();
+        log.finish(start_seq);
+        // This runs from `Transaction`'s `drop`, also while a panic unwinds (a failed
+        // assertion, an unfinished stub): a second panic there would abort the process. Only
+        // the bookkeeping above runs then; the next transaction to end trims the log.
+        if !std::thread::panicking() {
+            log.trim();
+        }
+    }
+
+    /// How many committed batches the commit log holds (day 9): 0 whenever no transaction is
+    /// live. For tests and inspection.
+    pub fn commit_log_len(&self) -> usize {
+        self.commit_log.lock().len()
+    }
 
     /// Freezes the memtable if it has reached `memtable_size` and no other writer froze it since
     /// this one looked. Returns whether it froze.
@@ -905,6 +987,13 @@ pub(crate) fn check_key(key: &[u8]) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The user key a batch record writes.
+fn record_key<K: AsRef<[u8]>, V: AsRef<[u8]>>(record: &WriteBatchRecord<K, V>) -> &[u8] {
+    match record {
+        WriteBatchRecord::Put(key, _) | WriteBatchRecord::Delete(key) => key.as_ref(),
+    }
 }
 
 /// Rejects a value over [`MAX_VALUE_LEN`] (an empty value is fine: it is not a delete).

@@ -14,6 +14,7 @@ use crate::inspect::{EngineStats, RecoveryReport, TreeShape};
 use crate::lsm_iterator::Scan;
 use crate::lsm_storage::{LsmStorageInner, WorkerSignal, WriteBatchRecord};
 use crate::mvcc::Seq;
+use crate::mvcc::txn::Transaction;
 use crate::options::{CompactionOptions, LsmOptions};
 
 /// Frozen memtables allowed beyond `max_immutable_memtables` before a writer flushes one itself.
@@ -146,6 +147,31 @@ impl MiniLsm {
             seq: self.inner.versions.register(),
             inner: Arc::clone(&self.inner),
         })
+    }
+
+    /// Begins an optimistic serializable transaction (day 9, with [`LsmOptions::mvcc`]): it
+    /// reads a snapshot taken now, plus its own writes, and writes nothing until
+    /// [`Transaction::commit`], which fails with [`Error::TransactionConflict`] (writing
+    /// nothing) when a write committed meanwhile changed something it read. Drop it to abort.
+    ///
+    /// Without `mvcc` there are no snapshots to read: [`Error::InvalidArgument`].
+    pub fn begin(&self) -> Result<Transaction> {
+        self.inner.check_open()?;
+        if !self.inner.options.mvcc {
+            return Err(Error::InvalidArgument(
+                "transactions need versioned keys: open the engine with LsmOptions::mvcc".into(),
+            ));
+        }
+        // No write backpressure here or at commit: a transaction's commit is one batch, like
+        // `write_batch`, but backpressure lives in this handle and the transaction holds the
+        // storage only. A workload of transactions leaves flushing to the background thread.
+        Transaction::begin(Arc::clone(&self.inner))
+    }
+
+    /// How many committed batches the transactions' commit log holds (day 9): 0 whenever no
+    /// transaction is live. For tests and inspection.
+    pub fn commit_log_len(&self) -> usize {
+        self.inner.commit_log_len()
     }
 
     /// Makes every earlier write durable.

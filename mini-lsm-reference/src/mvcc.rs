@@ -36,6 +36,7 @@
 //! Seq 0 is "before any write": the first write of a new database is seq 1.
 
 pub mod iterator;
+pub mod txn;
 
 use std::collections::BTreeMap;
 use std::ops::Bound;

@@ -22,6 +22,7 @@ use crate::iterators::sst_concat_iterator::SstConcatIterator;
 use crate::iterators::two_merge_iterator::TwoMergeIterator;
 use crate::mem_table::MemTableIterator;
 use crate::mvcc::iterator::MvccIterator;
+use crate::mvcc::txn::TxnIterator;
 use crate::table::SsTableIterator;
 
 /// Memtables (newest first) merged with the L0 SSTs (newest first), merged with one concat
@@ -91,6 +92,9 @@ pub enum ScanCursor {
     Latest(LsmIterator),
     /// Versioned keys read at one seq: [`MvccIterator`].
     Versioned(MvccIterator<LsmIteratorInner>),
+    /// A transaction's own writes over versioned keys read at its start seq (day 9). Boxed:
+    /// it holds a [`Scan`] of its own.
+    Transaction(Box<TxnIterator>),
 }
 
 impl StorageIterator for ScanCursor {
@@ -98,6 +102,7 @@ impl StorageIterator for ScanCursor {
         match self {
             ScanCursor::Latest(iter) => iter.key(),
             ScanCursor::Versioned(iter) => iter.key(),
+            ScanCursor::Transaction(iter) => iter.key(),
         }
     }
 
@@ -105,6 +110,7 @@ impl StorageIterator for ScanCursor {
         match self {
             ScanCursor::Latest(iter) => iter.value(),
             ScanCursor::Versioned(iter) => iter.value(),
+            ScanCursor::Transaction(iter) => iter.value(),
         }
     }
 
@@ -112,6 +118,7 @@ impl StorageIterator for ScanCursor {
         match self {
             ScanCursor::Latest(iter) => iter.is_valid(),
             ScanCursor::Versioned(iter) => iter.is_valid(),
+            ScanCursor::Transaction(iter) => iter.is_valid(),
         }
     }
 
@@ -119,6 +126,7 @@ impl StorageIterator for ScanCursor {
         match self {
             ScanCursor::Latest(iter) => iter.next(),
             ScanCursor::Versioned(iter) => iter.next(),
+            ScanCursor::Transaction(iter) => iter.next(),
         }
     }
 
@@ -126,6 +134,7 @@ impl StorageIterator for ScanCursor {
         match self {
             ScanCursor::Latest(iter) => iter.num_active_iterators(),
             ScanCursor::Versioned(iter) => iter.num_active_iterators(),
+            ScanCursor::Transaction(iter) => iter.num_active_iterators(),
         }
     }
 }

@@ -46,6 +46,7 @@
 )]
 
 pub mod iterator;
+pub mod txn;
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
