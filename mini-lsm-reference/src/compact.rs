@@ -93,17 +93,15 @@ impl LsmStorageInner {
         let watermark = self.options.mvcc.then(|| self.versions.watermark());
         let mut iter = Retention::new(merged, watermark, task.output_is_bottom_level)?;
         while iter.is_valid() {
-            // All versions of a key go to one SST: a later compaction into the bottom level must
-            // see every one of them to drop a tombstone safely. Never cut an empty builder (even
-            // an empty builder estimates a few bytes): an SST needs at least one entry.
-            if iter.starts_new_key()
-                && !builder.is_empty()
-                && builder.estimated_size() >= self.options.target_sst_size
-            {
-                outputs.push(self.write_sst(std::mem::replace(&mut builder, self.sst_builder()))?);
-            }
             builder.add(iter.key(), iter.value());
             iter.next()?;
+            // A full SST ends here only between two user keys: all versions of a key go to one
+            // SST, since a later compaction into the bottom level must see every one of them to
+            // drop a tombstone safely. (Without versions, every entry starts a new key.)
+            let at_key_boundary = !iter.is_valid() || iter.starts_new_key();
+            if at_key_boundary && builder.estimated_size() >= self.options.target_sst_size {
+                outputs.push(self.write_sst(std::mem::replace(&mut builder, self.sst_builder()))?);
+            }
         }
         // BEFORE DAY 8: bottom-level tombstones are skipped here, and any entry may end an SST
         // let mut iter = merged;
