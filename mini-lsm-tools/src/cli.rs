@@ -34,9 +34,10 @@ use tempfile::TempDir;
 use crate::engine::lsm_iterator::Scan;
 use crate::engine::options::{
     CompactionOptions, LAST_COURSE_DAY, LAST_DAY, LeveledCompactionOptions, LsmOptions,
+    TieredCompactionOptions,
 };
-use crate::engine::{Error, MiniLsm, Snapshot};
-use command::{Command, KeyRange};
+use crate::engine::{Error, MiniLsm, Snapshot, Transaction};
+use command::Command;
 
 /// The command line of `mini-lsm-cli`.
 #[derive(Debug, Clone, Parser)]
@@ -60,9 +61,9 @@ pub struct Args {
           value_parser = clap::value_parser!(u8).range(1..=LAST_COURSE_DAY as i64))]
     pub day: u8,
 
-    /// Leveled compaction with its background thread (day 5)
-    #[arg(long, value_name = "on|off", hide_possible_values = true)]
-    pub compaction: Option<Switch>,
+    /// Compaction with its background thread: leveled (`on`, day 5), tiered (day 10), or off
+    #[arg(long, value_name = "on|off|tiered", hide_possible_values = true)]
+    pub compaction: Option<Compaction>,
 
     /// The write-ahead log and recovery on open (day 6)
     #[arg(long, value_name = "on|off", hide_possible_values = true)]
@@ -102,6 +103,17 @@ pub enum Switch {
     Off,
 }
 
+/// The `--compaction` choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Compaction {
+    /// Leveled compaction (day 5).
+    On,
+    /// No compaction.
+    Off,
+    /// Tiered compaction (day 10, Part 2).
+    Tiered,
+}
+
 /// Bloom bits per key that `--bloom on` sets, as [`LsmOptions::for_day`] does on day 7.
 const BLOOM_BITS_WHEN_ON: usize = 10;
 
@@ -109,14 +121,13 @@ impl Args {
     /// The engine options: [`LsmOptions::for_day`] of `--day`, changed by the other flags.
     pub fn options(&self) -> LsmOptions {
         let mut options = LsmOptions::for_day(self.day);
-        if let Some(switch) = self.compaction {
-            let on = switch == Switch::On;
-            options.compaction = if on {
-                CompactionOptions::Leveled(LeveledCompactionOptions::default())
-            } else {
-                CompactionOptions::NoCompaction
+        if let Some(choice) = self.compaction {
+            options.compaction = match choice {
+                Compaction::On => CompactionOptions::Leveled(LeveledCompactionOptions::default()),
+                Compaction::Tiered => CompactionOptions::Tiered(TieredCompactionOptions::default()),
+                Compaction::Off => CompactionOptions::NoCompaction,
             };
-            options.background_compaction = on;
+            options.background_compaction = choice != Compaction::Off;
         }
         if let Some(switch) = self.wal {
             options.enable_wal = switch == Switch::On;
@@ -256,6 +267,8 @@ struct Session {
     snapshots: BTreeMap<u64, Snapshot>,
     /// The number the next snapshot gets.
     next_snapshot: u64,
+    /// The transaction `begin` opened (day 9), until `commit` or `abort`.
+    transaction: Option<Transaction>,
     options: LsmOptions,
     /// The fresh directory made when `--dir` was not given; removed when the session ends.
     temp_dir: Option<TempDir>,
@@ -289,6 +302,7 @@ impl Session {
             engine,
             snapshots: BTreeMap::new(),
             next_snapshot: 1,
+            transaction: None,
             options,
             temp_dir,
             interactive,
@@ -394,13 +408,57 @@ impl Session {
     ) -> Result<Flow, Failure> {
         let engine = Arc::clone(&self.engine);
         match command {
-            Command::Put(key, value) => engine.put(&key, &value).map(|()| out.line("ok"))?,
-            Command::Get(key) => match engine.get(&key)? {
-                Some(value) => out.line(command::show(&value)),
-                None => out.line("(not found)"),
-            },
-            Command::Delete(key) => engine.delete(&key).map(|()| out.line("ok"))?,
-            Command::Scan(range) => scan(&engine, &range, out)?,
+            Command::Put(key, value) => {
+                match &mut self.transaction {
+                    Some(txn) => txn.put(&key, &value)?,
+                    None => engine.put(&key, &value)?,
+                }
+                out.line("ok");
+            }
+            Command::Get(key) => {
+                let value = match &mut self.transaction {
+                    Some(txn) => txn.get(&key)?,
+                    None => engine.get(&key)?,
+                };
+                match value {
+                    Some(value) => out.line(command::show(&value)),
+                    None => out.line("(not found)"),
+                }
+            }
+            Command::Delete(key) => {
+                match &mut self.transaction {
+                    Some(txn) => txn.delete(&key)?,
+                    None => engine.delete(&key)?,
+                }
+                out.line("ok");
+            }
+            Command::Scan(range) => {
+                let lower = range.lower.as_ref().map(Vec::as_slice);
+                let upper = range.upper.as_ref().map(Vec::as_slice);
+                let scan = match &mut self.transaction {
+                    Some(txn) => txn.scan(lower, upper)?,
+                    None => engine.scan(lower, upper)?,
+                };
+                print_scan(scan, out)?;
+            }
+            Command::Begin => {
+                if self.transaction.is_some() {
+                    return Err(Failure::Message(
+                        "error: a transaction is open already (`commit` or `abort` it)".into(),
+                    ));
+                }
+                let txn = engine.begin()?;
+                out.line(format_args!("transaction at seq {}", txn.start_seq()));
+                self.transaction = Some(txn);
+            }
+            Command::Commit => {
+                self.no_transaction_open()?.commit()?;
+                out.line("ok: committed");
+            }
+            Command::Abort => {
+                drop(self.no_transaction_open()?);
+                out.line("ok: aborted, nothing written");
+            }
             Command::Fill { from, to } => fill(&engine, from, to, out)?,
             Command::Flush => engine.force_flush().map(|()| out.line("ok"))?,
             Command::Compact => engine.force_full_compaction().map(|()| out.line("ok"))?,
@@ -435,6 +493,13 @@ impl Session {
         Ok(Flow::Continue)
     }
 
+    /// Takes the open transaction out of the session, or says there is none.
+    fn no_transaction_open(&mut self) -> Result<Transaction, Failure> {
+        self.transaction.take().ok_or_else(|| {
+            Failure::Message("error: no transaction is open (`begin` starts one)".into())
+        })
+    }
+
     /// Snapshot `number`, or the line saying there is none.
     fn snapshot(&self, number: u64) -> Result<&Snapshot, Failure> {
         self.snapshots
@@ -452,8 +517,9 @@ impl Session {
         for line in engine.recovery_report().to_string().lines() {
             out.line(line);
         }
-        // Snapshots belong to the engine they were taken of.
+        // Snapshots and transactions belong to the engine they were taken of.
         self.snapshots.clear();
+        self.transaction = None;
         let previous = std::mem::replace(&mut self.engine, engine);
         if let Err(error) = previous.close() {
             out.line(format_args!("error: closing the previous engine: {error}"));
@@ -536,13 +602,6 @@ fn describe_options(options: &LsmOptions) -> String {
         draw::bytes(options.memtable_size as u64),
         draw::bytes(options.target_sst_size as u64),
     )
-}
-
-/// `scan`: prints every live entry in the range, then how many there were.
-fn scan(engine: &MiniLsm, range: &KeyRange, out: &mut Printer<impl Write>) -> Result<(), Failure> {
-    let lower = range.lower.as_ref().map(Vec::as_slice);
-    let upper = range.upper.as_ref().map(Vec::as_slice);
-    print_scan(engine.scan(lower, upper)?, out)
 }
 
 /// Prints every entry of `scan`, then how many there were.

@@ -342,3 +342,45 @@ fn a_snapshot_without_versioned_keys_is_an_error_line() {
     );
     assert_eq!(lines[1..], ["ok", "1"], "{out}");
 }
+
+#[test]
+fn a_transaction_in_the_shell_commits_all_or_aborts_everything() {
+    let script = "put a 10\nbegin\nget a\nput a 5\ndel c\nscan\ncommit\nget a\n\
+                  begin\nput b 1\nbegin\nabort\nget b\ncommit\n";
+    let out = stdout_of(&["--day", "9"], script);
+    let lines = lines(&out);
+    assert!(lines[1].starts_with("transaction at seq "), "{out}");
+    assert_eq!(
+        lines[2..9],
+        ["10", "ok", "ok", "a = 5", "(1 entry)", "ok: committed", "5"],
+        "{out}"
+    );
+    assert!(lines[9].starts_with("transaction at seq "), "{out}");
+    assert_eq!(lines[10], "ok", "{out}");
+    assert!(
+        lines[11].starts_with("error: a transaction is open already"),
+        "{out}"
+    );
+    assert_eq!(
+        lines[12..14],
+        ["ok: aborted, nothing written", "(not found)"],
+        "{out}"
+    );
+    assert!(
+        lines[14].starts_with("error: no transaction is open"),
+        "{out}"
+    );
+}
+
+#[test]
+fn compaction_tiered_picks_the_tiered_controller() {
+    let options = args(&["--compaction", "tiered"]).options();
+    assert!(
+        matches!(options.compaction, CompactionOptions::Tiered(_)),
+        "{options:?}"
+    );
+    assert!(options.background_compaction);
+    assert_eq!(options.required_day(), 10);
+    let off = args(&["--compaction", "off"]).options();
+    assert_eq!(off.compaction, CompactionOptions::NoCompaction);
+}

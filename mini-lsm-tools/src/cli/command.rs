@@ -34,6 +34,12 @@ pub(crate) enum Command {
     SnapshotScan(u64, KeyRange),
     /// Drops a snapshot.
     Release(u64),
+    /// Begins a transaction (day 9): `put`, `get`, `del` and `scan` then go through it.
+    Begin,
+    /// Commits the open transaction.
+    Commit,
+    /// Drops the open transaction, writing nothing.
+    Abort,
     Help,
     Quit,
 }
@@ -114,6 +120,17 @@ const COMMANDS: &[(&str, &str, &str)] = &[
         "release N",
         "drop snapshot N, so compaction may drop the versions only it read",
     ),
+    (
+        "begin",
+        "begin",
+        "start a transaction (day 9, --mvcc on): put, get, del and scan then go through it",
+    ),
+    (
+        "commit",
+        "commit",
+        "commit the transaction: all its writes, or none on a conflict",
+    ),
+    ("abort", "abort", "drop the transaction, writing nothing"),
     ("help", "help", "this list"),
     (
         "quit",
@@ -220,6 +237,9 @@ fn no_arguments(name: &str) -> Result<Command, String> {
         "shape" => Command::Shape,
         "stats" => Command::Stats,
         "snapshot" => Command::Snapshot,
+        "begin" => Command::Begin,
+        "commit" => Command::Commit,
+        "abort" => Command::Abort,
         "help" | "?" => Command::Help,
         "quit" | "exit" => Command::Quit,
         _ => {
