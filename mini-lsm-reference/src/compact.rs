@@ -204,7 +204,8 @@ impl LsmStorageInner {
             CompactionOptions::Tiered(options) => options.max_levels,
             CompactionOptions::NoCompaction => {
                 return Err(crate::Error::InvalidArgument(
-                    "force_full_compaction needs leveled compaction (day 5) in the options".into(),
+                    "force_full_compaction needs compaction in the options: leveled (day 5) or tiered (day 10)"
+                        .into(),
                 ));
             }
         };

@@ -226,8 +226,8 @@ fn a_day_4_engine_refuses_compaction_with_an_error_line() {
     assert_eq!(
         lines(&out),
         [
-            "error: invalid argument: force_full_compaction needs leveled compaction (day 5) in \
-             the options",
+            "error: invalid argument: force_full_compaction needs compaction in the options: \
+             leveled (day 5) or tiered (day 10)",
             "ok",
             "1"
         ]
