@@ -478,6 +478,50 @@ pub fn with_watchdog(book: &str, work: impl FnOnce() + Send + 'static) {
     }
 }
 
+/// An entry read from an SST file: its key, its value (`None` for a tombstone) and the SST's id.
+pub type SstEntry = (Vec<u8>, Option<Vec<u8>>, usize);
+
+/// Every entry of every SST in `shape`, read from its file in `dir` (`{id:05}.sst`), in tree
+/// order: L0 newest first, then each level in key order. A file that cannot be read fails
+/// `scenario`.
+pub fn sst_entries_on_disk(
+    dir: &std::path::Path,
+    shape: &lsm::TreeShape,
+    scenario: &str,
+    book: &str,
+) -> Vec<SstEntry> {
+    use lsm::table::{FileObject, SsTable, SsTableIterator};
+    let levels = shape.levels.iter().flat_map(|level| &level.ssts);
+    let mut entries = Vec::new();
+    for sst in shape.l0.iter().chain(levels) {
+        let path = dir.join(format!("{:05}.sst", sst.id));
+        let s = format!("{scenario}: read SST {}", sst.id);
+        let file = ok(FileObject::open(&path), &s, book);
+        let table = std::sync::Arc::new(ok(SsTable::open(sst.id, None, file), &s, book));
+        let mut iter = ok(SsTableIterator::create_and_seek_to_first(table), &s, book);
+        while iter.is_valid() {
+            entries.push((
+                iter.key().to_vec(),
+                iter.value().map(<[u8]>::to_vec),
+                sst.id,
+            ));
+            ok(iter.next(), &s, book);
+        }
+    }
+    entries
+}
+
+/// How many versions of `user_key` the SST files of `db`'s tree hold (Part 2, day 8: every key
+/// stored there is a versioned key).
+pub fn versions_on_disk(db: &lsm::MiniLsm, user_key: &[u8], scenario: &str, book: &str) -> usize {
+    sst_entries_on_disk(db.path(), &db.shape(), scenario, book)
+        .iter()
+        .filter(|(key, _, _)| {
+            ok(lsm::mvcc::user_key_of(key), scenario, book).as_slice() == user_key
+        })
+        .count()
+}
+
 /// A temporary directory, removed when dropped.
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("create a temporary directory")

@@ -20,8 +20,6 @@ use rstest::rstest;
 use tests_day1_to_day7::lsm::compact::CompactionTask;
 use tests_day1_to_day7::lsm::compact::tiered::TieredCompactionController;
 use tests_day1_to_day7::lsm::inspect::{LevelInfo, MemTableInfo, SstInfo};
-use tests_day1_to_day7::lsm::iterators::StorageIterator;
-use tests_day1_to_day7::lsm::table::{FileObject, SsTable, SsTableIterator};
 use tests_day1_to_day7::lsm::{
     CompactionOptions, Error, LeveledCompactionOptions, LsmOptions, MiniLsm,
     TieredCompactionOptions, TreeShape,
@@ -369,26 +367,10 @@ fn run_sizes(shape: &TreeShape) -> Vec<u64> {
 
 /// Every tombstone in the tree's SST files, read from disk.
 fn tombstones_on_disk(dir: &Path, shape: &TreeShape, scenario: &str) -> usize {
-    let levels = shape.levels.iter().flat_map(|level| &level.ssts);
-    let mut tombstones = 0;
-    for sst in shape.l0.iter().chain(levels) {
-        let path = dir.join(format!("{:05}.sst", sst.id));
-        let s = format!("{scenario}: read SST {}", sst.id);
-        let file = ok(FileObject::open(&path), &s, BOOK_TOMBSTONES);
-        let table = Arc::new(ok(SsTable::open(sst.id, None, file), &s, BOOK_TOMBSTONES));
-        let mut iter = ok(
-            SsTableIterator::create_and_seek_to_first(table),
-            &s,
-            BOOK_TOMBSTONES,
-        );
-        while iter.is_valid() {
-            if iter.value().is_none() {
-                tombstones += 1;
-            }
-            ok(iter.next(), &s, BOOK_TOMBSTONES);
-        }
-    }
-    tombstones
+    sst_entries_on_disk(dir, shape, scenario, BOOK_TOMBSTONES)
+        .iter()
+        .filter(|(_, value, _)| value.is_none())
+        .count()
 }
 
 /// Puts `key(i)` for `i` in `keys` at `generation`, 40-byte values, then flushes: one L0 SST.

@@ -25,12 +25,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rstest::rstest;
-use tests_day1_to_day7::lsm::iterators::StorageIterator;
 use tests_day1_to_day7::lsm::mvcc::{
     MAX_VERSIONED_USER_KEY_LEN, Versions, seq_of, user_key_of, user_key_part, versioned_bounds,
     versioned_key,
 };
-use tests_day1_to_day7::lsm::table::{FileObject, SsTable, SsTableIterator};
 use tests_day1_to_day7::lsm::{Error, LsmOptions, MiniLsm, WriteBatchRecord};
 use tests_day1_to_day7::*;
 
@@ -70,40 +68,6 @@ fn scan_all(
 /// The model as a scan over everything returns it.
 fn model_entries(model: &Model) -> Entries {
     model_range(model, Bound::Unbounded, Bound::Unbounded)
-}
-
-/// An entry of an SST: its versioned key, its value (`None` for a tombstone) and the SST's id.
-type StoredEntry = (Vec<u8>, Option<Vec<u8>>, usize);
-
-/// Every entry of every SST the engine's tree holds now, read from the files, in tree order (L0
-/// newest first, then each level in key order).
-fn stored_entries(db: &MiniLsm) -> Vec<StoredEntry> {
-    let shape = db.shape();
-    let ids = shape
-        .l0
-        .iter()
-        .chain(shape.levels.iter().flat_map(|level| &level.ssts))
-        .map(|sst| sst.id);
-    let mut all = Vec::new();
-    for id in ids {
-        let path = db.path().join(format!("{id:05}.sst"));
-        let file = FileObject::open(&path).expect("open an SST of the tree");
-        let table = Arc::new(SsTable::open(id, None, file).expect("read an SST of the tree"));
-        let mut iter = SsTableIterator::create_and_seek_to_first(table).expect("iterate an SST");
-        while iter.is_valid() {
-            all.push((iter.key().to_vec(), iter.value().map(<[u8]>::to_vec), id));
-            iter.next().expect("iterate an SST");
-        }
-    }
-    all
-}
-
-/// How many stored versions the tree holds for `user_key`.
-fn versions_of(db: &MiniLsm, user_key: &[u8]) -> usize {
-    stored_entries(db)
-        .iter()
-        .filter(|(key, _, _)| user_key_of(key).expect("a versioned key") == user_key)
-        .count()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -527,7 +491,7 @@ fn compaction_drops_the_versions_no_reader_can_see() {
     }
     ok(db.force_full_compaction(), scenario, BOOK_RETENTION);
     check_eq(
-        stored_entries(&db).len(),
+        sst_entries_on_disk(db.path(), &db.shape(), scenario, BOOK_RETENTION).len(),
         100,
         &format!("{scenario}: versions stored (one per key)"),
         BOOK_RETENTION,
@@ -583,10 +547,11 @@ fn compaction_keeps_the_versions_a_live_snapshot_reads() {
             BOOK_RETENTION,
         );
     }
-    let hidden_from_everyone = stored_entries(&db)
-        .into_iter()
-        .filter(|(_, value, _)| value.as_deref() == Some(value_of(7, 100).as_slice()))
-        .count();
+    let hidden_from_everyone =
+        sst_entries_on_disk(db.path(), &db.shape(), scenario, BOOK_RETENTION)
+            .into_iter()
+            .filter(|(_, value, _)| value.as_deref() == Some(value_of(7, 100).as_slice()))
+            .count();
     check_eq(
         hidden_from_everyone,
         0,
@@ -599,7 +564,7 @@ fn compaction_keeps_the_versions_a_live_snapshot_reads() {
     drop(snapshot);
     ok(db.force_full_compaction(), scenario, BOOK_RETENTION);
     check_eq(
-        versions_of(&db, &key(7)),
+        versions_on_disk(&db, &key(7), scenario, BOOK_RETENTION),
         1,
         &format!("{scenario}, then the snapshot dropped and another compaction: versions kept"),
         BOOK_RETENTION,
@@ -638,7 +603,7 @@ fn a_deleted_key_stays_deleted_when_a_snapshot_holds_its_old_value() {
     drop(snapshot);
     ok(db.force_full_compaction(), scenario, BOOK_RETENTION);
     check_eq(
-        versions_of(&db, b"k"),
+        versions_on_disk(&db, b"k", scenario, BOOK_RETENTION),
         0,
         &format!(
             "{scenario}, then the snapshot dropped and another full compaction: versions of k \
@@ -1022,7 +987,7 @@ fn a_snapshot_needs_nothing_after_the_engine_is_reopened() {
     ok(db.force_flush(), scenario, BOOK_WATERMARK);
     ok(db.force_full_compaction(), scenario, BOOK_WATERMARK);
     check_eq(
-        versions_of(&db, b"k"),
+        versions_on_disk(&db, b"k", scenario, BOOK_WATERMARK),
         1,
         &format!("{scenario}: versions of k kept"),
         BOOK_WATERMARK,
@@ -1078,7 +1043,7 @@ fn a_compaction_takes_every_sst_holding_a_version_of_its_keys() {
         BOOK_RETENTION,
     );
     check_eq(
-        versions_of(&db, b"k"),
+        versions_on_disk(&db, b"k", scenario, BOOK_RETENTION),
         0,
         &format!("{scenario}: versions of k left"),
         BOOK_RETENTION,

@@ -22,10 +22,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rstest::rstest;
-use tests_day1_to_day7::lsm::iterators::StorageIterator;
 use tests_day1_to_day7::lsm::mvcc::user_key_of;
 use tests_day1_to_day7::lsm::record_file::{RECORD_HEADER_SIZE, decode_records, read_file};
-use tests_day1_to_day7::lsm::table::{FileObject, SsTable, SsTableIterator};
 use tests_day1_to_day7::lsm::wal::Wal;
 use tests_day1_to_day7::lsm::{Error, LsmOptions, MiniLsm, Transaction, WriteBatchRecord};
 use tests_day1_to_day7::*;
@@ -102,30 +100,6 @@ fn expect_conflict(result: tests_day1_to_day7::lsm::Result<()>, scenario: &str, 
 fn check_db_get(db: &MiniLsm, key: &[u8], expected: Option<&[u8]>, scenario: &str, book: &str) {
     let scenario = format!("{scenario}: db.get({})", show(key));
     check_get(ok(db.get(key), &scenario, book), expected, &scenario, book);
-}
-
-/// How many stored versions of `user_key` the SSTs of the tree hold.
-fn versions_of(db: &MiniLsm, user_key: &[u8]) -> usize {
-    let shape = db.shape();
-    let ids = shape
-        .l0
-        .iter()
-        .chain(shape.levels.iter().flat_map(|level| &level.ssts))
-        .map(|sst| sst.id);
-    let mut count = 0;
-    for id in ids {
-        let path = db.path().join(format!("{id:05}.sst"));
-        let file = FileObject::open(&path).expect("open an SST of the tree");
-        let table = Arc::new(SsTable::open(id, None, file).expect("read an SST of the tree"));
-        let mut iter = SsTableIterator::create_and_seek_to_first(table).expect("iterate an SST");
-        while iter.is_valid() {
-            if user_key_of(iter.key()).expect("a versioned key") == user_key {
-                count += 1;
-            }
-            iter.next().expect("iterate an SST");
-        }
-    }
-    count
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -775,7 +749,7 @@ fn dropping_a_transaction_aborts_it_and_releases_its_snapshot() {
     check_db_get(&db, b"x", None, &scenario, BOOK_ABORT);
     ok(db.force_full_compaction(), &scenario, BOOK_ABORT);
     check_eq(
-        versions_of(&db, b"k"),
+        versions_on_disk(&db, b"k", &scenario, BOOK_ABORT),
         1,
         &format!("{scenario}, another full compaction: versions of k kept (no reader left)"),
         BOOK_ABORT,
@@ -789,7 +763,7 @@ fn dropping_a_transaction_aborts_it_and_releases_its_snapshot() {
     ok(db.force_flush(), &scenario, BOOK_ABORT);
     ok(db.force_full_compaction(), &scenario, BOOK_ABORT);
     check_eq(
-        versions_of(&db, b"k"),
+        versions_on_disk(&db, b"k", &scenario, BOOK_ABORT),
         1,
         &format!(
             "{scenario}; a second txn read k and committed, k overwritten, full compaction: \

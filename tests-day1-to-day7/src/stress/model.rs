@@ -274,8 +274,12 @@ fn in_range(key: &[u8], lower: &Bnd, upper: &Bnd) -> bool {
 }
 
 fn scan(db: &MiniLsm, lower: &Bnd, upper: &Bnd) -> crate::lsm::Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    db.scan(lower.as_bound(), upper.as_bound())?
-        .into_iter()
+    collect(db.scan(lower.as_bound(), upper.as_bound())?)
+}
+
+/// Every entry of a scan, owned.
+fn collect(scan: crate::lsm::lsm_iterator::Scan) -> crate::lsm::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    scan.into_iter()
         .map(|entry| entry.map(|(k, v)| (k.to_vec(), v.to_vec())))
         .collect()
 }
@@ -463,13 +467,9 @@ fn run_steps(
             }
             Op::SnapshotScan(n, lower, upper) => {
                 if let Some((snapshot, then)) = pick(&snapshots, *n) {
-                    let got: Vec<(Vec<u8>, Vec<u8>)> = snapshot
+                    let got = snapshot
                         .scan(lower.as_bound(), upper.as_bound())
-                        .and_then(|scan| {
-                            scan.into_iter()
-                                .map(|entry| entry.map(|(k, v)| (k.to_vec(), v.to_vec())))
-                                .collect()
-                        })
+                        .and_then(collect)
                         .map_err(engine_error)?;
                     let want: Vec<_> = then
                         .iter()
