@@ -5,7 +5,8 @@
 //! Part 2's day 8) and applies the workload of
 //! SEED: puts, deletes and write batches over a small key space, with a `sync` now and then.
 //! After each `sync` returns it prints `ACK <ops> <wal> <len>`: the first `<ops>` operations are
-//! acknowledged as durable, and the active memtable's WAL file `<wal>` was `<len>` bytes long.
+//! acknowledged as durable, and the records of the active memtable's WAL file `<wal>` ended at
+//! byte `<len>` (zeros preallocated after them do not count).
 //! Failpoints come from the environment variable `MINI_LSM_FAILPOINTS` (`POINT=ACTION[@SKIP]`,
 //! see `mini_lsm_reference::failpoint::configure`); `abort` crashes at exactly that point.
 //!
@@ -287,7 +288,7 @@ fn run(dir: &Path, seed: u64) -> AnyResult<ExitCode> {
             db.sync()?;
             // Only this thread writes, so the active memtable cannot change until the next op.
             let wal = format!("{:05}.wal", db.shape().memtable.id);
-            let len = std::fs::metadata(dir.join(&wal))?.len();
+            let len = records_end(&dir.join(&wal))?;
             println!("ACK {} {wal} {len}", done + 1);
         }
     }
@@ -318,7 +319,7 @@ fn check(
     if let Some([name, synced]) = tear_wal {
         let path = dir.join(name);
         let synced: u64 = synced.parse()?;
-        let unsynced = std::fs::metadata(&path)?.len().saturating_sub(synced);
+        let unsynced = records_end(&path)?.saturating_sub(synced);
         if unsynced > 0 {
             tear_file(&path, synced + rng.below(unsynced))?;
         }
@@ -363,6 +364,15 @@ fn check(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Where the complete records of the log at `path` end. Not its length: a WAL's writer
+/// preallocates zeros after its records.
+fn records_end(path: &Path) -> AnyResult<u64> {
+    let raw = Bytes::from(std::fs::read(path)?);
+    let records = decode_records(&raw, 0, path)?;
+    let last = records.payload_offsets.last().zip(records.payloads.last());
+    Ok(last.map_or(0, |(&at, payload)| at + payload.len() as u64))
 }
 
 /// Truncates `path` to `len` bytes if it is longer.

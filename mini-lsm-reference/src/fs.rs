@@ -3,7 +3,8 @@
 //! Writing to a file only hands the bytes to the operating system's page cache; a power cut can
 //! still lose them. Three more things are needed, and every one of them goes through this module:
 //!
-//! * [`sync_file`]: `fsync` a file, so its *contents* (up to its current length) survive;
+//! * [`sync_file`]: `fsync` a file, so its *contents* (up to its current length) survive
+//!   ([`sync_log`] for a log with zeros preallocated after its records);
 //! * [`sync_dir`]: `fsync` a directory, so the *names* in it survive: a new file can vanish, a
 //!   deleted or renamed one can come back, until its directory is synced;
 //! * [`remove_file`] and [`rename`]: change names (made durable by the next [`sync_dir`]).
@@ -49,7 +50,20 @@ pub fn sync_file(file: &File, path: &Path) -> Result<()> {
     failpoint::hit_if(failpoint::file_points(path).before_sync, path)?;
     failpoint::before_durable_op("fsync of", path)?;
     file.sync_all().map_err(|e| Error::io(path, e))?;
-    failpoint::file_synced(file, path);
+    failpoint::file_synced(file, path, None);
+    Ok(())
+}
+
+/// Makes a log file durable: its first `content_len` bytes are records, and the rest, up to its
+/// size, zeros preallocated after them (see [`crate::record_file::RecordWriter`]).
+/// `fdatasync`: it writes the data and the metadata needed to read it back (a new size, newly
+/// allocated blocks), but not the rest (the modification time), so a sync that changed no size
+/// commits nothing to the file system's journal.
+pub fn sync_log(file: &File, path: &Path, content_len: u64) -> Result<()> {
+    failpoint::hit_if(failpoint::file_points(path).before_sync, path)?;
+    failpoint::before_durable_op("fsync of", path)?;
+    file.sync_data().map_err(|e| Error::io(path, e))?;
+    failpoint::file_synced(file, path, Some(content_len));
     Ok(())
 }
 

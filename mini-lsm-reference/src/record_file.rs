@@ -23,22 +23,30 @@
 //! records past the last sync may be cut short, zeroed, or damaged with intact records after
 //! them; none of them was acknowledged as durable.
 //!
+//! # Preallocated space
+//!
+//! A WAL's writer keeps zeros ahead of its records (see [`RecordWriter`] on preallocation): a
+//! sync that commits no new file size is much cheaper. So a file may end in zeros after its
+//! last record, with nothing lost. No record is all zeros (the CRC32 of twelve zero bytes is not
+//! zero, so a zeroed header never matches its `header_crc`): **a file whose bytes are all zero
+//! from some record boundary to the end ends there**, cleanly, with no torn tail.
+//!
 //! Recovery reads records from the start (never writing to the file: a damaged tail is reported
 //! and left in place, since a recovered file is never appended to again). At the first record
-//! that does not decode (too short, a bad checksum, a payload running past the end) it asks
-//! whether that record was ever synced. The `synced` field answers: every record written after
-//! a sync carries the file's synced length. If an intact record anywhere after the bad one says
-//! the file was synced past the bad record's start, the bad bytes were durable once and are
-//! damaged now: [`Error::Corruption`] (file and offset), because dropping them would lose
-//! acknowledged writes. Otherwise the bad record and everything after it lie in the unsynced
-//! tail: it is a [`TornTail`], ignored and reported; the later intact records are ignored too,
-//! since applying them without the lost ones before them would not be a state the writer was
-//! ever in.
+//! that does not decode (too short, a bad checksum, a payload running past the end) and is not
+//! the start of preallocated zeros, it asks whether that record was ever synced. The `synced`
+//! field answers: every record written after a sync carries the file's synced length. If an
+//! intact record anywhere after the bad one says the file was synced past the bad record's
+//! start, the bad bytes were durable once and are damaged now: [`Error::Corruption`] (file and
+//! offset), because dropping them would lose acknowledged writes. Otherwise the bad record and
+//! everything after it lie in the unsynced tail: it is a [`TornTail`], ignored and reported;
+//! the later intact records are ignored too, since applying them without the lost ones before
+//! them would not be a state the writer was ever in.
 //!
 //! Book: `appendix-formats.md#record-framing`.
 
 use std::fs::File;
-use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use bytes::{BufMut, Bytes};
@@ -97,10 +105,11 @@ pub fn encode_record(payload: &[u8], synced: u64, buf: &mut Vec<u8>) {
 // ANCHOR: d6-record_file-decode_records
 /// Reads every record of `raw` (the whole content of the file at `path`, used in errors) from
 /// byte `start` on (a file may begin with a header of its own), following the policy in the
-/// module documentation: a bad record that a later record proves was synced is
-/// [`Error::Corruption`]; otherwise it starts a torn tail.
+/// module documentation: zeros from a record boundary to the end are preallocated space, where
+/// the file ends; a bad record that a later record proves was synced is [`Error::Corruption`];
+/// otherwise it starts a torn tail.
 pub fn decode_records(raw: &Bytes, start: usize, path: &Path) -> Result<RecoveredRecords> {
-    // BEGIN SOLUTION day 6: record_file::decode_records — read records until the end; at a bad record, Corruption if a later intact record says the file was synced past it, else a torn tail
+    // BEGIN SOLUTION day 6: record_file::decode_records — read records until the end or until only zeros are left (preallocated space); at a bad record, Corruption if a later intact record says the file was synced past it, else a torn tail
     let mut payloads = Vec::new();
     let mut payload_offsets = Vec::new();
     let mut pos = start;
@@ -110,6 +119,10 @@ pub fn decode_records(raw: &Bytes, start: usize, path: &Path) -> Result<Recovere
             payloads.push(record.payload);
             pos = record.next;
             continue;
+        }
+        // Checked only here, at a record that does not decode, so a clean file costs nothing.
+        if raw[pos..].iter().all(|&byte| byte == 0) {
+            break;
         }
         if let Some(witness) = records_after(raw, pos + 1).find(|r| r.synced > pos as u64) {
             return Err(Error::Corruption {
@@ -226,9 +239,26 @@ pub fn read_file(path: &Path) -> Result<Bytes> {
 /// Bytes reach the file only while `file` is held (an append writes out a full buffer itself
 /// when no sync is running), so the file never changes during an `fsync`, and the length an
 /// `fsync` made durable is exactly the length written before it.
+///
+/// # Preallocation
+///
+/// A WAL is synced after every write when the user asks for it, so the cost of one sync matters.
+/// A sync of a file that grew must also commit its new size, a metadata change that goes through
+/// the file system's journal. So a writer made by [`RecordWriter::create_new`] keeps zeros
+/// *ahead* of its records: when a sync finds fewer than [`PREALLOCATE_MIN_AHEAD`] bytes after
+/// the records, it first extends the file by [`PREALLOCATE_BYTES`] (`set_len`: the new bytes
+/// read as zeros), and that sync commits the new size. The syncs after it write records over
+/// those zeros and leave the size unchanged, so they have data to write and no metadata to
+/// commit (see [`fs::sync_log`]): one size change per megabyte of records instead of one per
+/// sync (on the Benchmarks page's disk, 45 to 53 µs per sync instead of 60 to 70). Recovery
+/// reads zeros after the last record as the end of the file (see the module documentation). A
+/// [seal](RecordWriter::seal) does not preallocate: nothing is appended after it. LevelDB's log
+/// format reserves record type 0 for the same purpose.
 #[derive(Debug)]
 pub struct RecordWriter {
     path: PathBuf,
+    /// Whether a sync keeps zeros ahead of the records (see *Preallocation*).
+    preallocates: bool,
     /// Where a test may inject a failure or a crash (see [`failpoint`]).
     failpoints: failpoint::RecordPoints,
     /// Records appended but not yet written to the file, and the counters.
@@ -243,6 +273,10 @@ pub struct RecordWriter {
 struct Output {
     file: File,
     spare: Vec<u8>,
+    /// Bytes written to the file: where the next write-out goes.
+    written: u64,
+    /// The file's size: `written`, plus any zeros preallocated after it.
+    size: u64,
 }
 
 /// The part of a [`RecordWriter`] that appends change.
@@ -267,15 +301,25 @@ struct Pending {
 /// instead of piling up in memory until the next sync.
 const WRITE_OUT_BYTES: usize = 64 << 10;
 
+/// How many bytes of zeros a preallocating sync leaves after the records: one sync that changes
+/// the file's size per this many bytes of records.
+pub const PREALLOCATE_BYTES: u64 = 1 << 20;
+
+/// A preallocating sync that finds fewer zeros than this after the records extends the file:
+/// enough that the records of the next syncs (or one full write-out) fit in them.
+pub const PREALLOCATE_MIN_AHEAD: u64 = WRITE_OUT_BYTES as u64;
+
 impl RecordWriter {
-    /// Creates a new, empty file at `path` for appending; an existing file is an error.
+    /// Creates a new, empty file at `path` for appending, whose syncs preallocate zeros (see
+    /// *Preallocation*): the writer of a log synced often, a WAL. An existing file is an error.
     pub fn create_new(path: &Path) -> Result<Self> {
+        // Not `append`: records are written at their offset, over the preallocated zeros.
         let file = File::options()
             .create_new(true)
-            .append(true)
+            .write(true)
             .open(path)
             .map_err(|e| Error::io(path, e))?;
-        Ok(Self::new(file, path, Vec::new()))
+        Ok(Self::new(file, path, Vec::new(), true))
     }
 
     /// Creates the file at `path` (emptying it if it exists) and writes `header` at its start;
@@ -287,13 +331,14 @@ impl RecordWriter {
             .truncate(true)
             .open(path)
             .map_err(|e| Error::io(path, e))?;
-        Ok(Self::new(file, path, header.to_vec()))
+        Ok(Self::new(file, path, header.to_vec(), false))
     }
 
     /// A writer of the empty `file` whose first bytes will be `start`.
-    fn new(file: File, path: &Path, start: Vec<u8>) -> Self {
+    fn new(file: File, path: &Path, start: Vec<u8>, preallocates: bool) -> Self {
         RecordWriter {
             path: path.to_path_buf(),
+            preallocates,
             failpoints: failpoint::record_points(path),
             pending: Mutex::new(Pending {
                 len: start.len() as u64,
@@ -304,6 +349,8 @@ impl RecordWriter {
             file: Mutex::new(Output {
                 file,
                 spare: Vec::new(),
+                written: 0,
+                size: 0,
             }),
         }
     }
@@ -364,7 +411,9 @@ impl RecordWriter {
             std::mem::swap(&mut pending.buf, &mut out.spare);
             pending.len
         };
-        let written = out.file.write_all(&out.spare);
+        let written = out.file.write_all_at(&out.spare, out.written);
+        out.written += out.spare.len() as u64;
+        out.size = out.size.max(out.written);
         out.spare.clear();
         written
             .map_err(|e| Error::io(&self.path, e))
@@ -372,10 +421,32 @@ impl RecordWriter {
         Ok(len)
     }
 
+    /// Extends the file (whose lock the caller holds) by [`PREALLOCATE_BYTES`] of zeros if
+    /// fewer than [`PREALLOCATE_MIN_AHEAD`] follow the records. A failure poisons the writer,
+    /// as a failed write-out does.
+    fn preallocate(&self, out: &mut Output) -> Result<()> {
+        if out.size - out.written >= PREALLOCATE_MIN_AHEAD {
+            return Ok(());
+        }
+        let size = out.written + PREALLOCATE_BYTES;
+        out.file
+            .set_len(size)
+            .map_err(|e| Error::io(&self.path, e))
+            .inspect_err(|_| self.pending.lock().failed = true)?;
+        out.size = size;
+        Ok(())
+    }
+
     /// Makes every record appended before this call durable: writes the pending records out and
     /// `fsync`s the file, unless a sync that ran meanwhile already covered them (see the type's
     /// documentation on group commit).
     pub fn sync(&self) -> Result<()> {
+        self.sync_and_preallocate(self.preallocates)
+    }
+
+    /// [`RecordWriter::sync`], preallocating zeros first if `preallocate` (see
+    /// *Preallocation*).
+    fn sync_and_preallocate(&self, preallocate: bool) -> Result<()> {
         let target = self.pending.lock().len;
         let mut out = self.file.lock();
         {
@@ -386,8 +457,11 @@ impl RecordWriter {
             }
         }
         let len = self.write_out(&mut out)?;
+        if preallocate {
+            self.preallocate(&mut out)?;
+        }
         let synced = failpoint::hit(self.failpoints.before_sync, &self.path)
-            .and_then(|()| fs::sync_file(&out.file, &self.path));
+            .and_then(|()| fs::sync_log(&out.file, &self.path, len));
         let mut pending = self.pending.lock();
         match synced {
             Ok(()) => pending.synced = len,
@@ -402,9 +476,9 @@ impl RecordWriter {
     /// module documentation). A file with nothing appended after its last record's sync has no
     /// other witness. Called when nothing else appends to the file any more.
     pub fn seal(&self) -> Result<()> {
-        self.sync()?;
+        self.sync_and_preallocate(false)?;
         self.append(&[])?;
-        self.sync()
+        self.sync_and_preallocate(false)
     }
 
     /// Fails once a write or sync of this file has failed (see `Pending::failed`).

@@ -187,7 +187,7 @@ pub(crate) fn before_durable_op(_what: &'static str, _path: &Path) -> crate::Res
 /// Records that `file` (at `path`) was synced up to its current length.
 #[cfg(not(feature = "failpoints"))]
 #[inline(always)]
-pub(crate) fn file_synced(_file: &std::fs::File, _path: &Path) {}
+pub(crate) fn file_synced(_file: &std::fs::File, _path: &Path, _content_len: Option<u64>) {}
 
 /// The names in `dir`, taken just before it is synced.
 #[cfg(not(feature = "failpoints"))]

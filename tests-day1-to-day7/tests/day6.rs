@@ -162,7 +162,8 @@ fn copy_dir(dir: &Path) -> tempfile::TempDir {
 fn record_spans(bytes: &[u8], start: usize, what: &str) -> Vec<Range<usize>> {
     let mut spans = Vec::new();
     let mut pos = start;
-    while pos < bytes.len() {
+    // Zeros to the end are space preallocated after the last record, not records.
+    while bytes[pos..].iter().any(|&byte| byte != 0) {
         let header = bytes.get(pos..pos + RECORD_HEADER_SIZE);
         let Some(len) = header.map(|h| u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize)
         else {
@@ -490,6 +491,113 @@ fn framed_records(synced_each: bool) -> (Vec<Vec<u8>>, Vec<u8>) {
     (payloads, buf)
 }
 
+/// Three framed records, then zeros as a WAL's writer preallocates them, damaged as a crash or a
+/// bad disk might: `decode_records` must end the file cleanly where only zeros are left (no
+/// torn tail: nothing was lost), and apply the torn-or-corrupt rule to anything else.
+#[rstest]
+#[case::fewer_zeros_than_a_header(Zeros::After(7), Ok((3, None)))]
+#[case::a_zeroed_header(Zeros::After(RECORD_HEADER_SIZE), Ok((3, None)))]
+#[case::a_megabyte_of_zeros(Zeros::After(1 << 20), Ok((3, None)))]
+#[case::zeros_then_one_nonzero_byte(Zeros::ThenByte(4096), Ok((3, Some(Torn::AtEnd))))]
+#[case::last_record_cut_short_then_zeros(Zeros::LastRecordCut(4096), Ok((2, Some(Torn::AtRecord(2)))))]
+#[case::synced_middle_record_zeroed(Zeros::MiddleRecord { synced_each: true }, Err(1))]
+#[case::unsynced_middle_record_zeroed(
+    Zeros::MiddleRecord { synced_each: false },
+    Ok((1, Some(Torn::AtRecord(1))))
+)]
+#[case::only_zeros(Zeros::Only(4096), Ok((0, None)))]
+fn decode_records_ends_at_preallocated_zeros(
+    #[case] zeros: Zeros,
+    // Ok((n, torn)): the first n payloads, and a torn tail or none; Err(r): corruption at
+    // record r.
+    #[case] expected: Result<(usize, Option<Torn>), usize>,
+) {
+    let synced_each = !matches!(zeros, Zeros::MiddleRecord { synced_each: false });
+    let (payloads, mut buf) = framed_records(synced_each);
+    let spans = record_spans(&buf, 0, "encode_record output");
+    let records_end = buf.len();
+    let scenario = match zeros {
+        Zeros::After(n) => format!("3 records, then {n} zero bytes"),
+        Zeros::ThenByte(n) => format!("3 records, then {n} zero bytes and one byte 0x01"),
+        Zeros::LastRecordCut(n) => {
+            format!("3 records, the last cut short by 3 bytes, then {n} zeros")
+        }
+        Zeros::MiddleRecord { synced_each } => format!(
+            "3 records{}, the middle one overwritten with zeros",
+            if synced_each {
+                " each written after a sync of all before it"
+            } else {
+                " never synced"
+            }
+        ),
+        Zeros::Only(n) => format!("no record, {n} zero bytes"),
+    };
+    match zeros {
+        Zeros::After(n) => buf.resize(records_end + n, 0),
+        Zeros::ThenByte(n) => {
+            buf.resize(records_end + n, 0);
+            buf.push(1);
+        }
+        Zeros::LastRecordCut(n) => {
+            buf.truncate(records_end - 3);
+            buf.resize(records_end - 3 + n, 0);
+        }
+        Zeros::MiddleRecord { .. } => buf[spans[1].clone()].fill(0),
+        Zeros::Only(n) => buf = vec![0; n],
+    }
+    let actual = decode(&buf, &scenario);
+    let torn_at = |torn: Torn| match torn {
+        Torn::AtEnd => records_end,
+        Torn::AtRecord(r) => spans[r].start,
+    };
+    match (expected, actual) {
+        (Ok((n, torn)), Ok(actual)) => check_eq(
+            actual,
+            (
+                payloads[..n].to_vec(),
+                torn.map(|t| (torn_at(t) as u64, (buf.len() - torn_at(t)) as u64)),
+            ),
+            &format!("{scenario}: (payloads, torn tail as (offset, dropped_bytes))"),
+            BOOK_FRAMING,
+        ),
+        (Err(r), Err(Error::Corruption { offset, .. })) if offset == spans[r].start as u64 => {}
+        (expected, actual) => fail(
+            &scenario,
+            match expected {
+                Ok((n, None)) => format!("Ok({n} payloads and no torn tail)"),
+                Ok((n, Some(t))) => format!("Ok({n} payloads and a torn tail at {})", torn_at(t)),
+                Err(r) => format!("Err(Corruption at offset {})", spans[r].start),
+            },
+            actual,
+            BOOK_FRAMING,
+        ),
+    }
+}
+
+/// How [`decode_records_ends_at_preallocated_zeros`] lays zeros into three records.
+#[derive(Debug, Clone, Copy)]
+enum Zeros {
+    /// This many zeros after the last record.
+    After(usize),
+    /// This many zeros, then one nonzero byte: not preallocated space, something was written.
+    ThenByte(usize),
+    /// The last record cut 3 bytes short, then this many zeros.
+    LastRecordCut(usize),
+    /// The middle record's bytes all zero, the last record intact after them.
+    MiddleRecord { synced_each: bool },
+    /// A file of this many zeros and no record.
+    Only(usize),
+}
+
+/// Where a torn tail starts.
+#[derive(Debug, Clone, Copy)]
+enum Torn {
+    /// Where the three records end.
+    AtEnd,
+    /// At the start of this record.
+    AtRecord(usize),
+}
+
 /// What `decode_records` read: the payloads, and a torn tail as `(offset, dropped_bytes)`.
 type Decoded = (Vec<Vec<u8>>, Option<(u64, u64)>);
 
@@ -538,9 +646,12 @@ fn decode_records_drops_a_torn_tail_at_every_cut() {
     for cut in 0..=buf.len() {
         let scenario = format!("decode_records of the first {cut} of {} bytes", buf.len());
         let complete = spans.iter().filter(|s| s.end <= cut).count();
+        // A cut record whose bytes left are all zeros (a cut inside the empty record's `len`)
+        // looks exactly like preallocated space: the file ends cleanly, and nothing
+        // acknowledged is lost either way.
         let torn = spans
             .iter()
-            .find(|s| s.start < cut && cut < s.end)
+            .find(|s| s.start < cut && cut < s.end && buf[s.start..cut].iter().any(|&b| b != 0))
             .map(|s| (s.start as u64, (cut - s.start) as u64));
         let expected = (payloads[..complete].to_vec(), torn);
         check_eq(
@@ -552,28 +663,24 @@ fn decode_records_drops_a_torn_tail_at_every_cut() {
     }
 }
 
-/// Damages three framed records (flips one byte, or appends zeros) and checks what
-/// `decode_records` makes of it: corruption when a later intact record says the damaged one was
-/// synced, a torn tail otherwise (at the end, or anywhere when nothing was ever synced).
+/// Damages three framed records (flips one byte) and checks what `decode_records` makes of it:
+/// corruption when a later intact record says the damaged one was synced, a torn tail otherwise
+/// (at the end, or anywhere when nothing was ever synced).
 #[rstest]
-#[case::zeros_after_the_last_record(true, None, 0, 7, Ok(3))]
-#[case::a_zeroed_header_after_the_last_record(true, None, 0, RECORD_HEADER_SIZE, Ok(3))]
-#[case::many_zeros_after_the_last_record(true, None, 0, 4096, Ok(3))]
-#[case::bad_payload_byte_of_the_last_record(true, Some(2), RECORD_HEADER_SIZE + 2, 0, Ok(2))]
-#[case::bad_length_of_the_last_record(true, Some(2), 0, 0, Ok(2))]
-#[case::bad_payload_byte_of_the_first_record(true, Some(0), RECORD_HEADER_SIZE, 0, Err(0))]
-#[case::bad_length_of_the_first_record(true, Some(0), 0, 0, Err(0))]
-#[case::bad_synced_field_of_the_first_record(true, Some(0), 5, 0, Err(0))]
-#[case::bad_header_checksum_of_the_first_record(true, Some(0), 13, 0, Err(0))]
-#[case::bad_payload_checksum_field_of_the_first_record(true, Some(0), 17, 0, Err(0))]
-#[case::bad_length_of_the_empty_middle_record(true, Some(1), 1, 0, Err(1))]
-#[case::never_synced_bad_first_record(false, Some(0), RECORD_HEADER_SIZE, 0, Ok(0))]
-#[case::never_synced_bad_middle_record(false, Some(1), 1, 0, Ok(1))]
+#[case::bad_payload_byte_of_the_last_record(true, 2, RECORD_HEADER_SIZE + 2, Ok(2))]
+#[case::bad_length_of_the_last_record(true, 2, 0, Ok(2))]
+#[case::bad_payload_byte_of_the_first_record(true, 0, RECORD_HEADER_SIZE, Err(0))]
+#[case::bad_length_of_the_first_record(true, 0, 0, Err(0))]
+#[case::bad_synced_field_of_the_first_record(true, 0, 5, Err(0))]
+#[case::bad_header_checksum_of_the_first_record(true, 0, 13, Err(0))]
+#[case::bad_payload_checksum_field_of_the_first_record(true, 0, 17, Err(0))]
+#[case::bad_length_of_the_empty_middle_record(true, 1, 1, Err(1))]
+#[case::never_synced_bad_first_record(false, 0, RECORD_HEADER_SIZE, Ok(0))]
+#[case::never_synced_bad_middle_record(false, 1, 1, Ok(1))]
 fn decode_records_tells_a_torn_tail_from_corruption(
     #[case] synced_each: bool,
-    #[case] record: Option<usize>,
+    #[case] record: usize,
     #[case] byte: usize,
-    #[case] zeros: usize,
     // Ok(n): the first n payloads and a torn tail; Err(r): corruption at record r.
     #[case] expected: Result<usize, usize>,
 ) {
@@ -584,18 +691,9 @@ fn decode_records_tells_a_torn_tail_from_corruption(
     } else {
         "no record ever synced"
     };
-    let scenario = match record {
-        Some(r) => format!("{synced}, byte {byte} of record {r} (of 3) flipped"),
-        None => format!("{synced}, {zeros} zero bytes after the last record"),
-    };
-    if let Some(r) = record {
-        buf[spans[r].start + byte] ^= 0xFF;
-    }
-    let torn_at = match record {
-        Some(r) => spans[r].start,
-        None => buf.len(),
-    };
-    buf.resize(buf.len() + zeros, 0);
+    let scenario = format!("{synced}, byte {byte} of record {record} (of 3) flipped");
+    buf[spans[record].start + byte] ^= 0xFF;
+    let torn_at = spans[record].start;
     let actual = decode(&buf, &scenario);
     match (expected, actual) {
         (Ok(n), Ok(actual)) => check_eq(
@@ -959,8 +1057,10 @@ fn payload_that_does_not_decode_is_corruption_at_its_byte_in_the_file(#[case] wa
         drop(manifest);
         (path, vec![0xee], "Manifest::recover")
     };
+    // The new record goes right after the last one, over any zeros preallocated after it.
+    let record_start = spans_of(&path, 1).last().map_or(0, |span| span.end);
     let mut bytes = read_bytes(&path);
-    let record_start = bytes.len();
+    bytes.truncate(record_start);
     encode_record(&bad_payload, record_start as u64, &mut bytes);
     write_bytes(&path, &bytes);
     let bad_byte = record_start + RECORD_HEADER_SIZE;
@@ -1252,11 +1352,13 @@ fn empty_write_batch_writes_no_wal_record() {
     let scenario = "write_batch(&[]) then sync";
     ok(db.write_batch::<&[u8], &[u8]>(&[]), scenario, BOOK_WAL);
     ok(db.sync(), scenario, BOOK_WAL);
+    // The bytes, not the length: a record written over the zeros preallocated after the last
+    // one would leave the length as it was.
     check_eq(
-        read_bytes(&wal).len(),
-        before.len(),
+        read_bytes(&wal) == before,
+        true,
         &format!(
-            "{scenario}: length of {} (no record written)",
+            "{scenario}: {} unchanged (no record written)",
             name_of(&wal)
         ),
         BOOK_WAL,
@@ -1655,29 +1757,75 @@ fn torn_last_wal_record_is_dropped_at_every_cut_and_later_writes_survive() {
     });
 }
 
+/// Zeros after a WAL's last record are what its writer preallocates: an open reads every
+/// record, reports no torn tail (nothing was lost), and leaves the file alone. One byte that is
+/// not zero after them means something was written there: a torn tail.
 #[rstest]
-#[case::fewer_zeros_than_a_header(5)]
-#[case::a_zeroed_header(12)]
-#[case::a_zeroed_page(4096)]
-fn zeros_after_the_last_wal_record_are_a_torn_tail(#[case] zeros: usize) {
+#[case::fewer_zeros_than_a_header(5, false)]
+#[case::a_zeroed_header(12, false)]
+#[case::a_zeroed_page(4096, false)]
+#[case::a_zeroed_page_then_a_byte(4096, true)]
+fn zeros_after_the_last_wal_record_end_it_without_a_torn_tail(
+    #[case] zeros: usize,
+    #[case] then_a_byte: bool,
+) {
     let dir = temp_dir();
     let (db, model) = build(dir.path(), &[Step::Write(20)], 3);
     close(db, "writes, then close");
     let wal = newest_wal(dir.path(), "writes, then close");
+    let records_end = spans_of(&wal, 1).last().map_or(0, |span| span.end);
     let mut bytes = read_bytes(&wal);
-    let len = bytes.len();
-    bytes.resize(len + zeros, 0);
+    bytes.truncate(records_end);
+    bytes.resize(records_end + zeros, 0);
+    if then_a_byte {
+        bytes.push(1);
+    }
     write_bytes(&wal, &bytes);
-    let scenario = format!("{zeros} zero bytes appended to {}", name_of(&wal));
+    let scenario = format!(
+        "{} cut after its last record, then {zeros} zero bytes{}",
+        name_of(&wal),
+        if then_a_byte {
+            " and one byte 0x01"
+        } else {
+            ""
+        }
+    );
     let db = open(dir.path(), &scenario);
     check_model(&db, &model, &scenario, BOOK_FRAMING);
-    check_torn_tail(
-        &db.recovery_report().torn_tails,
-        &name_of(&wal),
-        len,
-        zeros,
-        &scenario,
+    if then_a_byte {
+        let tails = &db.recovery_report().torn_tails;
+        check_torn_tail(tails, &name_of(&wal), records_end, zeros + 1, &scenario);
+    } else {
+        check_no_torn_tail(&db, &scenario, BOOK_FRAMING);
+    }
+}
+
+/// The engine's own WAL after a sync: zeros follow its records (the given `RecordWriter`
+/// preallocates them, so that the next syncs commit no new file size), and a reopen reads
+/// every write back with no torn tail.
+#[test]
+fn a_synced_wal_ends_in_preallocated_zeros_and_reopens_without_a_torn_tail() {
+    let dir = temp_dir();
+    let (db, model) = build(dir.path(), &[W], 41);
+    let scenario = "40 writes, then sync";
+    ok(db.sync(), scenario, BOOK_WAL);
+    let wal = newest_wal(dir.path(), scenario);
+    let records_end = spans_of(&wal, 1).last().map_or(0, |span| span.end);
+    let bytes = read_bytes(&wal);
+    check_eq(
+        bytes.len() > records_end && bytes[records_end..].iter().all(|&b| b == 0),
+        true,
+        &format!(
+            "{scenario}: {} is {} bytes, its records end at {records_end}: zeros after them",
+            name_of(&wal),
+            bytes.len()
+        ),
+        BOOK_FRAMING,
     );
+    let scenario = "40 writes, sync, then close and reopen";
+    let db = reopen(db, dir.path(), scenario);
+    check_model(&db, &model, scenario, BOOK_RECOVERY);
+    check_no_torn_tail(&db, scenario, BOOK_FRAMING);
 }
 
 #[rstest]

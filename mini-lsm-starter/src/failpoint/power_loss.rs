@@ -7,7 +7,9 @@
 //!
 //! * a file keeps the bytes it had at its last `fsync` ([`crate::fs::sync_file`]); of what was
 //!   written after it, a seeded choice keeps all, none, a prefix, or a random set of 4 KiB pages
-//!   with zeros in the others (a disk may write a later page and lose an earlier one);
+//!   with zeros in the others (a disk may write a later page and lose an earlier one). A log
+//!   synced with [`crate::fs::sync_log`] had zeros preallocated after its records: what was
+//!   written over them since is lost the same way, and a lost part reads as those zeros;
 //! * the directory keeps the names it had at its last `fsync` ([`crate::fs::sync_dir`]): a file
 //!   created since then is gone, one deleted or renamed over since then is back, with the bytes
 //!   it had synced.
@@ -54,8 +56,8 @@ struct Armed {
 struct Tracker {
     /// The durable names of each tracked directory, with the inode each names.
     dirs: HashMap<PathBuf, BTreeMap<String, u64>>,
-    /// The synced length of each inode in a tracked directory.
-    synced: HashMap<u64, u64>,
+    /// What the last sync of each inode in a tracked directory made durable.
+    synced: HashMap<u64, Synced>,
     /// The synced bytes of inodes whose name is gone but not durably: a power loss brings them
     /// back.
     stash: HashMap<u64, Vec<u8>>,
@@ -66,6 +68,43 @@ struct Tracker {
     off: bool,
     /// The operation power was lost at (what, path), for messages.
     lost_at: Option<String>,
+}
+
+/// What a sync of a file made durable.
+#[derive(Debug, Clone, Copy, Default)]
+struct Synced {
+    /// Its first `content` bytes, as they are now (the engine never rewrites synced bytes).
+    content: u64,
+    /// Its size: the bytes from `content` to `size` were zeros (preallocated after a log's
+    /// records), whatever has been written over them since.
+    size: u64,
+}
+
+impl Synced {
+    /// A file synced whole: every byte of its `len` is content.
+    fn whole(len: u64) -> Self {
+        Synced {
+            content: len,
+            size: len,
+        }
+    }
+
+    /// The durable bytes of the file whose content is now `bytes`: exactly what was synced.
+    fn durable(self, mut bytes: Vec<u8>) -> Vec<u8> {
+        bytes.truncate(self.content as usize);
+        bytes.resize(self.size as usize, 0);
+        bytes
+    }
+
+    /// What survives of `bytes`, the file's content now: the synced content, then the zeros
+    /// after it, with what was written since lost or kept by `rng`'s choices.
+    fn image(self, bytes: Vec<u8>, rng: &mut SplitMix) -> Vec<u8> {
+        let mut image = lose_unsynced(bytes, self.content as usize, rng);
+        if image.len() < self.size as usize {
+            image.resize(self.size as usize, 0);
+        }
+        image
+    }
 }
 
 static TRACKER: Mutex<Option<Tracker>> = Mutex::new(None);
@@ -89,7 +128,9 @@ pub fn track(dir: &Path) -> Result<()> {
     let tracker = tracker.get_or_insert_with(Tracker::default);
     for (name, path) in list(dir)? {
         let metadata = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
-        tracker.synced.insert(metadata.ino(), metadata.len());
+        tracker
+            .synced
+            .insert(metadata.ino(), Synced::whole(metadata.len()));
         names.insert(name, metadata.ino());
     }
     tracker.dirs.insert(dir.to_path_buf(), names);
@@ -174,7 +215,7 @@ fn power_off(path: &Path) -> Error {
 }
 
 /// See [`crate::fs::sync_file`].
-pub(crate) fn file_synced(file: &std::fs::File, path: &Path) {
+pub(crate) fn file_synced(file: &std::fs::File, path: &Path, content_len: Option<u64>) {
     let mut guard = TRACKER.lock();
     let Some(tracker) = guard.as_mut() else {
         return;
@@ -183,7 +224,11 @@ pub(crate) fn file_synced(file: &std::fs::File, path: &Path) {
         return;
     }
     if let Ok(metadata) = file.metadata() {
-        tracker.synced.insert(metadata.ino(), metadata.len());
+        let size = metadata.len();
+        let content = content_len.unwrap_or(size).min(size);
+        tracker
+            .synced
+            .insert(metadata.ino(), Synced { content, size });
     }
 }
 
@@ -234,10 +279,9 @@ pub(crate) fn before_unlink(path: &Path) {
     };
     let ino = metadata.ino();
     let durably_named = tracker.dirs[dir].values().any(|&named| named == ino);
-    let synced = tracker.synced.remove(&ino).unwrap_or(0) as usize;
-    if durably_named && let Ok(mut bytes) = std::fs::read(path) {
-        bytes.truncate(synced);
-        tracker.stash.insert(ino, bytes);
+    let synced = tracker.synced.remove(&ino).unwrap_or_default();
+    if durably_named && let Ok(bytes) = std::fs::read(path) {
+        tracker.stash.insert(ino, synced.durable(bytes));
     }
 }
 
@@ -250,8 +294,8 @@ fn capture(tracker: &Tracker, dir: &Path, image: &Path, seed: u64) -> Result<()>
         let live = std::fs::metadata(&path).is_ok_and(|m| m.ino() == ino);
         let bytes = if live {
             let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-            let synced = tracker.synced.get(&ino).copied().unwrap_or(0) as usize;
-            lose_unsynced(bytes, synced, &mut rng)
+            let synced = tracker.synced.get(&ino).copied().unwrap_or_default();
+            synced.image(bytes, &mut rng)
         } else if let Some(stashed) = tracker.stash.get(&ino) {
             stashed.clone()
         } else {
@@ -354,5 +398,35 @@ mod tests {
             "the seeds gave only {} images",
             outcomes.len()
         );
+    }
+
+    /// A log synced with 3000 bytes of records and zeros up to 8192, then written over up to
+    /// 5000: the image keeps its size and the synced records; each later byte is either what was
+    /// written or the zero it replaced.
+    #[test]
+    fn a_preallocated_log_keeps_its_size_and_loses_writes_over_its_zeros_as_zeros() {
+        let synced = Synced {
+            content: 3000,
+            size: 8192,
+        };
+        let mut now: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8 + 1).collect();
+        now.resize(8192, 0);
+        let mut outcomes = std::collections::HashSet::new();
+        for seed in 0..64 {
+            let image = synced.image(now.clone(), &mut SplitMix(seed));
+            assert_eq!(image.len(), 8192, "seed {seed} changed the size");
+            assert_eq!(
+                image[..3000],
+                now[..3000],
+                "seed {seed} changed synced bytes"
+            );
+            assert!(
+                (3000..8192).all(|i| image[i] == now[i] || image[i] == 0),
+                "seed {seed} made up bytes"
+            );
+            outcomes.insert(image);
+        }
+        assert!(outcomes.len() > 4, "only {} images", outcomes.len());
+        assert_eq!(synced.durable(now.clone())[3000..], [0; 5192]);
     }
 }

@@ -369,7 +369,7 @@ struct RecordLog {
 
 impl RecordLog {
     fn read(path: &Path, header: usize, first_is_required: bool) -> RecordLog {
-        let bytes = std::fs::read(path).expect("read the fixture log");
+        let mut bytes = std::fs::read(path).expect("read the fixture log");
         let decoded =
             decode_records(&Bytes::from(bytes.clone()), header, path).expect("pristine log");
         assert!(decoded.torn_tail.is_none());
@@ -382,7 +382,13 @@ impl RecordLog {
             end += crate::lsm::record_file::RECORD_HEADER_SIZE + payload.len();
             ends.push(end);
         }
-        assert_eq!(end, bytes.len());
+        // A WAL's writer preallocates zeros after its records. They are not swept: day 6's
+        // `decode_records_ends_at_preallocated_zeros` covers damage among them.
+        assert!(
+            bytes[end..].iter().all(|&byte| byte == 0),
+            "only preallocated zeros after the last record"
+        );
+        bytes.truncate(end);
         RecordLog {
             bytes,
             header,
