@@ -2,6 +2,7 @@
 //! against fjall, redb and (with the `rocksdb` feature) RocksDB, configured for comparable work.
 //! See README.md for the method and the measured results.
 
+pub mod curve;
 pub mod engines;
 pub mod keys;
 pub mod output;
@@ -108,6 +109,16 @@ pub struct Args {
     /// Write one SVG bar chart per metric into this directory.
     #[arg(long, value_name = "DIR")]
     pub plot: Option<PathBuf>,
+    /// Run nothing: read earlier `--format json` reports, one per key count, and write into
+    /// `--plot DIR` one SVG per metric with a line per engine against the key count. KEYS=FILE
+    /// pairs, comma-separated: `--curve 100000=a.json,1000000=b.json,10000000=c.json`.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "KEYS=FILE",
+        requires = "plot"
+    )]
+    pub curve: Vec<String>,
 }
 
 impl Args {
@@ -360,6 +371,12 @@ fn remove_dir(dir: &std::path::Path) -> Result<()> {
 
 /// The whole program: run, then print the report (and write the charts).
 pub fn main_with(args: &Args) -> Result<()> {
+    if let (false, Some(dir)) = (args.curve.is_empty(), &args.plot) {
+        for path in curve::plot(&curve::load(&args.curve)?, dir)? {
+            eprintln!("wrote {}", path.display());
+        }
+        return Ok(());
+    }
     let description = args.describe();
     eprint!("{description}");
     let Report { records, settled } = run(args)?;

@@ -4,10 +4,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// One workload's result on one engine.
-#[derive(Debug, Clone, Serialize)]
+/// One workload's result on one engine. A `--format json` report is an array of these (without
+/// the skipped fields), which `--curve` reads back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
     pub engine: String,
     pub workload: String,
@@ -104,11 +105,11 @@ const METRICS: [(&str, &str); 6] = [
     ("space_bytes", "disk space after the workload (bytes)"),
 ];
 
-const COLORS: [&str; 6] = [
+pub(crate) const COLORS: [&str; 6] = [
     "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#b07aa1",
 ];
 
-fn metric(record: &Record, name: &str) -> Option<f64> {
+pub(crate) fn metric(record: &Record, name: &str) -> Option<f64> {
     match name {
         "ops_per_sec" => Some(record.ops_per_sec),
         "p50_us" => Some(record.p50_us),
@@ -229,7 +230,7 @@ fn bar_chart(
 }
 
 /// A compact number: 1.2M, 35k, 4.5.
-fn short(value: f64) -> String {
+pub(crate) fn short(value: f64) -> String {
     if value >= 1e9 {
         format!("{:.1}G", value / 1e9)
     } else if value >= 1e6 {
@@ -243,7 +244,7 @@ fn short(value: f64) -> String {
     }
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
