@@ -89,22 +89,33 @@ pub fn versioned_key(user_key: &[u8], seq: Seq) -> Vec<u8> {
 /// seq) is [`Error::Corruption`].
 pub fn user_key_of(versioned: &[u8]) -> Result<Vec<u8>> {
     // BEGIN SOLUTION day 8: mvcc::user_key_of — undo the escaping up to the terminator; the terminator must be followed by exactly SEQ_LEN bytes
+    let mut user_key = Vec::with_capacity(versioned.len());
+    decode_user_key_into(versioned, &mut user_key)?;
+    Ok(user_key)
+    // END SOLUTION
+}
+// ANCHOR_END: mvcc-user_key_of
+
+// BEGIN SOLUTION HELPERS
+/// [`user_key_of`] into `out` (cleared first), so that a reader decoding key after key, as
+/// [`iterator::MvccIterator`] does, reuses one buffer instead of allocating per key.
+pub(crate) fn decode_user_key_into(versioned: &[u8], out: &mut Vec<u8>) -> Result<()> {
     let encoded = user_key_part(versioned)?;
-    let mut user_key = Vec::with_capacity(encoded.len());
+    out.clear();
     let mut i = 0;
     while i < encoded.len() {
         let byte = encoded[i];
         if byte != 0x00 {
-            user_key.push(byte);
+            out.push(byte);
             i += 1;
             continue;
         }
         match encoded.get(i + 1) {
             Some(0xFF) => {
-                user_key.push(0x00);
+                out.push(0x00);
                 i += 2;
             }
-            Some(0x01) if i + 2 == encoded.len() => return Ok(user_key),
+            Some(0x01) if i + 2 == encoded.len() => return Ok(()),
             _ => break,
         }
     }
@@ -112,9 +123,8 @@ pub fn user_key_of(versioned: &[u8]) -> Result<Vec<u8>> {
         i as u64,
         "versioned key: a 00 byte followed by neither FF nor the final terminator 00 01",
     ))
-    // END SOLUTION
 }
-// ANCHOR_END: mvcc-user_key_of
+// END SOLUTION
 
 /// The part of a versioned key that names the user key: everything but the seq (the escaped
 /// user key and its terminator). Two versioned keys belong to the same user key exactly when

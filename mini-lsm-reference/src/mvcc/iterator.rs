@@ -3,7 +3,7 @@
 
 use std::ops::Bound;
 
-use super::{Seq, seq_of, user_key_of, user_key_part};
+use super::{Seq, seq_of, user_key_part};
 use crate::error::Result;
 use crate::iterators::StorageIterator;
 
@@ -18,6 +18,10 @@ pub struct MvccIterator<I: StorageIterator> {
     upper: Bound<Vec<u8>>,
     /// The current entry's user key, decoded.
     user_key: Vec<u8>,
+    /// The user-key part (escaped, with its terminator) of the version the read sees: how the
+    /// older versions of its key are recognised and skipped. Like `user_key`, a buffer reused
+    /// from entry to entry, so that a scan allocates nothing per entry.
+    group: Vec<u8>,
     is_valid: bool,
 }
 // ANCHOR_END: mvcc_iterator-struct
@@ -32,6 +36,7 @@ impl<I: StorageIterator> MvccIterator<I> {
             read_seq,
             upper,
             user_key: Vec::new(),
+            group: Vec::new(),
             is_valid: false,
         };
         iter.settle()?;
@@ -52,22 +57,24 @@ impl<I: StorageIterator> MvccIterator<I> {
                 continue;
             }
             // The first version at or below the read seq is the one the read sees.
+            let part = user_key_part(self.inner.key())?;
+            self.group.clear();
+            self.group.extend_from_slice(part);
             if self.inner.value().is_none() {
                 self.skip_user_key()?;
                 continue;
             }
-            self.user_key = user_key_of(self.inner.key())?;
+            super::decode_user_key_into(self.inner.key(), &mut self.user_key)?;
             self.is_valid = true;
             return Ok(());
         }
         Ok(())
     }
 
-    /// Steps past every remaining version of the current entry's user key.
+    /// Steps past the entry the read sees and the older versions of its user key (`group`).
     fn skip_user_key(&mut self) -> Result<()> {
-        let current = user_key_part(self.inner.key())?.to_vec();
         self.inner.next()?;
-        while self.inner.is_valid() && user_key_part(self.inner.key())? == current.as_slice() {
+        while self.inner.is_valid() && user_key_part(self.inner.key())? == self.group.as_slice() {
             self.inner.next()?;
         }
         Ok(())

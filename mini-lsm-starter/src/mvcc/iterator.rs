@@ -13,7 +13,7 @@
 
 use std::ops::Bound;
 
-use super::{Seq, seq_of, user_key_of, user_key_part};
+use super::{Seq, seq_of, user_key_part};
 use crate::error::Result;
 use crate::iterators::StorageIterator;
 
@@ -28,6 +28,10 @@ pub struct MvccIterator<I: StorageIterator> {
     upper: Bound<Vec<u8>>,
     /// The current entry's user key, decoded.
     user_key: Vec<u8>,
+    /// The user-key part (escaped, with its terminator) of the version the read sees: how the
+    /// older versions of its key are recognised and skipped. Like `user_key`, a buffer reused
+    /// from entry to entry, so that a scan allocates nothing per entry.
+    group: Vec<u8>,
     is_valid: bool,
 }
 // ANCHOR_END: mvcc_iterator-struct
