@@ -124,34 +124,14 @@ fn chart(runs: &[Run], metric: &str, title: &str) -> String {
     let rows = workloads.len().div_ceil(COLUMNS).max(1);
     let width = left + COLUMNS as f64 * (PANEL_W + gap);
     let height = top + rows as f64 * (PANEL_H + gap) + 30.0;
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" font-family="sans-serif" font-size="11">"#
-    );
-    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        svg,
-        r#"<text x="{left}" y="20" font-size="14">{} against the key count (log scales, each panel its own)</text>"#,
-        escape(title)
-    );
+    let title = format!("{title} against the key count (log scales, each panel its own)");
+    let mut svg = output::svg_start(width, height, left, &title);
     for (i, workload) in workloads.iter().enumerate() {
         let x0 = left + 50.0 + (i % COLUMNS) as f64 * (PANEL_W + gap);
         let y0 = top + 20.0 + (i / COLUMNS) as f64 * (PANEL_H + gap);
         panel(&mut svg, runs, &engines, workload, metric, (x0, y0));
     }
-    for (e, engine) in engines.iter().enumerate() {
-        let x = left + 50.0 + 110.0 * e as f64;
-        let y = height - 14.0;
-        let _ = writeln!(
-            svg,
-            r#"<rect x="{x:.1}" y="{:.1}" width="10" height="10" fill="{}"/><text x="{:.1}" y="{y:.1}">{}</text>"#,
-            y - 9.0,
-            COLORS[e % COLORS.len()],
-            x + 14.0,
-            escape(engine)
-        );
-    }
+    output::legend(&mut svg, &engines, left + 50.0, height - 14.0);
     svg.push_str("</svg>\n");
     svg
 }

@@ -160,17 +160,7 @@ fn bar_chart(
         .filter_map(|r| metric(r, name))
         .fold(0.0_f64, f64::max);
     let max = if max > 0.0 { max } else { 1.0 };
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" font-family="sans-serif" font-size="11">"#
-    );
-    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        svg,
-        r#"<text x="{left}" y="20" font-size="14">{}</text>"#,
-        escape(title)
-    );
+    let mut svg = svg_start(width, height, left, title);
     // Axis with 5 gridlines.
     for i in 0..=4 {
         let value = max * f64::from(i) / 4.0;
@@ -213,9 +203,31 @@ fn bar_chart(
             escape(workload)
         );
     }
+    legend(&mut svg, engines, left, height - 18.0);
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// An SVG document of `width` × `height` on white, with `title` at the top left (from `left`).
+pub(crate) fn svg_start(width: f64, height: f64, left: f64, title: &str) -> String {
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" font-family="sans-serif" font-size="11">"#
+    );
+    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        svg,
+        r#"<text x="{left}" y="20" font-size="14">{}</text>"#,
+        escape(title)
+    );
+    svg
+}
+
+/// One colour swatch and name per engine, in a row from `x` along the baseline `y`.
+pub(crate) fn legend(svg: &mut String, engines: &[&str], x: f64, y: f64) {
     for (e, engine) in engines.iter().enumerate() {
-        let x = left + 110.0 * e as f64;
-        let y = height - 18.0;
+        let x = x + 110.0 * e as f64;
         let _ = writeln!(
             svg,
             r#"<rect x="{x:.1}" y="{:.1}" width="10" height="10" fill="{}"/><text x="{:.1}" y="{y:.1}">{}</text>"#,
@@ -225,8 +237,6 @@ fn bar_chart(
             escape(engine)
         );
     }
-    svg.push_str("</svg>\n");
-    svg
 }
 
 /// A compact number: 1.2M, 35k, 4.5.

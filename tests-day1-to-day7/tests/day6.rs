@@ -545,33 +545,18 @@ fn decode_records_ends_at_preallocated_zeros(
         Zeros::MiddleRecord { .. } => buf[spans[1].clone()].fill(0),
         Zeros::Only(n) => buf = vec![0; n],
     }
-    let actual = decode(&buf, &scenario);
     let torn_at = |torn: Torn| match torn {
         Torn::AtEnd => records_end,
         Torn::AtRecord(r) => spans[r].start,
     };
-    match (expected, actual) {
-        (Ok((n, torn)), Ok(actual)) => check_eq(
-            actual,
-            (
-                payloads[..n].to_vec(),
-                torn.map(|t| (torn_at(t) as u64, (buf.len() - torn_at(t)) as u64)),
-            ),
-            &format!("{scenario}: (payloads, torn tail as (offset, dropped_bytes))"),
-            BOOK_FRAMING,
-        ),
-        (Err(r), Err(Error::Corruption { offset, .. })) if offset == spans[r].start as u64 => {}
-        (expected, actual) => fail(
-            &scenario,
-            match expected {
-                Ok((n, None)) => format!("Ok({n} payloads and no torn tail)"),
-                Ok((n, Some(t))) => format!("Ok({n} payloads and a torn tail at {})", torn_at(t)),
-                Err(r) => format!("Err(Corruption at offset {})", spans[r].start),
-            },
-            actual,
-            BOOK_FRAMING,
-        ),
-    }
+    let expected = match expected {
+        Ok((n, torn)) => Ok((
+            payloads[..n].to_vec(),
+            torn.map(|t| (torn_at(t) as u64, (buf.len() - torn_at(t)) as u64)),
+        )),
+        Err(r) => Err(spans[r].start as u64),
+    };
+    check_decoded(&scenario, decode(&buf, &scenario), expected);
 }
 
 /// How [`decode_records_ends_at_preallocated_zeros`] lays zeros into three records.
@@ -600,6 +585,34 @@ enum Torn {
 
 /// What `decode_records` read: the payloads, and a torn tail as `(offset, dropped_bytes)`.
 type Decoded = (Vec<Vec<u8>>, Option<(u64, u64)>);
+
+/// Checks what `decode_records` read against `expected`: the payloads and the torn tail, or
+/// `Err(offset)` for `Corruption` at that offset.
+#[track_caller]
+fn check_decoded(scenario: &str, actual: lsm::Result<Decoded>, expected: Result<Decoded, u64>) {
+    match (expected, actual) {
+        (Ok(expected), Ok(actual)) => check_eq(
+            actual,
+            expected,
+            &format!("{scenario}: (payloads, torn tail as (offset, dropped_bytes))"),
+            BOOK_FRAMING,
+        ),
+        (Err(at), Err(Error::Corruption { offset, .. })) if offset == at => {}
+        (expected, actual) => fail(
+            scenario,
+            match expected {
+                Ok((payloads, None)) => format!("Ok({} payloads and no torn tail)", payloads.len()),
+                Ok((payloads, Some((offset, dropped)))) => format!(
+                    "Ok({} payloads and a torn tail at {offset} of {dropped} bytes)",
+                    payloads.len()
+                ),
+                Err(at) => format!("Err(Corruption at offset {at})"),
+            },
+            actual,
+            BOOK_FRAMING,
+        ),
+    }
+}
 
 fn decode(bytes: &[u8], scenario: &str) -> lsm::Result<Decoded> {
     let path = Path::new("framed.log");
@@ -694,28 +707,14 @@ fn decode_records_tells_a_torn_tail_from_corruption(
     let scenario = format!("{synced}, byte {byte} of record {record} (of 3) flipped");
     buf[spans[record].start + byte] ^= 0xFF;
     let torn_at = spans[record].start;
-    let actual = decode(&buf, &scenario);
-    match (expected, actual) {
-        (Ok(n), Ok(actual)) => check_eq(
-            actual,
-            (
-                payloads[..n].to_vec(),
-                Some((torn_at as u64, (buf.len() - torn_at) as u64)),
-            ),
-            &format!("{scenario}: (payloads, torn tail as (offset, dropped_bytes))"),
-            BOOK_FRAMING,
-        ),
-        (Err(r), Err(Error::Corruption { offset, .. })) if offset == spans[r].start as u64 => {}
-        (expected, actual) => fail(
-            &scenario,
-            match expected {
-                Ok(n) => format!("Ok({n} payloads and a torn tail)"),
-                Err(r) => format!("Err(Corruption at offset {})", spans[r].start),
-            },
-            actual,
-            BOOK_FRAMING,
-        ),
-    }
+    let expected = match expected {
+        Ok(n) => Ok((
+            payloads[..n].to_vec(),
+            Some((torn_at as u64, (buf.len() - torn_at) as u64)),
+        )),
+        Err(r) => Err(spans[r].start as u64),
+    };
+    check_decoded(&scenario, decode(&buf, &scenario), expected);
 }
 
 fn wal_entries(batch: &[(&str, Option<&str>)]) -> Vec<WalEntry> {
