@@ -7,6 +7,8 @@
 //!   sequence;
 //! - [`concurrency`]: writers, readers and the synchronous hooks at once, every read checked for
 //!   linearizability, a watchdog turning a deadlock into a failure;
+//! - [`bank`]: concurrent transactions (Part 2) moving money between accounts, audited at points
+//!   in time: the total never changes, and every committed transfer, and nothing else, is applied;
 //! - [`sweep`]: every byte of every on-disk format damaged in turn; decoding and opening must
 //!   give a typed error or the right data, and a failed open changes no file;
 //! - [`crash`]: a writer process killed at seeded moments, and power lost at a seeded durable
@@ -19,6 +21,7 @@
 //!
 //! Each `#[ignore]`d `_long` variant runs far more (`cargo x check --long`).
 
+pub mod bank;
 pub mod concurrency;
 pub mod crash;
 pub mod model;
