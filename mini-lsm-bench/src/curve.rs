@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
 
-use crate::output::{self, COLORS, Record, escape, short};
+use crate::output::{self, COLORS, Record, distinct, escape, short};
 
 /// The metrics drawn against the key count (a subset of the bar charts': the ones whose change
 /// with the tree's depth the Benchmarks page explains).
@@ -76,17 +76,6 @@ pub fn plot(runs: &[Run], dir: &Path) -> Result<Vec<PathBuf>> {
         written.push(path);
     }
     Ok(written)
-}
-
-/// First-seen order of `items`, without repeats.
-fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
-    let mut seen: Vec<&str> = Vec::new();
-    for item in items {
-        if !seen.contains(&item) {
-            seen.push(item);
-        }
-    }
-    seen
 }
 
 /// The value of `metric` for `engine` on `workload` in `run`, when it ran and is positive (a log

@@ -125,16 +125,12 @@ pub(crate) fn metric(record: &Record, name: &str) -> Option<f64> {
 /// count), one bar per engine. Returns the files written.
 pub fn plot(records: &[Record], dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     std::fs::create_dir_all(dir)?;
-    let mut engines: Vec<&str> = Vec::new();
-    let mut workloads: Vec<String> = Vec::new();
-    for r in records {
-        if !engines.contains(&r.engine.as_str()) {
-            engines.push(&r.engine);
-        }
-        if !workloads.contains(&r.label()) {
-            workloads.push(r.label());
-        }
-    }
+    let engines = distinct(records.iter().map(|r| r.engine.as_str()));
+    let labels: Vec<String> = records.iter().map(Record::label).collect();
+    let workloads: Vec<String> = distinct(labels.iter().map(String::as_str))
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     let mut written = Vec::new();
     for (name, title) in METRICS {
         let path = dir.join(format!("{name}.svg"));
@@ -237,6 +233,17 @@ pub(crate) fn legend(svg: &mut String, engines: &[&str], x: f64, y: f64) {
             escape(engine)
         );
     }
+}
+
+/// First-seen order of `items`, without repeats.
+pub(crate) fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen: Vec<&str> = Vec::new();
+    for item in items {
+        if !seen.contains(&item) {
+            seen.push(item);
+        }
+    }
+    seen
 }
 
 /// A compact number: 1.2M, 35k, 4.5.

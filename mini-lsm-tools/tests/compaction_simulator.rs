@@ -12,6 +12,7 @@ use std::process::{Command, Output};
 
 use clap::Parser;
 use mini_lsm_tools::engine::TreeShape;
+use mini_lsm_tools::engine::compact::tiered::sorted_runs;
 use mini_lsm_tools::simulator::{self, Args, Simulation, StepReport};
 
 /// The arguments of `compaction-simulator ARGS…`.
@@ -452,15 +453,13 @@ fn help_names_every_parameter_and_the_overwrite_model() {
 // The tiered controller (day 10) and --compare
 // ---------------------------------------------------------------------------------------------
 
-/// The sizes of the sorted runs of `shape`, newest first: each L0 SST, then each non-empty level.
+/// The sizes of the sorted runs of `shape`, newest first (the engine's own definition of a run:
+/// each L0 SST, then each non-empty level).
 fn run_sizes(shape: &TreeShape) -> Vec<u64> {
-    let l0 = shape.l0.iter().map(|sst| sst.size_bytes);
-    let levels = shape
-        .levels
-        .iter()
-        .filter(|level| !level.ssts.is_empty())
-        .map(|level| level.ssts.iter().map(|sst| sst.size_bytes).sum());
-    l0.chain(levels).collect()
+    sorted_runs(shape)
+        .into_iter()
+        .map(|(_, size)| size)
+        .collect()
 }
 
 /// After every step of a tiered run: at most `max_runs` sorted runs, the runs newer than the

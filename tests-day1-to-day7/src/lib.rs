@@ -605,6 +605,56 @@ pub fn model_range(model: &Model, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> E
         .collect()
 }
 
+/// `db.put(key, value)`, and the same write in `model` (`book`: where a failure points to).
+pub fn model_put(db: &lsm::MiniLsm, model: &mut Model, key: Vec<u8>, value: Vec<u8>, book: &str) {
+    ok(
+        db.put(&key, &value),
+        &format!("put({}, {})", show(&key), show(&value)),
+        book,
+    );
+    model.insert(key, value);
+}
+
+/// `db.delete(key)`, and the same in `model`.
+pub fn model_delete(db: &lsm::MiniLsm, model: &mut Model, key: Vec<u8>, book: &str) {
+    ok(db.delete(&key), &format!("delete({})", show(&key)), book);
+    model.remove(&key);
+}
+
+/// `value(i, generation)` padded with dots to `len` bytes (or longer if it already is).
+pub fn long_value(i: usize, generation: usize, len: usize) -> Vec<u8> {
+    let mut v = value(i, generation);
+    if v.len() < len {
+        v.resize(len, b'.');
+    }
+    v
+}
+
+/// Checks `get` of every key `0..keyspace`, then a full scan, against the model.
+#[track_caller]
+pub fn check_gets_and_full_scan(
+    db: &lsm::MiniLsm,
+    model: &Model,
+    keyspace: usize,
+    scenario: &str,
+    book: &str,
+) {
+    for i in 0..keyspace {
+        let k = key(i);
+        let s = format!("{scenario}: get({})", show(&k));
+        check_get(
+            ok(db.get(&k), &s, book),
+            model.get(&k).map(Vec::as_slice),
+            &s,
+            book,
+        );
+    }
+    let s = format!("{scenario}: scan(Unbounded, Unbounded)");
+    let mut scan = ok(db.scan(Bound::Unbounded, Bound::Unbounded), &s, book);
+    let all = model_range(model, Bound::Unbounded, Bound::Unbounded);
+    check_iter(&mut scan, &all, &s, book);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

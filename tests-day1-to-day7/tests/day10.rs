@@ -286,21 +286,11 @@ fn open(dir: &Path, options: LsmOptions) -> Arc<MiniLsm> {
 }
 
 fn put(db: &MiniLsm, model: &mut Model, key: Vec<u8>, value: Vec<u8>) {
-    ok(
-        db.put(&key, &value),
-        &format!("put({}, {})", show(&key), show(&value)),
-        BOOK_ENGINE,
-    );
-    model.insert(key, value);
+    model_put(db, model, key, value, BOOK_ENGINE);
 }
 
 fn delete(db: &MiniLsm, model: &mut Model, key: Vec<u8>) {
-    ok(
-        db.delete(&key),
-        &format!("delete({})", show(&key)),
-        BOOK_TOMBSTONES,
-    );
-    model.remove(&key);
+    model_delete(db, model, key, BOOK_TOMBSTONES);
 }
 
 fn flush(db: &MiniLsm) {
@@ -313,34 +303,6 @@ fn compact_until_idle(db: &MiniLsm, scenario: &str) -> usize {
         &format!("{scenario}: compact_until_idle"),
         BOOK_TRIGGERS,
     )
-}
-
-/// `value(i, generation)` padded with dots to `len` bytes.
-fn long_value(i: usize, generation: usize, len: usize) -> Vec<u8> {
-    let mut v = value(i, generation);
-    if v.len() < len {
-        v.resize(len, b'.');
-    }
-    v
-}
-
-/// Checks `get` of every key `0..keyspace` and a full scan against the model.
-#[track_caller]
-fn check_model(db: &MiniLsm, model: &Model, keyspace: usize, scenario: &str, book: &str) {
-    for i in 0..keyspace {
-        let k = key(i);
-        let s = format!("{scenario}: get({})", show(&k));
-        check_get(
-            ok(db.get(&k), &s, book),
-            model.get(&k).map(Vec::as_slice),
-            &s,
-            book,
-        );
-    }
-    let s = format!("{scenario}: scan(Unbounded, Unbounded)");
-    let mut scan = ok(db.scan(Bound::Unbounded, Bound::Unbounded), &s, book);
-    let all = model_range(model, Bound::Unbounded, Bound::Unbounded);
-    check_iter(&mut scan, &all, &s, book);
 }
 
 /// The total file size of every SST in the tree.
@@ -428,7 +390,7 @@ fn values_are_correct_after_every_tiered_compaction(#[case] seed: u64) {
         let s = format!("seed {seed}, step {step}");
         compactions += compact_until_idle(&db, &s);
         check_levels_do_not_overlap(&db.shape(), &s, BOOK_RUNS);
-        check_model(&db, &model, 150, &s, BOOK_ENGINE);
+        check_gets_and_full_scan(&db, &model, 150, &s, BOOK_ENGINE);
     }
     if compactions == 0 {
         fail(
@@ -463,7 +425,7 @@ fn scan_opened_before_a_tiered_compaction_returns_its_full_result() {
     compact_until_idle(&db, s);
     check_eq(db.shape().sorted_run_count(), 1, s, BOOK_TRIGGERS);
     check_iter(&mut scan, &before, s, BOOK_ENGINE);
-    check_model(&db, &model, 100, s, BOOK_ENGINE);
+    check_gets_and_full_scan(&db, &model, 100, s, BOOK_ENGINE);
 }
 
 /// Tombstones stay in the output while older runs remain below it (they still hide older
@@ -504,13 +466,13 @@ fn tombstones_are_kept_until_a_merge_takes_every_run() {
             &format!("{s}: tombstones in the SSTs (L4 still holds the deleted keys)\n{shape}"),
             BOOK_TOMBSTONES,
         );
-        check_model(&db, &model, 100, s, BOOK_TOMBSTONES);
+        check_gets_and_full_scan(&db, &model, 100, s, BOOK_TOMBSTONES);
         ok(db.close(), "close", BOOK_ENGINE);
     }
     // Reopened with a space-amplification limit of 1 %: the next idle merges everything.
     let db = open(dir.path(), small_options(tiered(2, 1, 0, 4)));
     let s = "reopened with max_size_amplification_percent 1";
-    check_model(
+    check_gets_and_full_scan(
         &db,
         &model,
         100,
@@ -531,7 +493,7 @@ fn tombstones_are_kept_until_a_merge_takes_every_run() {
         &format!("{s}: tombstones after a merge of every run\n{shape}"),
         BOOK_TOMBSTONES,
     );
-    check_model(&db, &model, 100, s, BOOK_TOMBSTONES);
+    check_gets_and_full_scan(&db, &model, 100, s, BOOK_TOMBSTONES);
 }
 
 /// Close and reopen after tiered compactions: the same shape, every key.
@@ -559,7 +521,7 @@ fn reopen_after_tiered_compaction_keeps_the_shape_and_every_key() {
         "the tree's L0 and levels after close and reopen",
         BOOK_ENGINE,
     );
-    check_model(&db, &model, 120, "after reopen", BOOK_ENGINE);
+    check_gets_and_full_scan(&db, &model, 120, "after reopen", BOOK_ENGINE);
 }
 
 /// Read amplification: once `compact_until_idle` returns, a point read probes at most `max_runs`
@@ -598,7 +560,7 @@ fn read_amplification_is_at_most_max_runs_after_compact_until_idle(#[case] max_r
         &format!("the most runs seen with max_runs {max_runs}"),
         BOOK_AMPLIFICATION,
     );
-    check_model(&db, &model, 1024, "after the workload", BOOK_ENGINE);
+    check_gets_and_full_scan(&db, &model, 1024, "after the workload", BOOK_ENGINE);
 }
 
 /// Space amplification: the same keys overwritten flush after flush. Once idle, the runs newer
@@ -644,7 +606,7 @@ fn space_amplification_stays_within_its_bound_after_compact_until_idle(#[case] p
             BOOK_AMPLIFICATION,
         );
     }
-    check_model(&db, &model, 60, "after the overwrites", BOOK_ENGINE);
+    check_gets_and_full_scan(&db, &model, 60, "after the overwrites", BOOK_ENGINE);
 }
 
 /// The options' ranges at their edges: one past is refused with `InvalidArgument` naming the
@@ -745,7 +707,7 @@ fn tiered_options_are_checked_at_the_edges_of_their_ranges() {
             &format!("{s}: runs\n{shape}"),
             BOOK_OPTIONS,
         );
-        check_model(&db, &model, 60, &s, BOOK_OPTIONS);
+        check_gets_and_full_scan(&db, &model, 60, &s, BOOK_OPTIONS);
     }
 }
 
@@ -778,7 +740,7 @@ fn switching_between_leveled_and_tiered_across_reopen_keeps_every_key() {
     let mut step = 0;
     for (name, options) in phases {
         let db = open(dir.path(), options);
-        check_model(
+        check_gets_and_full_scan(
             &db,
             &model,
             200,
@@ -801,7 +763,7 @@ fn switching_between_leveled_and_tiered_across_reopen_keeps_every_key() {
                 BOOK_SWITCH,
             );
         }
-        check_model(
+        check_gets_and_full_scan(
             &db,
             &model,
             200,
@@ -877,5 +839,5 @@ fn the_background_thread_compacts_a_tiered_tree_until_idle_by_close() {
         );
     }
     check_levels_do_not_overlap(&shape, s, BOOK_RUNS);
-    check_model(&db, &model, 300, s, BOOK_ENGINE);
+    check_gets_and_full_scan(&db, &model, 300, s, BOOK_ENGINE);
 }

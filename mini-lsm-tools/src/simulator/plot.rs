@@ -309,18 +309,7 @@ pub(super) fn compare_svg(args: &Args, leveled: &[StepReport], tiered: &[StepRep
     let y = COMPARE_HEIGHT - 12.0;
     let mut x = LEFT;
     for (name, colour) in [("leveled", LEVELED_COLOUR), ("tiered", TIERED_COLOUR)] {
-        let _ = writeln!(
-            w,
-            r#"  <line x1="{x:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{colour}" stroke-width="2"/>"#,
-            y - 4.0,
-            x + 24.0,
-            y - 4.0
-        );
-        let _ = writeln!(
-            w,
-            r#"  <text x="{:.1}" y="{y:.1}" fill="{TEXT_COLOUR}">{name}</text>"#,
-            x + 30.0
-        );
+        line_legend(w, x, y, colour, name);
         x += 120.0;
     }
     let _ = writeln!(w, "</svg>");
@@ -443,16 +432,22 @@ fn legend(w: &mut String, levels: usize) {
         );
         x += if level == levels { 100.0 } else { 52.0 };
     }
+    line_legend(w, x, y, WRITE_AMP_COLOUR, "write amplification");
+}
+
+/// A legend entry for a line: a short stroke of `colour` at `x` and `name` after it, on the
+/// baseline `y`.
+fn line_legend(w: &mut String, x: f64, y: f64, colour: &str, name: &str) {
     let _ = writeln!(
         w,
-        r#"  <line x1="{x:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{WRITE_AMP_COLOUR}" stroke-width="2"/>"#,
+        r#"  <line x1="{x:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{colour}" stroke-width="2"/>"#,
         y - 4.0,
         x + 24.0,
         y - 4.0
     );
     let _ = writeln!(
         w,
-        r#"  <text x="{:.1}" y="{y:.1}" fill="{TEXT_COLOUR}">write amplification</text>"#,
+        r#"  <text x="{:.1}" y="{y:.1}" fill="{TEXT_COLOUR}">{name}</text>"#,
         x + 30.0
     );
 }
