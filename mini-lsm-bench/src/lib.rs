@@ -306,6 +306,7 @@ fn measure(
     let dir_before = stats::dir_size(dir);
     let wchar_before = stats::process_bytes_written();
     let engine_before = engine.engine_bytes_written();
+    let lookups_before = engine.block_cache_lookups();
     let outcome = workloads::run(workload, engine, data, threads, label)
         .with_context(|| format!("{name}: {workload}"))?;
     // Write workloads end with an fsync, outside the timed operations, so that the bytes they
@@ -334,6 +335,14 @@ fn measure(
         }
         _ => None,
     };
+    let mut note = outcome.note;
+    if let (Some(before), Some(after)) = (lookups_before, engine.block_cache_lookups())
+        && let Some(rate) = hit_rate(before, after)
+        && outcome.logical_bytes_written == 0
+    {
+        let sep = if note.is_empty() { "" } else { "; " };
+        note = format!("{note}{sep}block cache hits {:.0} %", rate * 100.0);
+    }
     let space_bytes = stats::dir_size(dir);
     let live = data.live_bytes();
     let [p50_us, p99_us, p999_us] = outcome.latencies.percentiles_us();
@@ -350,7 +359,7 @@ fn measure(
         ops: outcome.ops,
         space_amp: (live > 0).then(|| space_bytes as f64 / live as f64),
         sst_write_amp,
-        note: outcome.note,
+        note,
     };
     eprintln!(
         "  {label}: {:.0} ops/s in {:.2} s",
@@ -358,6 +367,15 @@ fn measure(
         outcome.elapsed.as_secs_f64()
     );
     Ok((record, outcome.logical_bytes_written))
+}
+
+/// The share of block cache lookups between two `(hits, misses)` counts that hit; `None` when
+/// there were none.
+fn hit_rate(before: (u64, u64), after: (u64, u64)) -> Option<f64> {
+    let hits = after.0.saturating_sub(before.0);
+    let misses = after.1.saturating_sub(before.1);
+    let lookups = hits + misses;
+    (lookups > 0).then(|| hits as f64 / lookups as f64)
 }
 
 fn remove_dir(dir: &std::path::Path) -> Result<()> {
@@ -401,4 +419,15 @@ pub fn main_with(args: &Args) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hit_rate;
+
+    #[test]
+    fn hit_rate_counts_only_the_lookups_between_the_two_counts() {
+        assert_eq!(hit_rate((10, 90), (13, 91)), Some(0.75));
+        assert_eq!(hit_rate((5, 5), (5, 5)), None);
+    }
 }

@@ -784,13 +784,17 @@ impl LsmStorageInner {
                 sst_iters.push(Box::new(seek_to_lower(lower, seek)?));
             }
         }
-        // One lazy concat iterator per level, over the level's SSTs that overlap the range.
+        // One lazy concat iterator per level, over the level's SSTs that overlap the range. They
+        // are sorted and disjoint, so those are one run of them: a binary search skips the ones
+        // that end before `lower` (a seek would otherwise look at every SST of the level).
         let mut level_iters = Vec::new();
         for (_, ids) in &snapshot.levels {
-            let tables: Vec<_> = ids
+            let table = |id: &usize| &snapshot.sstables[id];
+            let first = ids.partition_point(|id| ends_before(lower, table(id).last_key()));
+            let tables: Vec<_> = ids[first..]
                 .iter()
-                .map(|id| &snapshot.sstables[id])
-                .filter(|table| range_overlaps(lower, upper, table.first_key(), table.last_key()))
+                .map(table)
+                .take_while(|table| !starts_after(upper, table.first_key()))
                 .cloned()
                 .collect();
             if !tables.is_empty() {
@@ -1075,17 +1079,25 @@ fn get_version_from_sst(
 
 /// Whether a table holding keys `first..=last` can have keys inside `(lower, upper)`.
 fn range_overlaps(lower: Bound<&[u8]>, upper: Bound<&[u8]>, first: &[u8], last: &[u8]) -> bool {
-    let starts_after_upper = match upper {
+    !starts_after(upper, first) && !ends_before(lower, last)
+}
+
+/// Whether a table whose smallest key is `first` lies entirely above `upper`.
+fn starts_after(upper: Bound<&[u8]>, first: &[u8]) -> bool {
+    match upper {
         Bound::Included(upper) => first > upper,
         Bound::Excluded(upper) => first >= upper,
         Bound::Unbounded => false,
-    };
-    let ends_before_lower = match lower {
+    }
+}
+
+/// Whether a table whose largest key is `last` lies entirely below `lower`.
+fn ends_before(lower: Bound<&[u8]>, last: &[u8]) -> bool {
+    match lower {
         Bound::Included(lower) => last < lower,
         Bound::Excluded(lower) => last <= lower,
         Bound::Unbounded => false,
-    };
-    !starts_after_upper && !ends_before_lower
+    }
 }
 
 /// A cursor made by `seek` (which positions at the first key `>=` its argument), moved to the

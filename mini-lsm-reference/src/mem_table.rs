@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use crossbeam_skiplist::SkipMap;
 use parking_lot::Mutex;
 
@@ -47,6 +47,39 @@ pub struct MemTable {
     approximate_size: AtomicUsize,
     /// Held from logging a batch to the WAL until it is in the map (given; see `put_batch`).
     log_order: Mutex<()>,
+    /// Where the memtable's keys and values are copied to (given; see [`Arena`]).
+    arena: Arena,
+}
+
+/// Copies keys and values into shared chunks of memory, so that a memtable's entries cost a few
+/// large allocations instead of two small ones each (given code).
+///
+/// `Bytes::copy_from_slice` allocates once per call, and the allocator's work is paid twice:
+/// by the writer that inserts, and by the flush thread that drops the memtable, which frees
+/// every allocation another thread made. Slices of one chunk share its reference count: a
+/// chunk is freed when the last entry (or the last value a `get` returned) pointing into it is
+/// dropped. Large items get their own allocation, so that a chunk is never mostly one value.
+#[derive(Debug, Default)]
+pub(crate) struct Arena {
+    chunk: Mutex<BytesMut>,
+}
+
+/// The size of one arena chunk.
+const ARENA_CHUNK_BYTES: usize = 64 * 1024;
+
+impl Arena {
+    /// A copy of `data` as `Bytes`.
+    pub(crate) fn copy(&self, data: &[u8]) -> Bytes {
+        if data.len() > ARENA_CHUNK_BYTES / 8 {
+            return Bytes::copy_from_slice(data);
+        }
+        let mut chunk = self.chunk.lock();
+        if chunk.capacity() - chunk.len() < data.len() {
+            *chunk = BytesMut::with_capacity(ARENA_CHUNK_BYTES);
+        }
+        chunk.extend_from_slice(data);
+        chunk.split().freeze()
+    }
 }
 // ANCHOR_END: mem_table-struct
 
@@ -59,6 +92,7 @@ impl MemTable {
             id,
             approximate_size: AtomicUsize::new(0),
             log_order: Mutex::new(()),
+            arena: Arena::default(),
         }
     }
 
@@ -166,14 +200,16 @@ impl MemTable {
     /// Inserts or overwrites one entry and counts its size.
     fn insert(&self, key: &[u8], value: Option<&[u8]>) {
         let size = key.len() + value.map_or(0, <[u8]>::len) + ENTRY_OVERHEAD;
-        let value = value.map(Bytes::copy_from_slice);
+        let value = value.map(|value| self.arena.copy(value));
         // Never `SkipMap::insert` over an existing key: it unlinks the old entry before linking
         // the new one, and a reader in between would find the key missing. A new key is
         // inserted with its value; an existing one keeps its entry and gets the new value. (If
         // another writer inserted the key first, this store simply comes after theirs.)
+        // (The key is copied even when it is already there: `get_or_insert_with` takes it by
+        // value, and looking it up first would cost a second search on every new key.)
         let entry = self
             .map
-            .get_or_insert_with(Bytes::copy_from_slice(key), || Mutex::new(value.clone()));
+            .get_or_insert_with(self.arena.copy(key), || Mutex::new(value.clone()));
         *entry.value().lock() = value;
         // An overwrite still adds its size: the estimate only has to grow with the work done,
         // and counting exactly would need a read before every write.
@@ -309,3 +345,41 @@ impl StorageIterator for MemTableIterator {
     }
 }
 // ANCHOR_END: mem_table-iterator_storage_iterator
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arena_copies_are_equal_to_their_input_and_small_ones_share_a_chunk() {
+        let arena = Arena::default();
+        let first = arena.copy(b"key-1");
+        let second = arena.copy(b"value-1");
+        assert_eq!((&first[..], &second[..]), (&b"key-1"[..], &b"value-1"[..]));
+        // Back to back in one chunk: the second copy starts where the first ends.
+        assert_eq!(second.as_ptr(), first.as_ptr().wrapping_add(first.len()));
+        assert!(arena.copy(b"").is_empty());
+    }
+
+    #[test]
+    fn arena_starts_a_new_chunk_when_one_is_full_and_gives_large_items_their_own() {
+        let arena = Arena::default();
+        let item = vec![7u8; ARENA_CHUNK_BYTES / 8];
+        let copies: Vec<Bytes> = (0..9).map(|_| arena.copy(&item)).collect();
+        assert!(copies.iter().all(|copy| copy[..] == item[..]));
+        // Eight items fill a chunk exactly; the ninth starts a new one.
+        assert_eq!(
+            copies[7].as_ptr(),
+            copies[0].as_ptr().wrapping_add(7 * item.len())
+        );
+        assert_ne!(
+            copies[8].as_ptr(),
+            copies[7].as_ptr().wrapping_add(item.len())
+        );
+        let large = vec![9u8; ARENA_CHUNK_BYTES / 8 + 1];
+        let small = arena.copy(b"x");
+        assert_eq!(arena.copy(&large)[..], large[..]);
+        // The large item went elsewhere: the next small copy follows the previous one.
+        assert_eq!(arena.copy(b"y").as_ptr(), small.as_ptr().wrapping_add(1));
+    }
+}

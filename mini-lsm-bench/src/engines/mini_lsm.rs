@@ -75,6 +75,11 @@ impl Engine for MiniLsmEngine {
         Ok(self.db.sync()?)
     }
 
+    fn block_cache_lookups(&self) -> Option<(u64, u64)> {
+        let stats = self.db.stats();
+        Some((stats.block_cache_hits, stats.block_cache_misses))
+    }
+
     fn engine_bytes_written(&self) -> Option<u64> {
         let stats = self.db.stats();
         Some(stats.bytes_flushed + stats.bytes_compacted)

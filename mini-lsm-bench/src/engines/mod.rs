@@ -54,6 +54,11 @@ pub trait Engine: Send + Sync {
     fn engine_bytes_written(&self) -> Option<u64> {
         None
     }
+    /// Block cache lookups so far as `(hits, misses)`, if the engine counts them (the
+    /// reference does): a read workload's note shows its hit rate.
+    fn block_cache_lookups(&self) -> Option<(u64, u64)> {
+        None
+    }
     /// Flushes everything and runs compaction until the engine has nothing left to do, then
     /// describes the tree and what flushes and compactions wrote; `None` for an engine without
     /// such hooks. Called once, after the last workload.

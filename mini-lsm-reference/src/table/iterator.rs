@@ -47,7 +47,7 @@ impl SsTableIterator {
     /// Moves to the first entry of the table.
     pub fn seek_to_first(&mut self) -> Result<()> {
         // BEGIN SOLUTION day 2: SsTableIterator::seek_to_first — load block 0 and seek to its first entry
-        self.load_block(0)
+        self.load_block(0, None)
         // END SOLUTION
     }
     // ANCHOR_END: table_iterator-seek_to_first
@@ -57,11 +57,7 @@ impl SsTableIterator {
     pub fn seek_to_key(&mut self, key: &[u8]) -> Result<()> {
         // BEGIN SOLUTION day 2: SsTableIterator::seek_to_key — find_block_idx picks the block; seek inside it
         // The chosen block's last key is >= `key`, so the seek inside it always finds an entry.
-        self.load_block(self.table.find_block_idx(key))?;
-        if let Some(block_iter) = &mut self.block_iter {
-            block_iter.seek_to_key(key);
-        }
-        Ok(())
+        self.load_block(self.table.find_block_idx(key), Some(key))
         // END SOLUTION
     }
     // ANCHOR_END: table_iterator-seek_to_key
@@ -72,14 +68,18 @@ impl SsTableIterator {
     }
 
     // BEGIN SOLUTION HELPERS
-    /// Positions the cursor at the start of block `block_idx`, or past the end when there is no
-    /// such block. On a read error the cursor is left invalid.
-    fn load_block(&mut self, block_idx: usize) -> Result<()> {
+    /// Positions the cursor in block `block_idx`: on its first key `>= seek_key` when given,
+    /// otherwise on its first entry; past the end when there is no such block. On a read error
+    /// the cursor is left invalid.
+    fn load_block(&mut self, block_idx: usize, seek_key: Option<&[u8]>) -> Result<()> {
         self.block_idx = block_idx;
         self.block_iter = None;
         if block_idx < self.table.num_blocks() {
             let block = self.table.read_block_cached(block_idx)?;
-            self.block_iter = Some(BlockIterator::create_and_seek_to_first(block));
+            self.block_iter = Some(match seek_key {
+                Some(key) => BlockIterator::create_and_seek_to_key(block, key),
+                None => BlockIterator::create_and_seek_to_first(block),
+            });
         }
         Ok(())
     }
@@ -119,7 +119,7 @@ impl StorageIterator for SsTableIterator {
         if let Some(block_iter) = &mut self.block_iter {
             block_iter.next()?;
             if !block_iter.is_valid() {
-                self.load_block(self.block_idx + 1)?;
+                self.load_block(self.block_idx + 1, None)?;
             }
         }
         Ok(())
