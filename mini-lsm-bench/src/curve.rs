@@ -40,19 +40,25 @@ pub fn parse_spec(spec: &str) -> Result<(u64, PathBuf)> {
 
 /// Reads the report of each `KEYS=FILE`, sorted by key count; two reports of one key count are
 /// an error (which one would the curve show?).
+/// The records of one saved `--format json` report.
+pub fn load_report(file: &Path) -> Result<Vec<Record>> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let records: Vec<Record> = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a `--format json` report of mini-lsm-bench",
+            file.display()
+        )
+    })?;
+    ensure!(!records.is_empty(), "{} holds no results", file.display());
+    Ok(records)
+}
+
 pub fn load(specs: &[String]) -> Result<Vec<Run>> {
     let mut runs = Vec::new();
     for spec in specs {
         let (keys, file) = parse_spec(spec)?;
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("reading {}", file.display()))?;
-        let records: Vec<Record> = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "{} is not a `--format json` report of mini-lsm-bench",
-                file.display()
-            )
-        })?;
-        ensure!(!records.is_empty(), "{} holds no results", file.display());
+        let records = load_report(&file)?;
         runs.push(Run { keys, records });
     }
     runs.sort_by_key(|run| run.keys);

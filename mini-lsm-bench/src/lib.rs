@@ -119,6 +119,10 @@ pub struct Args {
         requires = "plot"
     )]
     pub curve: Vec<String>,
+    /// Run nothing: read an earlier `--format json` report and write its bar charts (as a run
+    /// with `--plot` does) into `--plot DIR`.
+    #[arg(long, value_name = "FILE", requires = "plot", conflicts_with = "curve")]
+    pub bars: Option<PathBuf>,
 }
 
 impl Args {
@@ -391,6 +395,12 @@ fn remove_dir(dir: &std::path::Path) -> Result<()> {
 pub fn main_with(args: &Args) -> Result<()> {
     if let (false, Some(dir)) = (args.curve.is_empty(), &args.plot) {
         for path in curve::plot(&curve::load(&args.curve)?, dir)? {
+            eprintln!("wrote {}", path.display());
+        }
+        return Ok(());
+    }
+    if let (Some(file), Some(dir)) = (&args.bars, &args.plot) {
+        for path in output::plot(&curve::load_report(file)?, dir)? {
             eprintln!("wrote {}", path.display());
         }
         return Ok(());

@@ -64,126 +64,6 @@ pub struct MemTable {
     /// [`KeyFilter`]).
     filter: KeyFilter,
 }
-
-/// Copies keys and values into shared chunks of memory, so that a memtable's entries cost a few
-/// large allocations instead of two small ones each (given code).
-///
-/// `Bytes::copy_from_slice` allocates once per call, and the allocator's work is paid twice:
-/// by the writer that inserts, and by the flush thread that drops the memtable, which frees
-/// every allocation another thread made. Slices of one chunk share its reference count: a
-/// chunk is freed when the last entry (or the last value a `get` returned) pointing into it is
-/// dropped. Large items get their own allocation, so that a chunk is never mostly one value.
-#[derive(Debug, Default)]
-pub(crate) struct Arena {
-    chunk: Mutex<BytesMut>,
-}
-
-/// The size of one arena chunk.
-const ARENA_CHUNK_BYTES: usize = 64 * 1024;
-
-impl Arena {
-    /// A copy of `data` as `Bytes`.
-    pub(crate) fn copy(&self, data: &[u8]) -> Bytes {
-        if data.len() > ARENA_CHUNK_BYTES / 8 {
-            return Bytes::copy_from_slice(data);
-        }
-        let mut chunk = self.chunk.lock();
-        if chunk.capacity() - chunk.len() < data.len() {
-            *chunk = BytesMut::with_capacity(ARENA_CHUNK_BYTES);
-        }
-        chunk.extend_from_slice(data);
-        chunk.split().freeze()
-    }
-}
-
-/// A filter over the keys of one memtable, so that a `get` for a key the memtable does not hold
-/// (most of them: a memtable holds the last few megabytes of writes) usually skips the search of
-/// the skip list, a dozen or more node hops that each miss the CPU cache (given code).
-///
-/// It is a bloom filter whose probes for one key all fall in one 64-bit word: a key sets
-/// [`FILTER_PROBES`] bits of the word its hash picks, with one `fetch_or`, and a lookup loads
-/// that one word. The filter has a fixed size: at the default 2 MiB memtable (about 17 000
-/// entries of the benchmark's size) it says "maybe" for about 0.5 % of absent keys. In a
-/// memtable many times larger it says "maybe" more often, which costs a search, never a wrong
-/// answer.
-///
-/// The filter only works if every key went through it before reaching the map. `put_batch`
-/// adds its keys first (given code, before your insertion), but a memtable can also be filled
-/// another way, as recovery does (day 6). So the filter turns itself on at a memtable's first
-/// `put_batch` only if the map is empty at that moment, and stays off for good otherwise.
-#[derive(Debug)]
-pub(crate) struct KeyFilter {
-    /// [`FILTER_UNDECIDED`], then [`FILTER_ON`] or [`FILTER_OFF`] for good.
-    state: AtomicU8,
-    words: Box<[AtomicU64]>,
-}
-
-/// The filter's size in 64-bit words (32 KiB).
-const FILTER_WORDS: usize = 4096;
-/// Bits a key sets in its word.
-const FILTER_PROBES: u32 = 4;
-const FILTER_UNDECIDED: u8 = 0;
-const FILTER_ON: u8 = 1;
-const FILTER_OFF: u8 = 2;
-
-impl KeyFilter {
-    fn new() -> Self {
-        KeyFilter {
-            state: AtomicU8::new(FILTER_UNDECIDED),
-            words: (0..FILTER_WORDS).map(|_| AtomicU64::new(0)).collect(),
-        }
-    }
-
-    /// Records `keys`, which the caller is about to insert; `map_is_empty` tells whether the map
-    /// has no entry yet (asked only once, at the first batch).
-    fn add<'a>(&self, keys: impl Iterator<Item = &'a [u8]>, map_is_empty: impl FnOnce() -> bool) {
-        if self.state.load(Ordering::Acquire) == FILTER_UNDECIDED {
-            let decided = if map_is_empty() {
-                FILTER_ON
-            } else {
-                FILTER_OFF
-            };
-            // Concurrent first batches race here; whichever decides first wins. A batch that
-            // saw the map empty and lost to FILTER_OFF only costs speed.
-            let _ = self.state.compare_exchange(
-                FILTER_UNDECIDED,
-                decided,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            );
-        }
-        if self.state.load(Ordering::Acquire) != FILTER_ON {
-            return;
-        }
-        for key in keys {
-            let (word, mask) = self.word_and_mask(key);
-            // Overwrites find their bits already set: skip the atomic read-modify-write.
-            if word.load(Ordering::Relaxed) & mask != mask {
-                // Release: a reader that finds the key in the map also finds its bits here.
-                word.fetch_or(mask, Ordering::Release);
-            }
-        }
-    }
-
-    /// Whether `key` is certainly not in the memtable.
-    fn rules_out(&self, key: &[u8]) -> bool {
-        if self.state.load(Ordering::Acquire) != FILTER_ON {
-            return false;
-        }
-        let (word, mask) = self.word_and_mask(key);
-        word.load(Ordering::Acquire) & mask != mask
-    }
-
-    /// The word `key` maps to and the bits it sets there: the hash's top bits pick the word,
-    /// and each of its lowest 6-bit groups one bit.
-    fn word_and_mask(&self, key: &[u8]) -> (&AtomicU64, u64) {
-        let hash = key_hash(key);
-        let word = &self.words[(hash >> 32) as usize % self.words.len()];
-        let mask =
-            (0..FILTER_PROBES).fold(0u64, |mask, probe| mask | 1 << ((hash >> (6 * probe)) & 63));
-        (word, mask)
-    }
-}
 // ANCHOR_END: mem_table-struct
 
 impl MemTable {
@@ -373,6 +253,126 @@ impl StorageIterator for MemTableIterator {
     }
 }
 // ANCHOR_END: mem_table-iterator_storage_iterator
+
+/// Copies keys and values into shared chunks of memory, so that a memtable's entries cost a few
+/// large allocations instead of two small ones each (given code).
+///
+/// `Bytes::copy_from_slice` allocates once per call, and the allocator's work is paid twice:
+/// by the writer that inserts, and by the flush thread that drops the memtable, which frees
+/// every allocation another thread made. Slices of one chunk share its reference count: a
+/// chunk is freed when the last entry (or the last value a `get` returned) pointing into it is
+/// dropped. Large items get their own allocation, so that a chunk is never mostly one value.
+#[derive(Debug, Default)]
+pub(crate) struct Arena {
+    chunk: Mutex<BytesMut>,
+}
+
+/// The size of one arena chunk.
+const ARENA_CHUNK_BYTES: usize = 64 * 1024;
+
+impl Arena {
+    /// A copy of `data` as `Bytes`.
+    pub(crate) fn copy(&self, data: &[u8]) -> Bytes {
+        if data.len() > ARENA_CHUNK_BYTES / 8 {
+            return Bytes::copy_from_slice(data);
+        }
+        let mut chunk = self.chunk.lock();
+        if chunk.capacity() - chunk.len() < data.len() {
+            *chunk = BytesMut::with_capacity(ARENA_CHUNK_BYTES);
+        }
+        chunk.extend_from_slice(data);
+        chunk.split().freeze()
+    }
+}
+
+/// A filter over the keys of one memtable (given code), so that a `get` for a key the memtable
+/// does not hold (most of them: a memtable holds the last few megabytes of writes) usually skips
+/// the search of the skip list, a dozen or more node hops, many of them CPU cache misses.
+///
+/// It is a bloom filter whose probes for one key all fall in one 64-bit word: a key sets
+/// [`FILTER_PROBES`] bits of the word its hash picks, with one `fetch_or`, and a lookup loads
+/// that one word. The filter has a fixed size: at the default 2 MiB memtable (about 17 000
+/// entries of the benchmark's size) it says "maybe" for about 0.5 % of absent keys. In a
+/// memtable many times larger it says "maybe" more often, which costs a search, never a wrong
+/// answer.
+///
+/// The filter only works if every key went through it before reaching the map. `put_batch`
+/// adds its keys first (given code, before your insertion), but a memtable can also be filled
+/// another way, as recovery does (day 6). So the filter turns itself on at a memtable's first
+/// `put_batch` only if the map is empty at that moment, and stays off for good otherwise.
+#[derive(Debug)]
+pub(crate) struct KeyFilter {
+    /// [`FILTER_UNDECIDED`], then [`FILTER_ON`] or [`FILTER_OFF`] for good.
+    state: AtomicU8,
+    words: Box<[AtomicU64]>,
+}
+
+/// The filter's size in 64-bit words (32 KiB).
+const FILTER_WORDS: usize = 4096;
+/// Bits a key sets in its word.
+const FILTER_PROBES: u32 = 4;
+const FILTER_UNDECIDED: u8 = 0;
+const FILTER_ON: u8 = 1;
+const FILTER_OFF: u8 = 2;
+
+impl KeyFilter {
+    fn new() -> Self {
+        KeyFilter {
+            state: AtomicU8::new(FILTER_UNDECIDED),
+            words: (0..FILTER_WORDS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// Records `keys`, which the caller is about to insert; `map_is_empty` tells whether the map
+    /// has no entry yet (asked only once, at the first batch).
+    fn add<'a>(&self, keys: impl Iterator<Item = &'a [u8]>, map_is_empty: impl FnOnce() -> bool) {
+        if self.state.load(Ordering::Acquire) == FILTER_UNDECIDED {
+            let decided = if map_is_empty() {
+                FILTER_ON
+            } else {
+                FILTER_OFF
+            };
+            // Concurrent first batches race here; whichever decides first wins. A batch that
+            // saw the map empty and lost to FILTER_OFF only costs speed.
+            let _ = self.state.compare_exchange(
+                FILTER_UNDECIDED,
+                decided,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+        }
+        if self.state.load(Ordering::Acquire) != FILTER_ON {
+            return;
+        }
+        for key in keys {
+            let (word, mask) = self.word_and_mask(key);
+            // Overwrites find their bits already set: skip the atomic read-modify-write.
+            if word.load(Ordering::Relaxed) & mask != mask {
+                // Release: a reader that finds the key in the map also finds its bits here.
+                word.fetch_or(mask, Ordering::Release);
+            }
+        }
+    }
+
+    /// Whether `key` is certainly not in the memtable.
+    fn rules_out(&self, key: &[u8]) -> bool {
+        if self.state.load(Ordering::Acquire) != FILTER_ON {
+            return false;
+        }
+        let (word, mask) = self.word_and_mask(key);
+        word.load(Ordering::Acquire) & mask != mask
+    }
+
+    /// The word `key` maps to and the bits it sets there: the hash's top bits pick the word,
+    /// and each of its lowest 6-bit groups one bit.
+    fn word_and_mask(&self, key: &[u8]) -> (&AtomicU64, u64) {
+        let hash = key_hash(key);
+        let word = &self.words[(hash >> 32) as usize % self.words.len()];
+        let mask =
+            (0..FILTER_PROBES).fold(0u64, |mask, probe| mask | 1 << ((hash >> (6 * probe)) & 63));
+        (word, mask)
+    }
+}
 
 #[cfg(test)]
 mod tests {
