@@ -38,8 +38,6 @@ pub fn parse_spec(spec: &str) -> Result<(u64, PathBuf)> {
     Ok((keys, PathBuf::from(file)))
 }
 
-/// Reads the report of each `KEYS=FILE`, sorted by key count; two reports of one key count are
-/// an error (which one would the curve show?).
 /// The records of one saved `--format json` report.
 pub fn load_report(file: &Path) -> Result<Vec<Record>> {
     let text =
@@ -54,6 +52,8 @@ pub fn load_report(file: &Path) -> Result<Vec<Record>> {
     Ok(records)
 }
 
+/// Reads the report of each `KEYS=FILE`, sorted by key count; two reports of one key count are
+/// an error (which one would the curve show?).
 pub fn load(specs: &[String]) -> Result<Vec<Run>> {
     let mut runs = Vec::new();
     for spec in specs {
