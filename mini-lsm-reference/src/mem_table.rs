@@ -441,7 +441,7 @@ impl KeyFilter {
     /// and each of its lowest 6-bit groups one bit.
     fn word_and_mask(&self, key: &[u8]) -> (&AtomicU64, u64) {
         let hash = key_hash(key);
-        let word = &self.words[(hash >> 32) as usize % self.words.len()];
+        let word = &self.words[(hash >> 32) as usize % FILTER_WORDS];
         let mask =
             (0..FILTER_PROBES).fold(0u64, |mask, probe| mask | 1 << ((hash >> (6 * probe)) & 63));
         (word, mask)
